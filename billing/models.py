@@ -1,0 +1,1 @@
+"""The ledger, credit lines, invoices and payments arrive with the ordering and payments issues."""

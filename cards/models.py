@@ -1,0 +1,1 @@
+"""Card products, orders, batches and cards arrive with the ordering and issuance issues."""

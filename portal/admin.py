@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import AuditAction, AuditEvent, Company, Invitation, Membership, User
+from portal.services.audit import audit_record, client_ip
+from portal.services.companies import IllegalTransition, company_set_status
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "first_name", "last_name", "is_staff", "is_active", "last_login"]
+    search_fields = ["email", "first_name", "last_name"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (_("Personal info"), {"fields": ("first_name", "last_name")}),
+        (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    readonly_fields = ["last_login", "date_joined"]
+
+
+class MembershipInline(admin.TabularInline):
+    """Shown, not edited here: owners manage members in the portal, through the audited services."""
+
+    model = Membership
+    extra = 0
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["user", "role", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ["legal_name", "credit_code", "status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["legal_name", "credit_code"]
+    readonly_fields = ["public_id", "status", "created_at"]
+    inlines = [MembershipInline]
+    actions = ["activate", "suspend"]
+
+    def save_model(self, request: HttpRequest, obj: Company, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(
+            action=AuditAction.COMPANY_CREATED if not change else "company.edited",
+            actor=request.user,  # type: ignore[arg-type]
+            company=obj,
+            obj=obj,
+            ip=client_ip(request),
+            changes={name: str(form.cleaned_data.get(name)) for name in form.changed_data},
+        )
+
+    def _move(self, request: HttpRequest, queryset: Any, status: str) -> None:
+        moved = 0
+        for company in queryset.order_by("pk"):
+            try:
+                company_set_status(
+                    company=company,
+                    status=status,
+                    actor=request.user,  # type: ignore[arg-type]
+                    ip=client_ip(request),
+                )
+                moved += 1
+            except IllegalTransition:
+                self.message_user(
+                    request,
+                    _("%(company)s is %(status)s already or cannot move there.")
+                    % {"company": company, "status": company.get_status_display()},
+                    messages.WARNING,
+                )
+        if moved:
+            self.message_user(request, _("%(count)d companies updated.") % {"count": moved})
+
+    @admin.action(description=_("Activate the selected companies"))
+    def activate(self, request: HttpRequest, queryset: Any) -> None:
+        self._move(request, queryset, Company.Status.ACTIVE)
+
+    @admin.action(description=_("Suspend the selected companies"))
+    def suspend(self, request: HttpRequest, queryset: Any) -> None:
+        self._move(request, queryset, Company.Status.SUSPENDED)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "company", "role", "created_at", "expires_at", "accepted_at"]
+    list_filter = ["role"]
+    search_fields = ["email", "company__legal_name"]
+    readonly_fields = [f.name for f in Invitation._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the trail is evidence. The database refuses changes anyway."""
+
+    list_display = ["created_at", "actor_label", "company", "action", "object_type", "ip"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["actor_label", "object_id", "company__legal_name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["company"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,36 @@
+"""The Celery app. Task messages are JSON only (no pickle), carry ids never secrets, and go to one
+of three queues: ``codes`` (card-code generation), ``statements`` and ``default``."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_accept_content=["json"],
+    task_queues=[Queue("default"), Queue("codes"), Queue("statements")],
+    task_default_queue="default",
+    task_routes={
+        "cards.tasks.*": {"queue": "codes"},
+        "billing.tasks.statement_*": {"queue": "statements"},
+    },
+    # Tasks are written to be idempotent, so a message is acknowledged only once its work is done
+    # and is redelivered if the worker dies half-way.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    result_expires=24 * 3600,
+    task_track_started=True,
+    timezone="Asia/Shanghai",
+    enable_utc=True,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+)
+app.autodiscover_tasks()

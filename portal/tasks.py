@@ -1,0 +1,56 @@
+"""Thin tasks: they take ids, check state, and call one service or send one message."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from portal.models import Invitation
+from portal.services.memberships import invitation_token
+
+
+@shared_task(acks_late=True)
+def invitation_send_email(invitation_id: int) -> str:
+    """Email the invitation link. The link is rebuilt here from the invitation's id, so no secret
+    travels through the broker; a redelivered message sends nothing twice."""
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update()
+            .select_related("company", "invited_by")
+            .filter(pk=invitation_id)
+            .first()
+        )
+        if invitation is None or not invitation.is_open:
+            return "skipped"
+        if invitation.email_sent_at is not None:
+            return "already-sent"
+        link = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
+            "portal:invitation_open", kwargs={"token": invitation_token(invitation)}
+        )
+        context = {"invitation": invitation, "link": link}
+        # Bilingual: we do not know the invitee's language yet.
+        with translation.override("zh-hans"):
+            body_zh = render_to_string("emails/invitation.txt", context)
+        with translation.override("en"):
+            body_en = render_to_string("emails/invitation.txt", context)
+            subject = render_to_string("emails/invitation_subject.txt", context).strip()
+        send_mail(
+            subject=subject,
+            message=f"{body_zh}\n\n----\n\n{body_en}",
+            from_email=None,
+            recipient_list=[invitation.email],
+        )
+        invitation.email_sent_at = timezone.now()
+        invitation.save(update_fields=["email_sent_at"])
+    return "sent"
+
+
+@shared_task
+def ping() -> str:
+    """Answers from a worker; /healthz and the tests use it to prove a worker is consuming."""
+    return "pong"

@@ -1,0 +1,15 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django_otp.admin import OTPAdminSite
+
+# Staff sign in to the admin with a TOTP code as well as their password.
+admin.site.__class__ = OTPAdminSite
+admin.site.site_header = "E-card Portal operations"
+admin.site.site_title = "E-card Portal operations"
+
+urlpatterns = [
+    path(settings.ADMIN_PATH, admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("portal.portal_urls")),
+]
