@@ -47,7 +47,7 @@ def celery_worker_process(
         "DATABASE_URL": _test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
-        "EMAIL_FILE_PATH": str(mail_dir),
+        "EMAIL_URL": f"file://{mail_dir}",
         "PORTAL_BASE_URL": "http://testserver",
     }
     log = open(mail_dir.parent / "worker.log", "wb")  # noqa: SIM115 - closed at teardown

@@ -28,7 +28,8 @@ def append_only(table: str) -> migrations.RunPython:
                 CREATE TRIGGER {table}_append_only
                     BEFORE UPDATE OR DELETE ON {table}
                     FOR EACH ROW EXECUTE FUNCTION {table}_append_only();
-                """
+                """,
+                None,  # no parameters: the % in the message is not a placeholder
             )
         elif conn.vendor == "sqlite":
             for op in ("UPDATE", "DELETE"):

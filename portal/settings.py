@@ -12,6 +12,8 @@ import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -321,19 +323,49 @@ STORAGES = {
         )
     },
 }
+# Outside production, serve straight from the source folders (no collectstatic step needed).
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+WHITENOISE_AUTOREFRESH = not IS_PRODUCTION
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 # --- Email ---------------------------------------------------------------------------------------
 
+
+def _mailer_from_url(url: str) -> dict[str, Any]:
+    """EMAIL_URL to a MAILERS entry: smtp://user:pass@host:port (smtp+tls://, smtps:// for TLS),
+    console://, or file:///path/to/dir (one file per message)."""
+    parts = urlsplit(url)
+    if parts.scheme == "console":
+        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parts.scheme == "file":
+        return {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": unquote(parts.path)},
+        }
+    if parts.scheme in {"smtp", "smtp+tls", "smtps"}:
+        use_ssl = parts.scheme == "smtps"
+        use_tls = parts.scheme == "smtp+tls"
+        return {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": parts.hostname or "localhost",
+                "port": parts.port or (465 if use_ssl else 587 if use_tls else 25),
+                "username": unquote(parts.username or ""),
+                "password": unquote(parts.password or ""),
+                "use_tls": use_tls,
+                "use_ssl": use_ssl,
+                "timeout": 20,
+            },
+        }
+    raise ImproperlyConfigured(f"EMAIL_URL has an unknown scheme {parts.scheme!r}")
+
+
 if os.environ.get("EMAIL_URL"):
-    vars().update(env.email_url("EMAIL_URL"))
-elif os.environ.get("EMAIL_FILE_PATH"):
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
+    MAILERS = {"default": _mailer_from_url(os.environ["EMAIL_URL"])}
 elif IS_PRODUCTION:
     raise ImproperlyConfigured("PORTAL_ENV=production needs EMAIL_URL")
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="E-card Portal <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://localhost:8000")

@@ -34,14 +34,14 @@ def invitation_send_email(invitation_id: int) -> str:
         )
         context = {"invitation": invitation, "link": link}
         # Bilingual: we do not know the invitee's language yet.
-        with translation.override("zh-hans"):
-            body_zh = render_to_string("emails/invitation.txt", context)
-        with translation.override("en"):
-            body_en = render_to_string("emails/invitation.txt", context)
-            subject = render_to_string("emails/invitation_subject.txt", context).strip()
+        bodies, subjects = [], []
+        for language in ("zh-hans", "en"):
+            with translation.override(language):
+                bodies.append(render_to_string("emails/invitation.txt", context))
+                subjects.append(render_to_string("emails/invitation_subject.txt", context).strip())
         send_mail(
-            subject=subject,
-            message=f"{body_zh}\n\n----\n\n{body_en}",
+            subject=" / ".join(subjects),
+            message="\n\n----\n\n".join(bodies),
             from_email=None,
             recipient_list=[invitation.email],
         )
