@@ -29,6 +29,7 @@ from portal.forms import AcceptInvitationForm, InvitationForm, RoleForm
 from portal.models import AuditAction, AuditEvent, Invitation, Membership, Role, User
 from portal.services import memberships as membership_services
 from portal.services.audit import audit_record, client_ip
+from portal.services.auth import auth_login_succeeded
 
 _INVITATION_SESSION_KEY = "invitation_token"
 
@@ -236,6 +237,7 @@ def invitation_accept(request: HttpRequest) -> HttpResponse:
             del request.session[_INVITATION_SESSION_KEY]
             if user is None:
                 login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+                auth_login_succeeded(user=membership.user, request=request)
             request.session[ACTIVE_COMPANY_SESSION_KEY] = str(membership.company.public_id)
             messages.success(
                 request,
