@@ -4,7 +4,7 @@ of three queues: ``codes`` (card-code generation), ``statements`` and ``default`
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -15,8 +15,14 @@ app.conf.update(
     result_serializer="json",
     accept_content=["json"],
     result_accept_content=["json"],
-    task_queues=[Queue("default"), Queue("codes"), Queue("statements")],
+    # One direct exchange per queue, so a message routed to one queue lands only there.
+    task_queues=[
+        Queue(name, Exchange(name, type="direct"), routing_key=name)
+        for name in ("default", "codes", "statements")
+    ],
     task_default_queue="default",
+    task_default_exchange="default",
+    task_default_routing_key="default",
     task_routes={
         "cards.tasks.*": {"queue": "codes"},
         "billing.tasks.statement_*": {"queue": "statements"},
