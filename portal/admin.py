@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from portal.models import AuditAction, AuditEvent, Company, Invitation, Membership, User
 from portal.services.audit import audit_record, client_ip
@@ -76,12 +77,20 @@ class CompanyAdmin(admin.ModelAdmin):
             except IllegalTransition:
                 self.message_user(
                     request,
-                    _("%(company)s is %(status)s already or cannot move there.")
-                    % {"company": company, "status": company.get_status_display()},
+                    _("%(company)s is %(status)s; it cannot move to %(target)s.")
+                    % {
+                        "company": company,
+                        "status": company.get_status_display(),
+                        "target": Company.Status(status).label,
+                    },
                     messages.WARNING,
                 )
         if moved:
-            self.message_user(request, _("%(count)d companies updated.") % {"count": moved})
+            self.message_user(
+                request,
+                ngettext("%(count)d company updated.", "%(count)d companies updated.", moved)
+                % {"count": moved},
+            )
 
     @admin.action(description=_("Activate the selected companies"))
     def activate(self, request: HttpRequest, queryset: Any) -> None:

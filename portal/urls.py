@@ -1,12 +1,13 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminSite
 
 # Staff sign in to the admin with a TOTP code as well as their password.
 admin.site.__class__ = OTPAdminSite
-admin.site.site_header = "E-card Portal operations"
-admin.site.site_title = "E-card Portal operations"
+admin.site.site_header = _("E-card Portal operations")
+admin.site.site_title = _("E-card Portal operations")
 
 urlpatterns = [
     path(settings.ADMIN_PATH, admin.site.urls),

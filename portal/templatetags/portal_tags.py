@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django import template
 
 from portal.models import AuditAction
@@ -11,3 +13,11 @@ _LABELS = dict(AuditAction.choices)
 def action_label(action: str) -> str:
     """The translated label of an audit action code, or the code itself for unknown ones."""
     return str(_LABELS.get(action, action))
+
+
+@register.filter
+def minutes(value: timedelta | None) -> int:
+    """Whole minutes of a duration, rounded up (a lockout of 90 s reads as 2 minutes)."""
+    if not value:
+        return 0
+    return -(-int(value.total_seconds()) // 60)
