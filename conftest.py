@@ -136,6 +136,8 @@ def browser() -> Iterator[object]:
         "--lang=zh-CN",
     ):
         options.add_argument(arg)
+    # --lang alone does not change what headless Chromium asks for; this preference does.
+    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
     driver.implicitly_wait(5)
     try:
