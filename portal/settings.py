@@ -255,6 +255,9 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 # Each alone: one address guessing many accounts, or many addresses guessing one account.
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# The sign-in forms post, and authenticate() receives, "username" (axes would default to "email",
+# USERNAME_FIELD, find nothing there and never lock an account by name).
+AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "portal/auth/locked_out.html"
 AXES_VERBOSE = False
@@ -293,6 +296,8 @@ if IS_PRODUCTION:
     CSRF_COOKIE_SECURE = True
     LANGUAGE_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Load balancers probe the health check over plain HTTP on the internal network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_HSTS_SECONDS = 365 * 24 * 3600
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from smtplib import SMTPException
+
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
@@ -14,7 +16,14 @@ from portal.models import Invitation
 from portal.services.memberships import invitation_token
 
 
-@shared_task(acks_late=True)
+@shared_task(
+    acks_late=True,
+    # A mail server that is down or slow must not lose the invitation: retry with back-off.
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    max_retries=8,
+)
 def invitation_send_email(invitation_id: int) -> str:
     """Email the invitation link. The link is rebuilt here from the invitation's id, so no secret
     travels through the broker; a redelivered message sends nothing twice."""
@@ -52,5 +61,5 @@ def invitation_send_email(invitation_id: int) -> str:
 
 @shared_task
 def ping() -> str:
-    """Answers from a worker; /healthz and the tests use it to prove a worker is consuming."""
+    """Answers from a worker: proves that a worker is consuming (the tests wait on it)."""
     return "pong"
