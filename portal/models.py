@@ -11,7 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .validators import validate_credit_code
+from .validators import normalize_credit_code, validate_credit_code
 
 
 class UserManager(BaseUserManager["User"]):
@@ -98,6 +98,11 @@ class Company(models.Model):
 
     def __str__(self) -> str:
         return self.legal_name
+
+    def clean(self) -> None:
+        # The validator forgives case and spaces; store the canonical form, so the unique check
+        # (run after clean) sees "9135...y43" and "9135...Y43" as the same company.
+        self.credit_code = normalize_credit_code(self.credit_code or "")
 
 
 class Membership(models.Model):
