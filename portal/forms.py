@@ -16,6 +16,10 @@ class LoginForm(AuthenticationForm):
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
 
+    def clean_username(self) -> str:
+        # Addresses are stored in lower case; this also gives axes one name per account.
+        return str(self.cleaned_data["username"]).lower()
+
 
 class TokenForm(forms.Form):
     token = forms.RegexField(

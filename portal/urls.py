@@ -2,10 +2,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
-from django_otp.admin import OTPAdminSite
+
+from portal.admin_site import PortalAdminSite
 
 # Staff sign in to the admin with a TOTP code as well as their password.
-admin.site.__class__ = OTPAdminSite
+admin.site.__class__ = PortalAdminSite
 admin.site.site_header = _("E-card Portal operations")
 admin.site.site_title = _("E-card Portal operations")
 

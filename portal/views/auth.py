@@ -8,6 +8,7 @@ from typing import Any
 
 import qrcode
 import qrcode.image.svg
+from axes.utils import reset as axes_reset
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -78,6 +79,8 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         audit_record(
             action=AuditAction.PASSWORD_CHANGED, actor=form.user, ip=client_ip(self.request)
         )
+        # The locked-out page sends people here: a new password ends the lockout by name.
+        axes_reset(username=form.user.get_username())
         return response
 
 
