@@ -4,45 +4,24 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from django.test import Client
-from django.utils import translation
-from django_otp.plugins.otp_totp.models import TOTPDevice
-from pytest_django import Settings
 
 from portal.access import ACTIVE_COMPANY_SESSION_KEY
 from portal.models import AuditEvent, Company, Invitation, Membership, Role, User
 from portal.services.companies import company_create
 from portal.services.memberships import invitation_create, membership_remove
 from portal.validators import credit_code_check_character
+from tests.portal.conftest import sign_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
 
 CODE_A = "91350100M000100Y43"
 CODE_B = "91110000100000000R"
 CODE_C = "91440300MA5EXAMPL" + credit_code_check_character("91440300MA5EXAMPL")
-
-
-@pytest.fixture(autouse=True)
-def _english_and_fast_hashing(settings: Settings) -> Iterator[None]:
-    """Messages in English; a fast password hasher (the real one costs a second per user)."""
-    settings.LANGUAGE_CODE = "en"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    with translation.override("en"):
-        yield
-
-
-def sign_in(client: Client, user: User, *, second_factor: bool) -> None:
-    """Sign in; with ``second_factor`` the session has passed a TOTP check (as /2fa/verify/)."""
-    client.force_login(user)
-    if second_factor:
-        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
-        session = client.session
-        session["otp_device_id"] = device.persistent_id
-        session.save()
 
 
 def dashboard_title(client: Client) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from html import escape
 
@@ -10,9 +10,8 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core.exceptions import ValidationError
 from django.test import Client
-from django.utils import timezone, translation
-from django_otp.plugins.otp_totp.models import TOTPDevice
-from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
+from django.utils import timezone
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from portal.models import AuditEvent, Company, Invitation, Membership, Role, User
 from portal.services.companies import company_create
@@ -27,31 +26,13 @@ from portal.services.memberships import (
     membership_change_role,
     membership_remove,
 )
+from tests.portal.conftest import sign_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
 
 CODE_A = "91350100M000100Y43"
 STRONG_PASSWORD = "Quiet-Lantern-Harbour-71"
 NEWCOMER = "newcomer@a.example"
-
-
-@pytest.fixture(autouse=True)
-def _english_and_fast_hashing(settings: Settings) -> Iterator[None]:
-    """Messages in English; a fast password hasher (the real one costs a second per user)."""
-    settings.LANGUAGE_CODE = "en"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    with translation.override("en"):
-        yield
-
-
-def sign_in(client: Client, user: User, *, second_factor: bool) -> None:
-    """Sign in; with ``second_factor`` the session has passed a TOTP check (as /2fa/verify/)."""
-    client.force_login(user)
-    if second_factor:
-        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
-        session = client.session
-        session["otp_device_id"] = device.persistent_id
-        session.save()
 
 
 def page_text(client: Client, url: str) -> str:
