@@ -16,6 +16,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -56,7 +57,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     template_name = "portal/auth/password_reset.html"
     email_template_name = "emails/password_reset.txt"
     subject_template_name = "emails/password_reset_subject.txt"
-    success_url = "/password-reset/sent/"
+    success_url = reverse_lazy("portal:password_reset_done")
 
     def form_valid(self, form: Any) -> HttpResponse:
         email = form.cleaned_data["email"]
@@ -72,7 +73,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "portal/auth/password_reset_confirm.html"
-    success_url = "/password-reset/done/"
+    success_url = reverse_lazy("portal:password_reset_complete")
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
