@@ -7,7 +7,7 @@ from collections import Counter
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -96,7 +96,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
     form = InvitationForm(request.POST or None) if is_owner else None
     if request.method == "POST":
         if form is None:
-            return HttpResponse(status=403)
+            raise PermissionDenied(_("Only owners can invite members."))
         if form.is_valid():
             try:
                 invitation = membership_services.invitation_create(

@@ -199,6 +199,17 @@ def test_an_owner_invites_through_the_members_page(
     assert f"Invitation sent to {NEWCOMER}." in listing
 
 
+def test_a_non_owner_may_not_invite_and_is_told_why(client: Client, purchaser: Membership) -> None:
+    sign_in(client, purchaser.user, second_factor=False)
+    snapshot = _counts()
+
+    response = client.post("/members/", {"email": NEWCOMER, "role": "viewer"})
+
+    assert response.status_code == 403
+    assert "does not allow this" in response.text
+    assert _nothing_changed_since(snapshot)
+
+
 def test_the_members_page_shows_why_an_invitation_was_refused(
     owner_client: Client, purchaser: Membership
 ) -> None:
