@@ -1,1 +1,300 @@
-"""Card products, orders, batches and cards arrive with the ordering and issuance issues."""
+"""The catalog, orders and their lines, and purchase registrations."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import Invoice
+from billing.money import ZERO
+from portal.models import ApiKey, Company
+
+# The single-purpose prepaid card regime (DESIGN.md section 7).
+BEARER_FACE_VALUE_CAP = Decimal("1000.00")
+REGISTERED_FACE_VALUE_CAP = Decimal("5000.00")
+BEARER_MIN_VALIDITY_MONTHS = 36
+REGISTRATION_ORDER_THRESHOLD = Decimal("10000.00")
+
+
+class CardType(models.TextChoices):
+    BEARER = "bearer", _("Bearer (unregistered)")
+    REGISTERED = "registered", _("Registered")
+
+
+FACE_VALUE_CAPS = {
+    CardType.BEARER: BEARER_FACE_VALUE_CAP,
+    CardType.REGISTERED: REGISTERED_FACE_VALUE_CAP,
+}
+
+
+class CardProduct(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=100, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    card_type = models.CharField(_("card type"), max_length=16, choices=CardType.choices)
+    # Either a fixed list of face values, or a range (min, max, step).
+    face_values = models.JSONField(
+        _("face values"),
+        default=list,
+        blank=True,
+        help_text=_('A list such as ["100", "200", "500"]; leave empty to use a range.'),
+    )
+    face_min = models.DecimalField(
+        _("lowest face value"), null=True, blank=True, max_digits=14, decimal_places=2
+    )
+    face_max = models.DecimalField(
+        _("highest face value"), null=True, blank=True, max_digits=14, decimal_places=2
+    )
+    face_step = models.DecimalField(
+        _("face value step"), null=True, blank=True, max_digits=14, decimal_places=2
+    )
+    validity_months = models.PositiveSmallIntegerField(
+        _("validity (months)"),
+        null=True,
+        blank=True,
+        help_text=_("Bearer cards: at least 36. Registered cards do not expire: leave empty."),
+    )
+    active = models.BooleanField(_("on sale"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("card product")
+        verbose_name_plural = _("card products")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(card_type=CardType.REGISTERED)
+                | models.Q(validity_months__gte=BEARER_MIN_VALIDITY_MONTHS),
+                name="product_bearer_validity_3_years",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(card_type=CardType.BEARER, face_max__lte=BEARER_FACE_VALUE_CAP)
+                | models.Q(card_type=CardType.REGISTERED, face_max__lte=REGISTERED_FACE_VALUE_CAP)
+                | models.Q(face_max__isnull=True),
+                name="product_face_max_within_cap",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        if self.name_en and (get_language() or "").startswith("en"):
+            return self.name_en
+        return self.name
+
+    @property
+    def face_value_cap(self) -> Decimal:
+        return FACE_VALUE_CAPS[CardType(self.card_type)]
+
+    def listed_face_values(self) -> list[Decimal]:
+        return sorted(Decimal(str(v)) for v in self.face_values)
+
+    def allows_face_value(self, value: Decimal) -> bool:
+        if self.face_values:
+            return value in self.listed_face_values()
+        if self.face_min is None or self.face_max is None:
+            return False
+        if not self.face_min <= value <= self.face_max:
+            return False
+        step = self.face_step or Decimal("0.01")
+        return (value - self.face_min) % step == 0
+
+    @property
+    def face_values_label(self) -> str:
+        if self.face_values:
+            return " / ".join(
+                f"{v:,.2f}".rstrip("0").rstrip(".") for v in self.listed_face_values()
+            )
+        step = self.face_step or Decimal("0.01")
+        return f"{self.face_min:,.2f} - {self.face_max:,.2f} (+{step:,.2f})"
+
+
+class PurchaseRegistration(models.Model):
+    """Real-name purchase registration: who bought, for which company. Kept at least five years,
+    never edited or deleted (the database refuses both). The ID number is encrypted; only the
+    masked form is ever shown."""
+
+    class IdType(models.TextChoices):
+        RESIDENT_ID = "resident_id", _("Resident identity card")
+        PASSPORT = "passport", _("Passport")
+        OTHER = "other", _("Other official ID")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+")
+    company_name = models.CharField(_("company"), max_length=200)
+    credit_code = models.CharField(_("unified social credit code"), max_length=18)
+    agent_name = models.CharField(_("agent name"), max_length=100)
+    id_type = models.CharField(_("ID type"), max_length=16, choices=IdType.choices)
+    id_number_key_id = models.CharField(max_length=16)
+    id_number_ciphertext = models.BinaryField()
+    id_number_masked = models.CharField(_("ID number"), max_length=32)
+    contact_phone = models.CharField(_("contact phone"), max_length=32)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("purchase registration")
+        verbose_name_plural = _("purchase registrations")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.company_name} · {self.agent_name} · {self.id_number_masked}"
+
+
+class OrderStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PENDING_APPROVAL = "pending_approval", _("Waiting for approval")
+    PENDING_REVIEW = "pending_review", _("In risk review")
+    AWAITING_PAYMENT = "awaiting_payment", _("Waiting for payment")
+    FUNDED = "funded", _("Funded")
+    FULFILLING = "fulfilling", _("Generating cards")
+    FULFILLED = "fulfilled", _("Cards ready")
+    DELIVERED = "delivered", _("Delivered")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class PaymentMethod(models.TextChoices):
+    CREDIT = "credit", _("Credit terms")
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer (prepay)")
+
+
+class DeliveryMethod(models.TextChoices):
+    FILE = "file", _("Encrypted file")
+    RECIPIENTS = "recipients", _("To each recipient")
+
+
+class Order(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    number = models.CharField(_("order number"), max_length=20, unique=True)
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="orders")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_via_key = models.ForeignKey(
+        ApiKey, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.DRAFT
+    )
+    payment_method = models.CharField(
+        _("payment"), max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.CREDIT
+    )
+    delivery_method = models.CharField(
+        _("delivery"), max_length=16, choices=DeliveryMethod.choices, default=DeliveryMethod.FILE
+    )
+    # The buyer's own reference, unique per company (the API's Idempotency-Key lands here too).
+    # NULL means "none given", which must not collide with another order's missing reference.
+    client_reference = models.CharField(_("your reference"), max_length=128, null=True, blank=True)  # noqa: DJ001
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    registration = models.ForeignKey(
+        PurchaseRegistration,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
+        verbose_name=_("purchase registration"),
+    )
+    face_total = models.DecimalField(
+        _("face value total"), default=ZERO, max_digits=14, decimal_places=2
+    )
+    total = models.DecimalField(_("price"), default=ZERO, max_digits=14, decimal_places=2)
+    card_count = models.PositiveIntegerField(_("cards"), default=0)
+    line_count = models.PositiveIntegerField(_("lines"), default=0)
+    needs_approval = models.BooleanField(default=False)
+    risk_flags = models.JSONField(_("risk flags"), default=list, blank=True)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    funded_at = models.DateTimeField(_("funded at"), null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    approvers_notified_at = models.DateTimeField(null=True, blank=True)
+    creator_notified_at = models.DateTimeField(null=True, blank=True)
+    closing_reason = models.CharField(_("reason"), max_length=500, blank=True)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    proforma = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "client_reference"], name="order_client_reference_per_company"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["company", "-created_at"], name="order_company_created"),
+            models.Index(fields=["company", "status"], name="order_company_status"),
+            models.Index(fields=["status", "submitted_at"], name="order_status_submitted"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == OrderStatus.DRAFT
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in (OrderStatus.REJECTED, OrderStatus.CANCELLED)
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField()
+    product = models.ForeignKey(CardProduct, on_delete=models.PROTECT, related_name="+")
+    face_value = models.DecimalField(_("face value"), max_digits=14, decimal_places=2)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=16, decimal_places=4)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    recipient_name = models.CharField(_("recipient"), max_length=100, blank=True)
+    recipient_mobile = models.CharField(_("mobile"), max_length=20, blank=True)
+    recipient_email = models.EmailField(_("email"), blank=True)
+    employee_id = models.CharField(_("employee ID"), max_length=64, blank=True)
+    cost_center = models.CharField(_("cost center"), max_length=64, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "position"], name="order_line_position"),
+            models.CheckConstraint(condition=models.Q(quantity__gte=1), name="line_quantity_gte_1"),
+            models.CheckConstraint(condition=models.Q(face_value__gt=0), name="line_face_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.number} #{self.position}"
+
+    @property
+    def face_total(self) -> Decimal:
+        return self.face_value * self.quantity

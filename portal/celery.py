@@ -24,7 +24,7 @@ app.conf.update(
     task_default_exchange="default",
     task_default_routing_key="default",
     task_routes={
-        "cards.tasks.*": {"queue": "codes"},
+        "cards.tasks.issuance_*": {"queue": "codes"},
         "billing.tasks.statement_*": {"queue": "statements"},
     },
     # Tasks are written to be idempotent, so a message is acknowledged only once its work is done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import ClassVar
 
 from django.conf import settings
@@ -89,6 +90,14 @@ class Company(models.Model):
     contact_email = models.EmailField(_("contact email"), blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
     billing_email = models.EmailField(_("billing email"), blank=True)
+    # Orders with a total above this need one of the company's approvers.
+    approval_threshold = models.DecimalField(
+        _("approval threshold"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("20000.00"),
+        help_text=_("Orders above this total need an approver of the company."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -238,3 +247,82 @@ class AuditAction(models.TextChoices):
     MEMBERSHIP_ADDED = "membership.added", _("Added a member")
     MEMBERSHIP_ROLE_CHANGED = "membership.role_changed", _("Changed a member's role")
     MEMBERSHIP_REMOVED = "membership.removed", _("Removed a member")
+    API_KEY_CREATED = "api_key.created", _("Created an API key")
+    API_KEY_REVOKED = "api_key.revoked", _("Revoked an API key")
+
+
+class ApiKey(models.Model):
+    """A buyer's API key. It acts as one member of the company, with that member's current role,
+    limited further by its scopes. Only a SHA-256 digest of the secret is stored; the key is
+    shown once, at creation."""
+
+    class Scope(models.TextChoices):
+        ORDERS_READ = "orders:read", _("Read orders")
+        ORDERS_WRITE = "orders:write", _("Create, submit and cancel orders")
+        ORDERS_APPROVE = "orders:approve", _("Approve and reject orders")
+        INVOICES_READ = "invoices:read", _("Read invoices")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="api_keys")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="api_keys",
+        verbose_name=_("acts as"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("key prefix"), max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    scopes = models.JSONField(_("scopes"), default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a request with an Idempotency-Key, per company. The unique index
+    decides which of two concurrent requests with the same key does the work."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=128)
+    endpoint = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["company", "key"], name="idempotency_company_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company_id}:{self.key}"
+
+
+_AUDIT_ACTION_LABELS: dict[str, object] = dict(AuditAction.choices)
+
+
+def register_audit_actions(choices: type[models.TextChoices]) -> None:
+    """Other apps declare their action codes as TextChoices and register their labels here."""
+    _AUDIT_ACTION_LABELS.update(dict(choices.choices))
+
+
+def audit_action_label(action: str) -> str:
+    """The translated label of an audit action code, or the code itself for an unknown one."""
+    return str(_AUDIT_ACTION_LABELS.get(action, action))

@@ -11,6 +11,7 @@ import os
 import secrets
 import sys
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -266,6 +267,20 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = False
 OTP_TOTP_ISSUER = "E-card Portal"
 OTP_TOTP_THROTTLE_FACTOR = 1
 INVITATION_VALID_DAYS = 7
+
+# --- Ordering rules (operators tune these; the prepaid-card regime's caps are fixed in code) ----
+
+# Orders at or above this total go to an operator's risk review, whatever the company approved.
+ORDER_PLATFORM_LIMIT = Decimal(env.str("ORDER_PLATFORM_LIMIT", default="500000.00"))
+# Velocity: a company's submitted orders per local day, by count and by value.
+ORDER_VELOCITY_MAX_COUNT = env.int("ORDER_VELOCITY_MAX_COUNT", default=20)
+ORDER_VELOCITY_MAX_VALUE = Decimal(env.str("ORDER_VELOCITY_MAX_VALUE", default="1000000.00"))
+# Structuring: this many orders on one day each within this fraction below a threshold.
+ORDER_STRUCTURING_COUNT = env.int("ORDER_STRUCTURING_COUNT", default=3)
+ORDER_STRUCTURING_MARGIN = Decimal(env.str("ORDER_STRUCTURING_MARGIN", default="0.10"))
+ORDER_MAX_LINES = env.int("ORDER_MAX_LINES", default=200_000)
+ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=1_000_000)
+PROFORMA_PAY_DAYS = env.int("PROFORMA_PAY_DAYS", default=14)
 
 SESSION_COOKIE_AGE = 8 * 3600
 SESSION_COOKIE_HTTPONLY = True

@@ -50,3 +50,28 @@ def validate_credit_code(value: str) -> None:
             code="credit_code_check",
             params={"value": value, "expected": expected},
         )
+
+
+# GB 11643-1999: 17 digits, then an ISO 7064 MOD 11-2 check character (0-9 or X).
+_RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_RESIDENT_ID_CHECK = "10X98765432"
+
+
+def resident_id_check_character(first17: str) -> str:
+    total = sum(int(ch) * w for ch, w in zip(first17, _RESIDENT_ID_WEIGHTS, strict=True))
+    return _RESIDENT_ID_CHECK[total % 11]
+
+
+def validate_resident_id(value: str) -> None:
+    number = "".join(value.split()).upper()
+    if len(number) != 18 or not number[:17].isdigit():
+        raise ValidationError(
+            _("A resident identity card number has 17 digits and a check character."),
+            code="resident_id_format",
+        )
+    expected = resident_id_check_character(number[:17])
+    if number[17] != expected:
+        raise ValidationError(
+            _("The resident identity card number does not check out; please re-type it."),
+            code="resident_id_check",
+        )

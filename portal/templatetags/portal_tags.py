@@ -2,17 +2,15 @@ from datetime import timedelta
 
 from django import template
 
-from portal.models import AuditAction
+from portal.models import audit_action_label
 
 register = template.Library()
-
-_LABELS = dict(AuditAction.choices)
 
 
 @register.filter
 def action_label(action: str) -> str:
     """The translated label of an audit action code, or the code itself for unknown ones."""
-    return str(_LABELS.get(action, action))
+    return audit_action_label(action)
 
 
 @register.filter

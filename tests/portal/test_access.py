@@ -15,7 +15,7 @@ from portal.models import AuditEvent, Company, Invitation, Membership, Role, Use
 from portal.services.companies import company_create
 from portal.services.memberships import invitation_create, membership_remove
 from portal.validators import credit_code_check_character
-from tests.portal.conftest import sign_in
+from tests.conftest import sign_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
 

@@ -10,7 +10,7 @@ from django.test import Client
 from portal.models import AuditAction, AuditEvent, Company, Membership, Role, User
 from portal.services.audit import audit_record
 from portal.services.companies import company_create
-from tests.portal.conftest import sign_in
+from tests.conftest import sign_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
 

@@ -26,7 +26,7 @@ from portal.services.memberships import (
     membership_change_role,
     membership_remove,
 )
-from tests.portal.conftest import sign_in
+from tests.conftest import sign_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
 

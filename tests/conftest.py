@@ -1,4 +1,4 @@
-"""Helpers shared by the portal tests."""
+"""Helpers shared by all tests."""
 
 from __future__ import annotations
 

@@ -1,0 +1,223 @@
+"""Credit terms: the line, what is available, reservations, and charging an order to it.
+
+Availability is only decided under the credit line's row lock, inside the transaction that
+writes the invoice or reservation: two approvals can never both take the last of the line.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.audit import BillingAction
+from billing.models import CreditLine, CreditReservation, Invoice
+from billing.money import ZERO, format_cny
+from billing.services.invoices import InvoiceLineData, invoice_issue
+from portal.models import Company, User
+from portal.services.audit import audit_record
+
+OPEN_STATUSES = (Invoice.Status.OPEN, Invoice.Status.OVERDUE)
+
+
+class CreditRefused(Exception):
+    """The order cannot go on credit; the message names the rule and the figures."""
+
+    def __init__(self, message: str, *, code: str, available: Decimal | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.available = available
+
+
+@dataclass(frozen=True)
+class CreditPosition:
+    limit: Decimal
+    unpaid: Decimal
+    reserved: Decimal
+    available: Decimal
+    status: str
+    net_days: int
+    grace_days: int
+    past_due_invoice: str | None  # number of an invoice past due + grace, if any
+    next_due: datetime.date | None
+
+
+def _today() -> datetime.date:
+    return timezone.localdate()
+
+
+def credit_position(
+    company: Company,
+    *,
+    line: CreditLine | None = None,
+    exclude_reference: str | None = None,
+    today: datetime.date | None = None,
+) -> CreditPosition | None:
+    """The company's credit right now, or None without a credit line."""
+    if line is None:
+        line = CreditLine.objects.filter(company=company).first()
+        if line is None:
+            return None
+    today = today or _today()
+    open_invoices = Invoice.objects.filter(
+        company=company, kind=Invoice.Kind.INVOICE, status__in=OPEN_STATUSES
+    )
+    unpaid = open_invoices.aggregate(total=Sum(F("total") - F("paid_amount")))["total"] or ZERO
+    reservations = CreditReservation.objects.filter(company=company, released_at__isnull=True)
+    if exclude_reference:
+        reservations = reservations.exclude(reference=exclude_reference)
+    reserved = reservations.aggregate(total=Sum("amount"))["total"] or ZERO
+    cutoff = today - datetime.timedelta(days=line.grace_days)
+    past_due = (
+        open_invoices.filter(due_date__lt=cutoff)
+        .order_by("due_date")
+        .values_list("number", flat=True)
+    ).first()
+    next_due = open_invoices.order_by("due_date").values_list("due_date", flat=True).first()
+    return CreditPosition(
+        limit=line.limit,
+        unpaid=unpaid,
+        reserved=reserved,
+        available=max(line.limit - unpaid - reserved, ZERO),
+        status=line.status,
+        net_days=line.net_days,
+        grace_days=line.grace_days,
+        past_due_invoice=past_due,
+        next_due=next_due,
+    )
+
+
+def credit_check(
+    company: Company,
+    amount: Decimal,
+    *,
+    line: CreditLine | None = None,
+    exclude_reference: str | None = None,
+) -> CreditPosition:
+    """Raise CreditRefused unless the company can put ``amount`` on credit now."""
+    position = credit_position(company, line=line, exclude_reference=exclude_reference)
+    if position is None:
+        raise CreditRefused(
+            _("%(company)s has no credit line; pay by bank transfer or ask us for credit terms.")
+            % {"company": company.legal_name},
+            code="no_credit_line",
+        )
+    if position.status != CreditLine.Status.ACTIVE:
+        raise CreditRefused(
+            _("The credit line of %(company)s is suspended; pay by bank transfer.")
+            % {"company": company.legal_name},
+            code="credit_suspended",
+        )
+    if position.past_due_invoice:
+        raise CreditRefused(
+            _(
+                "Invoice %(number)s is past its due date and grace period; new credit orders "
+                "are on hold until it is paid."
+            )
+            % {"number": position.past_due_invoice},
+            code="past_due",
+            available=position.available,
+        )
+    if amount > position.available:
+        raise CreditRefused(
+            _("Not enough credit: this order needs %(amount)s, available credit is %(available)s.")
+            % {"amount": format_cny(amount), "available": format_cny(position.available)},
+            code="insufficient_credit",
+            available=position.available,
+        )
+    return position
+
+
+def _lock_line(company: Company) -> CreditLine | None:
+    return CreditLine.objects.select_for_update().filter(company=company).first()
+
+
+@transaction.atomic
+def credit_reserve(*, company: Company, reference: str, amount: Decimal) -> CreditReservation:
+    """Hold credit for an approved order that waits for another approval step."""
+    line = _lock_line(company)
+    credit_check(company, amount, line=line, exclude_reference=reference)
+    reservation, _created = CreditReservation.objects.get_or_create(
+        company=company, reference=reference, released_at__isnull=True, defaults={"amount": amount}
+    )
+    return reservation
+
+
+def credit_release(*, company: Company, reference: str) -> None:
+    CreditReservation.objects.filter(
+        company=company, reference=reference, released_at__isnull=True
+    ).update(released_at=timezone.now())
+
+
+@transaction.atomic
+def credit_charge(
+    *,
+    company: Company,
+    order_number: str,
+    lines: list[InvoiceLineData],
+    actor: User | None,
+    ip: str | None = None,
+) -> Invoice:
+    """Put an order on credit: lock the line, re-check availability, issue the invoice."""
+    amount = sum((line.amount for line in lines), ZERO)
+    credit_line = _lock_line(company)
+    credit_check(company, amount, line=credit_line, exclude_reference=order_number)
+    assert credit_line is not None  # credit_check refuses a company without one
+    credit_release(company=company, reference=order_number)
+    return invoice_issue(
+        company=company,
+        order_number=order_number,
+        lines=lines,
+        net_days=credit_line.net_days,
+        actor=actor,
+        ip=ip,
+    )
+
+
+@transaction.atomic
+def credit_line_set(
+    *,
+    company: Company,
+    limit: Decimal,
+    net_days: int,
+    grace_days: int,
+    status: str,
+    actor: User | None,
+    ip: str | None = None,
+) -> CreditLine:
+    errors = {}
+    if limit < 0:
+        errors["limit"] = _("The credit limit cannot be negative.")
+    if not 1 <= net_days <= 180:
+        errors["net_days"] = _("Net days must be between 1 and 180.")
+    if not 0 <= grace_days <= 90:
+        errors["grace_days"] = _("Grace days must be between 0 and 90.")
+    if status not in CreditLine.Status.values:
+        errors["status"] = _("Choose active or suspended.")
+    if errors:
+        raise ValidationError(errors)
+    before = _lock_line(company)
+    fields = {"limit": limit, "net_days": net_days, "grace_days": grace_days, "status": status}
+    changes = {
+        name: [str(getattr(before, name)) if before else None, str(value)]
+        for name, value in fields.items()
+        if before is None or getattr(before, name) != value
+    }
+    line, _created = CreditLine.objects.update_or_create(company=company, defaults=fields)
+    if changes:
+        audit_record(
+            action=BillingAction.CREDIT_LINE_SET,
+            actor=actor,
+            company=company,
+            obj=line,
+            ip=ip,
+            changes=changes,
+        )
+    return line

@@ -1,0 +1,338 @@
+"""Invoices, pro-forma invoices and credit notes, with their ledger entries."""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.audit import BillingAction
+from billing.models import Account, Invoice, InvoiceLine, InvoiceSequence
+from billing.money import ZERO
+from billing.services.ledger import account_get, journal_post
+from billing.signals import proforma_paid
+from portal.models import Company, User
+from portal.services.audit import audit_record
+
+# Crockford base32 without look-alikes: a payment reference people type into a bank form.
+_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+@dataclass(frozen=True)
+class InvoiceLineData:
+    description: str
+    face_value: Decimal
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal
+
+
+class InvoiceStateError(Exception):
+    pass
+
+
+def invoice_next_number(*, series: str, year: int) -> int:
+    """The next number of a series. The upsert holds the sequence row's lock until commit, and a
+    rollback gives the number back: gapless and unique under any concurrency."""
+    table = InvoiceSequence._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (series, year, last) VALUES (%s, %s, 1) "  # noqa: S608
+            f"ON CONFLICT (series, year) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+            [series, year],
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _new_invoice(
+    *,
+    kind: str,
+    company: Company,
+    order_number: str,
+    lines: list[InvoiceLineData],
+    due_date: datetime.date | None,
+    actor: User | None,
+    issue_date: datetime.date,
+    **extra: object,
+) -> Invoice:
+    series = Invoice.SERIES[Invoice.Kind(kind)]
+    sequence = invoice_next_number(series=series, year=issue_date.year)
+    invoice = Invoice.objects.create(
+        kind=kind,
+        number=f"{series}-{issue_date.year}-{sequence:06d}",
+        year=issue_date.year,
+        sequence=sequence,
+        company=company,
+        order_number=order_number,
+        buyer_name=company.legal_name,
+        buyer_credit_code=company.credit_code,
+        issue_date=issue_date,
+        due_date=due_date,
+        face_total=sum((line.face_value * line.quantity for line in lines), ZERO),
+        total=sum((line.amount for line in lines), ZERO),
+        created_by=actor if actor is not None and actor.pk else None,
+        **extra,
+    )
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(
+            invoice=invoice,
+            position=position,
+            description=line.description,
+            face_value=line.face_value,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+        )
+        for position, line in enumerate(lines, start=1)
+    )
+    return invoice
+
+
+def _sale_postings(invoice: Invoice) -> list[tuple[Account, Decimal]]:
+    """Receivable against card liability; the difference is a discount given or a fee earned."""
+    postings = [
+        (account_get(Account.Kind.RECEIVABLE, invoice.company), invoice.total),
+        (account_get(Account.Kind.CARD_LIABILITY), -invoice.face_total),
+    ]
+    difference = invoice.face_total - invoice.total
+    if difference > 0:
+        postings.append((account_get(Account.Kind.DISCOUNTS), difference))
+    elif difference < 0:
+        postings.append((account_get(Account.Kind.FEE_INCOME), difference))
+    return postings
+
+
+@transaction.atomic
+def invoice_issue(
+    *,
+    company: Company,
+    order_number: str,
+    lines: list[InvoiceLineData],
+    net_days: int,
+    actor: User | None,
+    ip: str | None = None,
+) -> Invoice:
+    """Issue a numbered invoice (non-taxable prepaid card sale) and post it to the ledger."""
+    today = timezone.localdate()
+    invoice = _new_invoice(
+        kind=Invoice.Kind.INVOICE,
+        company=company,
+        order_number=order_number,
+        lines=lines,
+        due_date=today + datetime.timedelta(days=net_days),
+        actor=actor,
+        issue_date=today,
+    )
+    journal_post(
+        kind="invoice_issued",
+        idempotency_key=f"invoice:{invoice.number}",
+        postings=_sale_postings(invoice),
+        company=company,
+        reference=invoice.number,
+        memo=f"order {order_number}",
+    )
+    audit_record(
+        action=BillingAction.INVOICE_ISSUED,
+        actor=actor,
+        company=company,
+        obj=invoice,
+        ip=ip,
+        changes={"number": invoice.number, "order": order_number, "total": str(invoice.total)},
+    )
+    return invoice
+
+
+def _payment_reference() -> str:
+    return "EC" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(10))
+
+
+@transaction.atomic
+def proforma_issue(
+    *,
+    company: Company,
+    order_number: str,
+    lines: list[InvoiceLineData],
+    actor: User | None,
+    ip: str | None = None,
+) -> Invoice:
+    """A pro-forma invoice: what to transfer, with a unique payment reference. No ledger entry
+    until the money arrives."""
+    today = timezone.localdate()
+    invoice = _new_invoice(
+        kind=Invoice.Kind.PROFORMA,
+        company=company,
+        order_number=order_number,
+        lines=lines,
+        due_date=today + datetime.timedelta(days=settings.PROFORMA_PAY_DAYS),
+        actor=actor,
+        issue_date=today,
+        payment_reference=_payment_reference(),
+    )
+    audit_record(
+        action=BillingAction.PROFORMA_ISSUED,
+        actor=actor,
+        company=company,
+        obj=invoice,
+        ip=ip,
+        changes={
+            "number": invoice.number,
+            "order": order_number,
+            "total": str(invoice.total),
+            "payment_reference": invoice.payment_reference,
+        },
+    )
+    return invoice
+
+
+@transaction.atomic
+def proforma_mark_paid(*, proforma: Invoice, actor: User | None, ip: str | None = None) -> Invoice:
+    """Record that the transfer for a pro-forma invoice arrived: issue the invoice, post the sale
+    and the receipt, and announce it (the order is funded). Exactly once: a second call returns
+    the invoice issued by the first."""
+    locked = Invoice.objects.select_for_update().get(pk=proforma.pk)
+    if locked.kind != Invoice.Kind.PROFORMA:
+        raise InvoiceStateError(_("Only a pro-forma invoice can be paid this way."))
+    if locked.status == Invoice.Status.PAID:
+        return Invoice.objects.get(
+            company=locked.company, order_number=locked.order_number, kind=Invoice.Kind.INVOICE
+        )
+    if locked.status == Invoice.Status.VOID:
+        raise InvoiceStateError(
+            _("Pro-forma invoice %(number)s was withdrawn; the payment needs a refund.")
+            % {"number": locked.number}
+        )
+    lines = [
+        InvoiceLineData(
+            description=line.description,
+            face_value=line.face_value,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+        )
+        for line in locked.lines.all()
+    ]
+    invoice = invoice_issue(
+        company=locked.company,
+        order_number=locked.order_number,
+        lines=lines,
+        net_days=0,
+        actor=actor,
+        ip=ip,
+    )
+    journal_post(
+        kind="payment_received",
+        idempotency_key=f"proforma_paid:{locked.number}",
+        postings=[
+            (account_get(Account.Kind.CASH), invoice.total),
+            (account_get(Account.Kind.RECEIVABLE, locked.company), -invoice.total),
+        ],
+        company=locked.company,
+        reference=locked.payment_reference or locked.number,
+        memo=f"transfer for {locked.number}",
+    )
+    Invoice.objects.filter(pk=invoice.pk).update(
+        paid_amount=invoice.total, status=Invoice.Status.PAID
+    )
+    Invoice.objects.filter(pk=locked.pk).update(
+        paid_amount=locked.total, status=Invoice.Status.PAID
+    )
+    invoice.refresh_from_db()
+    audit_record(
+        action=BillingAction.PROFORMA_PAID,
+        actor=actor,
+        company=locked.company,
+        obj=locked,
+        ip=ip,
+        changes={"invoice": invoice.number, "amount": str(locked.total)},
+    )
+    proforma_paid.send(sender=Invoice, proforma=locked, invoice=invoice, actor=actor)
+    return invoice
+
+
+@transaction.atomic
+def invoice_void(
+    *, invoice: Invoice, reason: str, actor: User | None, ip: str | None = None
+) -> Invoice | None:
+    """Void an invoice. A sale invoice is voided by a credit note that reverses its ledger entry
+    (what was already paid becomes the company's credit); a pro-forma one is simply withdrawn.
+    Returns the credit note, if one was issued."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give a reason.")})
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if locked.status == Invoice.Status.VOID:
+        return getattr(locked, "credit_note", None)
+    if locked.kind == Invoice.Kind.PROFORMA:
+        if locked.status == Invoice.Status.PAID:
+            raise InvoiceStateError(
+                _("Pro-forma invoice %(number)s is paid; void its invoice instead.")
+                % {"number": locked.number}
+            )
+        Invoice.objects.filter(pk=locked.pk).update(status=Invoice.Status.VOID, note=reason[:300])
+        audit_record(
+            action=BillingAction.PROFORMA_VOIDED,
+            actor=actor,
+            company=locked.company,
+            obj=locked,
+            ip=ip,
+            changes={"reason": reason},
+        )
+        return None
+    if locked.kind != Invoice.Kind.INVOICE:
+        raise InvoiceStateError(_("A credit note cannot be voided."))
+    today = timezone.localdate()
+    lines = [
+        InvoiceLineData(
+            description=line.description,
+            face_value=line.face_value,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+        )
+        for line in locked.lines.all()
+    ]
+    credit_note = _new_invoice(
+        kind=Invoice.Kind.CREDIT_NOTE,
+        company=locked.company,
+        order_number=locked.order_number,
+        lines=lines,
+        due_date=None,
+        actor=actor,
+        issue_date=today,
+        credited_invoice=locked,
+        note=reason[:300],
+        status=Invoice.Status.PAID,
+        paid_amount=locked.total,
+    )
+    reversal = [(account, -amount) for account, amount in _sale_postings(locked)]
+    if locked.paid_amount > 0:
+        reversal += [
+            (account_get(Account.Kind.RECEIVABLE, locked.company), locked.paid_amount),
+            (account_get(Account.Kind.COMPANY_CREDIT, locked.company), -locked.paid_amount),
+        ]
+    journal_post(
+        kind="credit_note",
+        idempotency_key=f"credit_note:{credit_note.number}",
+        postings=reversal,
+        company=locked.company,
+        reference=credit_note.number,
+        memo=f"voids {locked.number}",
+    )
+    Invoice.objects.filter(pk=locked.pk).update(status=Invoice.Status.VOID)
+    audit_record(
+        action=BillingAction.INVOICE_VOIDED,
+        actor=actor,
+        company=locked.company,
+        obj=locked,
+        ip=ip,
+        changes={"credit_note": credit_note.number, "reason": reason},
+    )
+    return credit_note

@@ -1,0 +1,69 @@
+"""The double-entry journal's single writer."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import transaction
+
+from billing.models import Account, JournalEntry, Posting
+from billing.money import ZERO
+from portal.models import Company
+
+
+class UnbalancedEntry(Exception):
+    pass
+
+
+def account_get(kind: str, company: Company | None = None) -> Account:
+    """The account of this kind (per company for receivables and customer credit)."""
+    code = f"{kind}:{company.pk}" if company is not None else kind
+    account, _ = Account.objects.get_or_create(
+        code=code, defaults={"kind": kind, "company": company}
+    )
+    return account
+
+
+@transaction.atomic
+def journal_post(
+    *,
+    kind: str,
+    idempotency_key: str,
+    postings: Iterable[tuple[Account, Decimal]],
+    company: Company | None = None,
+    reference: str = "",
+    memo: str = "",
+) -> JournalEntry:
+    """Post one entry. Amounts on the same account are netted; debits are positive.
+
+    Python refuses an unbalanced entry here; PostgreSQL refuses it again at commit (a deferred
+    constraint trigger), so no code path can leave the books out of balance.
+    """
+    by_account: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    accounts: dict[int, Account] = {}
+    for account, amount in postings:
+        by_account[account.pk] += amount
+        accounts[account.pk] = account
+    lines = [(accounts[pk], amount) for pk, amount in by_account.items() if amount != ZERO]
+    if sum((amount for _, amount in lines), ZERO) != ZERO or len(lines) < 2:
+        raise UnbalancedEntry(f"{kind} {reference}: postings do not balance")
+    entry = JournalEntry.objects.create(
+        kind=kind,
+        idempotency_key=idempotency_key,
+        company=company,
+        reference=reference,
+        memo=memo[:200],
+    )
+    Posting.objects.bulk_create(
+        Posting(entry=entry, account=account, amount=amount) for account, amount in lines
+    )
+    return entry
+
+
+def account_balance(account: Account) -> Decimal:
+    from django.db.models import Sum
+
+    total = Posting.objects.filter(account=account).aggregate(total=Sum("amount"))["total"]
+    return total or ZERO

@@ -1,0 +1,67 @@
+"""What a company pays for its cards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from billing.audit import BillingAction
+from billing.models import CompanyPricing
+from billing.money import quantize
+from portal.models import Company, User
+from portal.services.audit import audit_record
+
+HUNDRED = Decimal(100)
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True)
+class Price:
+    unit_price: Decimal  # four places: a 2.5% discount on 99.90 is 97.4025
+    amount: Decimal  # the line amount, rounded once, to the cent
+
+
+def price_factor(company: Company) -> Decimal:
+    pricing = CompanyPricing.objects.filter(company=company).first()
+    if pricing is None:
+        return ONE
+    rate = pricing.rate / HUNDRED
+    return ONE - rate if pricing.mode == CompanyPricing.Mode.DISCOUNT else ONE + rate
+
+
+def price_line(*, factor: Decimal, face_value: Decimal, quantity: int) -> Price:
+    return Price(
+        unit_price=(face_value * factor).quantize(Decimal("0.0001")),
+        amount=quantize(face_value * quantity * factor),
+    )
+
+
+@transaction.atomic
+def pricing_set(
+    *, company: Company, mode: str, rate: Decimal, actor: User | None, ip: str | None = None
+) -> CompanyPricing:
+    if mode not in CompanyPricing.Mode.values:
+        raise ValidationError({"mode": _("Choose discount or service fee.")})
+    if not Decimal(0) <= rate < HUNDRED:
+        raise ValidationError({"rate": _("The rate must be at least 0 and below 100 percent.")})
+    before = CompanyPricing.objects.select_for_update().filter(company=company).first()
+    changes = {
+        "mode": [before.mode if before else None, mode],
+        "rate": [str(before.rate) if before else None, str(rate)],
+    }
+    pricing, _created = CompanyPricing.objects.update_or_create(
+        company=company, defaults={"mode": mode, "rate": rate}
+    )
+    audit_record(
+        action=BillingAction.PRICING_SET,
+        actor=actor,
+        company=company,
+        obj=pricing,
+        ip=ip,
+        changes=changes,
+    )
+    return pricing

@@ -1,0 +1,557 @@
+"""Orders: drafting, pricing and the prepaid-card rules. One place for every rule an order line
+or an order must satisfy; the portal, the API and file uploads all come through here."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.money import ZERO, format_cny, parse_amount
+from billing.services.invoices import InvoiceLineData
+from billing.services.pricing import price_factor, price_line
+from cards.audit import CardsAction
+from cards.models import (
+    BEARER_MIN_VALIDITY_MONTHS,
+    REGISTRATION_ORDER_THRESHOLD,
+    CardProduct,
+    CardType,
+    DeliveryMethod,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+    PurchaseRegistration,
+)
+from portal import crypto
+from portal.models import ApiKey, Company, Membership, Role, User
+from portal.services.audit import audit_record
+from portal.validators import validate_resident_id
+
+ORDERING_ROLES = (Role.OWNER, Role.PURCHASER)
+_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ID_PURPOSE = "purchase-registration-id"
+
+
+@dataclass
+class LineInput:
+    """One order line as a buyer sent it: raw values, checked by ``order_lines_check``."""
+
+    product: str | CardProduct  # public id or product
+    face_value: Any
+    quantity: Any
+    recipient_name: str = ""
+    recipient_mobile: str = ""
+    recipient_email: str = ""
+    employee_id: str = ""
+    cost_center: str = ""
+    note: str = ""
+
+
+@dataclass
+class RegistrationInput:
+    agent_name: str
+    id_type: str
+    id_number: str
+    contact_phone: str
+
+
+@dataclass
+class CheckedLine:
+    product: CardProduct
+    face_value: Decimal
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal
+    recipient: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CheckedOrder:
+    lines: list[CheckedLine]
+    face_total: Decimal
+    total: Decimal
+    card_count: int
+    needs_registration: bool
+
+
+def line_error(position: int, field_label: str, value: object, reason: str) -> str:
+    return _("Line %(line)s, %(field)s “%(value)s”: %(reason)s") % {
+        "line": position,
+        "field": field_label,
+        "value": value,
+        "reason": reason,
+    }
+
+
+def require_role(company: Company, actor: User, roles: tuple[str, ...]) -> Membership:
+    membership = Membership.objects.filter(company=company, user=actor).first()
+    if membership is None or membership.role not in roles:
+        raise PermissionDenied(_("Your role in this company does not allow this."))
+    return membership
+
+
+def _require_active_company(company: Company) -> None:
+    if company.status != Company.Status.ACTIVE:
+        raise ValidationError(
+            _("%(company)s is not active yet (status: %(status)s); orders open once we approve it.")
+            % {"company": company.legal_name, "status": company.get_status_display()}
+        )
+
+
+def _products_by_id(company: Company, lines: list[LineInput]) -> dict[str, CardProduct]:
+    wanted = {str(line.product) for line in lines if not isinstance(line.product, CardProduct)}
+    found = {}
+    if wanted:
+        valid = []
+        for value in wanted:
+            try:
+                import uuid
+
+                valid.append(uuid.UUID(value))
+            except ValueError:
+                continue
+        found = {str(p.public_id): p for p in CardProduct.objects.filter(public_id__in=valid)}
+    return found
+
+
+def order_lines_check(*, company: Company, lines: list[LineInput]) -> CheckedOrder:
+    """Check and price lines. Raises one ValidationError listing every problem, line by line,
+    each naming the field, the value and the rule."""
+    errors: list[str] = []
+    if not lines:
+        raise ValidationError(_("An order needs at least one line."))
+    if len(lines) > settings.ORDER_MAX_LINES:
+        raise ValidationError(
+            _("An order can have at most %(max)s lines; this one has %(count)s.")
+            % {"max": f"{settings.ORDER_MAX_LINES:,}", "count": f"{len(lines):,}"}
+        )
+    products = _products_by_id(company, lines)
+    factor = price_factor(company)
+    checked: list[CheckedLine] = []
+    for position, raw in enumerate(lines, start=1):
+        problems_before = len(errors)
+        product = (
+            raw.product if isinstance(raw.product, CardProduct) else products.get(str(raw.product))
+        )
+        if product is None or not product.active:
+            errors.append(
+                line_error(position, _("product"), raw.product, _("not a product on sale."))
+            )
+        try:
+            face_value = parse_amount(raw.face_value, field=_("face value"))
+        except ValidationError as exc:
+            errors.append(line_error(position, _("face value"), raw.face_value, exc.messages[0]))
+            face_value = None
+        quantity = _parse_quantity(raw.quantity)
+        if quantity is None:
+            errors.append(
+                line_error(
+                    position,
+                    _("quantity"),
+                    raw.quantity,
+                    _("give a whole number of cards from 1 to %(max)s.")
+                    % {"max": f"{settings.ORDER_MAX_QUANTITY:,}"},
+                )
+            )
+        if face_value is not None and face_value <= 0:
+            errors.append(
+                line_error(position, _("face value"), raw.face_value, _("must be above zero."))
+            )
+            face_value = None
+        if product is not None and product.active and face_value is not None:
+            cap = product.face_value_cap
+            if face_value > cap:
+                rule = (
+                    _("prepaid card rule: bearer cards at most %(cap)s")
+                    if product.card_type == CardType.BEARER
+                    else _("prepaid card rule: registered cards at most %(cap)s")
+                ) % {"cap": format_cny(cap)}
+                errors.append(line_error(position, _("face value"), raw.face_value, rule))
+            elif not product.allows_face_value(face_value):
+                errors.append(
+                    line_error(
+                        position,
+                        _("face value"),
+                        raw.face_value,
+                        _("%(product)s comes in %(values)s.")
+                        % {"product": product.display_name, "values": product.face_values_label},
+                    )
+                )
+            if (
+                product.card_type == CardType.BEARER
+                and (product.validity_months or 0) < BEARER_MIN_VALIDITY_MONTHS
+            ):
+                errors.append(
+                    line_error(
+                        position,
+                        _("product"),
+                        product.display_name,
+                        _("prepaid card rule: bearer cards must be valid at least 3 years."),
+                    )
+                )
+        recipient, recipient_errors = _check_recipient(position, raw)
+        errors.extend(recipient_errors)
+        if len(errors) == problems_before:
+            assert product is not None
+            assert face_value is not None
+            assert quantity is not None
+            price = price_line(factor=factor, face_value=face_value, quantity=quantity)
+            checked.append(
+                CheckedLine(
+                    product=product,
+                    face_value=face_value,
+                    quantity=quantity,
+                    unit_price=price.unit_price,
+                    amount=price.amount,
+                    recipient=recipient,
+                )
+            )
+    if errors:
+        raise ValidationError(errors)
+    face_total = sum((line.face_value * line.quantity for line in checked), ZERO)
+    total = sum((line.amount for line in checked), ZERO)
+    return CheckedOrder(
+        lines=checked,
+        face_total=face_total,
+        total=total,
+        card_count=sum(line.quantity for line in checked),
+        needs_registration=registration_required(
+            face_total=face_total,
+            total=total,
+            has_registered=any(line.product.card_type == CardType.REGISTERED for line in checked),
+        ),
+    )
+
+
+def registration_required(*, face_total: Decimal, total: Decimal, has_registered: bool) -> bool:
+    """Real-name registration: any registered card, or a purchase of 10,000 CNY or more."""
+    return has_registered or max(face_total, total) >= REGISTRATION_ORDER_THRESHOLD
+
+
+def _parse_quantity(raw: object) -> int | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        value = raw
+    else:
+        import unicodedata
+
+        text = unicodedata.normalize("NFKC", str(raw)).strip().replace(",", "")
+        if not text.isdigit():
+            return None
+        value = int(text)
+    if not 1 <= value <= settings.ORDER_MAX_QUANTITY:
+        return None
+    return value
+
+
+def _check_recipient(position: int, raw: LineInput) -> tuple[dict[str, str], list[str]]:
+    errors: list[str] = []
+    recipient = {
+        "recipient_name": (raw.recipient_name or "").strip()[:100],
+        "recipient_mobile": "".join((raw.recipient_mobile or "").split()),
+        "recipient_email": (raw.recipient_email or "").strip().lower(),
+        "employee_id": (raw.employee_id or "").strip()[:64],
+        "cost_center": (raw.cost_center or "").strip()[:64],
+        "note": (raw.note or "").strip()[:200],
+    }
+    mobile = recipient["recipient_mobile"]
+    if mobile:
+        digits = mobile.removeprefix("+86").removeprefix("0086")
+        if not (len(digits) == 11 and digits.isdigit() and digits.startswith("1")):
+            errors.append(
+                line_error(
+                    position,
+                    _("mobile"),
+                    raw.recipient_mobile,
+                    _("a mainland mobile number has 11 digits starting with 1."),
+                )
+            )
+        else:
+            recipient["recipient_mobile"] = digits
+    if recipient["recipient_email"]:
+        try:
+            validate_email(recipient["recipient_email"])
+        except ValidationError:
+            errors.append(
+                line_error(position, _("email"), raw.recipient_email, _("not an email address."))
+            )
+    return recipient, errors
+
+
+def order_number_new() -> str:
+    """PO + local date + 6 random symbols: opaque, not sequential, readable on the phone."""
+    day = timezone.localdate().strftime("%y%m%d")
+    return f"PO{day}{''.join(secrets.choice(_NUMBER_ALPHABET) for _ in range(6))}"
+
+
+def registration_record(
+    *, company: Company, data: RegistrationInput, actor: User | None
+) -> PurchaseRegistration:
+    errors: dict[str, str] = {}
+    agent = data.agent_name.strip()
+    number = "".join(data.id_number.split()).upper()
+    phone = "".join(data.contact_phone.split())
+    if not agent:
+        errors["agent_name"] = _("Give the agent's full name.")
+    if data.id_type not in PurchaseRegistration.IdType.values:
+        errors["id_type"] = _("Choose the kind of ID.")
+    elif data.id_type == PurchaseRegistration.IdType.RESIDENT_ID:
+        try:
+            validate_resident_id(number)
+        except ValidationError as exc:
+            errors["id_number"] = exc.messages[0]
+    elif not 5 <= len(number) <= 32:
+        errors["id_number"] = _("Give the ID number as printed on the document.")
+    if not 7 <= len(phone.lstrip("+")) <= 20 or not phone.lstrip("+").isdigit():
+        errors["contact_phone"] = _("Give a contact phone number.")
+    if errors:
+        raise ValidationError(errors)
+    key_id, blob = crypto.encrypt(number, purpose=_ID_PURPOSE)
+    registration = PurchaseRegistration.objects.create(
+        company=company,
+        company_name=company.legal_name,
+        credit_code=company.credit_code,
+        agent_name=agent,
+        id_type=data.id_type,
+        id_number_key_id=key_id,
+        id_number_ciphertext=blob,
+        id_number_masked=crypto.mask(number),
+        contact_phone=phone,
+        created_by=actor,
+    )
+    audit_record(
+        action=CardsAction.REGISTRATION_RECORDED,
+        actor=actor,
+        company=company,
+        obj=registration,
+        changes={"agent": agent, "id_number": registration.id_number_masked},
+    )
+    return registration
+
+
+def registration_id_number(registration: PurchaseRegistration) -> str:
+    """The full ID number, for a compliance report only; never shown in the portal."""
+    return crypto.decrypt(
+        registration.id_number_key_id,
+        bytes(registration.id_number_ciphertext),
+        purpose=_ID_PURPOSE,
+    )
+
+
+def _check_methods(payment_method: str, delivery_method: str) -> None:
+    if payment_method not in PaymentMethod.values:
+        raise ValidationError(
+            {
+                "payment_method": _(
+                    "Prepaid card rule: companies pay only on credit terms or by bank transfer "
+                    "(“%(value)s” is not accepted)."
+                )
+                % {"value": payment_method}
+            }
+        )
+    if delivery_method not in DeliveryMethod.values:
+        raise ValidationError(
+            {"delivery_method": _("Choose delivery by file or to each recipient.")}
+        )
+
+
+def _write_lines(order: Order, checked: CheckedOrder) -> None:
+    OrderLine.objects.bulk_create(
+        (
+            OrderLine(
+                order=order,
+                position=position,
+                product=line.product,
+                face_value=line.face_value,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                amount=line.amount,
+                **line.recipient,
+            )
+            for position, line in enumerate(checked.lines, start=1)
+        ),
+        batch_size=2000,
+    )
+
+
+def _check_recipients_for_delivery(delivery_method: str, checked: CheckedOrder) -> None:
+    if delivery_method != DeliveryMethod.RECIPIENTS:
+        return
+    errors = []
+    for position, line in enumerate(checked.lines, start=1):
+        if not (line.recipient["recipient_email"] or line.recipient["recipient_mobile"]):
+            errors.append(
+                line_error(
+                    position,
+                    _("recipient"),
+                    line.recipient["recipient_name"] or "—",
+                    _("delivery to recipients needs an email or mobile on every line."),
+                )
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def order_create(
+    *,
+    company: Company,
+    actor: User,
+    lines: list[LineInput],
+    payment_method: str = PaymentMethod.CREDIT,
+    delivery_method: str = DeliveryMethod.FILE,
+    client_reference: str | None = None,
+    note: str = "",
+    registration: RegistrationInput | None = None,
+    api_key: ApiKey | None = None,
+    ip: str | None = None,
+) -> Order:
+    """A draft order. Nothing is written unless every line passes."""
+    require_role(company, actor, ORDERING_ROLES)
+    _require_active_company(company)
+    _check_methods(payment_method, delivery_method)
+    checked = order_lines_check(company=company, lines=lines)
+    _check_recipients_for_delivery(delivery_method, checked)
+    registration_row = (
+        registration_record(company=company, data=registration, actor=actor)
+        if registration is not None
+        else None
+    )
+    client_reference = (client_reference or "").strip() or None
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                order = Order.objects.create(
+                    number=order_number_new(),
+                    company=company,
+                    created_by=actor,
+                    created_via_key=api_key,
+                    payment_method=payment_method,
+                    delivery_method=delivery_method,
+                    client_reference=client_reference,
+                    note=note.strip()[:300],
+                    registration=registration_row,
+                    face_total=checked.face_total,
+                    total=checked.total,
+                    card_count=checked.card_count,
+                    line_count=len(checked.lines),
+                )
+            break
+        except IntegrityError as exc:
+            if (
+                client_reference
+                and Order.objects.filter(
+                    company=company, client_reference=client_reference
+                ).exists()
+            ):
+                raise ValidationError(
+                    {
+                        "client_reference": _(
+                            "Your reference “%(value)s” is already used by another order."
+                        )
+                        % {"value": client_reference}
+                    }
+                ) from exc
+    else:  # pragma: no cover - five random collisions in a row
+        raise RuntimeError("could not allocate an order number")
+    _write_lines(order, checked)
+    audit_record(
+        action=CardsAction.ORDER_CREATED,
+        actor=actor,
+        company=company,
+        obj=order,
+        ip=ip,
+        changes={
+            "number": order.number,
+            "lines": order.line_count,
+            "cards": order.card_count,
+            "total": str(order.total),
+            "payment_method": payment_method,
+            "via": "api" if api_key else "portal",
+        },
+    )
+    return order
+
+
+@transaction.atomic
+def order_update(
+    *,
+    order: Order,
+    actor: User,
+    lines: list[LineInput],
+    payment_method: str,
+    delivery_method: str,
+    note: str = "",
+    registration: RegistrationInput | None = None,
+    ip: str | None = None,
+) -> Order:
+    """Replace a draft's lines and settings. Only drafts change."""
+    require_role(order.company, actor, ORDERING_ROLES)
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.status != OrderStatus.DRAFT:
+        raise ValidationError(
+            _("Only a draft can be changed; this order is %(status)s.")
+            % {"status": locked.get_status_display()}
+        )
+    _check_methods(payment_method, delivery_method)
+    checked = order_lines_check(company=locked.company, lines=lines)
+    _check_recipients_for_delivery(delivery_method, checked)
+    if registration is not None:
+        locked.registration = registration_record(
+            company=locked.company, data=registration, actor=actor
+        )
+    before = {"total": str(locked.total), "lines": locked.line_count}
+    locked.lines.all().delete()
+    _write_lines(locked, checked)
+    locked.payment_method = payment_method
+    locked.delivery_method = delivery_method
+    locked.note = note.strip()[:300]
+    locked.face_total = checked.face_total
+    locked.total = checked.total
+    locked.card_count = checked.card_count
+    locked.line_count = len(checked.lines)
+    locked.save()
+    audit_record(
+        action=CardsAction.ORDER_UPDATED,
+        actor=actor,
+        company=locked.company,
+        obj=locked,
+        ip=ip,
+        changes={
+            "before": before,
+            "after": {"total": str(locked.total), "lines": locked.line_count},
+        },
+    )
+    return locked
+
+
+def order_invoice_lines(order: Order) -> list[InvoiceLineData]:
+    """Invoice lines: one per product and face value (an order of 8,000 recipients is still a
+    short invoice)."""
+    grouped: dict[tuple[int, Decimal, Decimal], list[OrderLine]] = {}
+    for line in order.lines.select_related("product").order_by("position"):
+        grouped.setdefault((line.product_id, line.face_value, line.unit_price), []).append(line)
+    result = []
+    for (_pid, face_value, unit_price), group in grouped.items():
+        product = group[0].product
+        result.append(
+            InvoiceLineData(
+                description=_("%(product)s, face value %(value)s")
+                % {"product": product.name, "value": format_cny(face_value)},
+                face_value=face_value,
+                quantity=sum(line.quantity for line in group),
+                unit_price=unit_price,
+                amount=sum((line.amount for line in group), ZERO),
+            )
+        )
+    return result

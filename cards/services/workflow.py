@@ -1,0 +1,471 @@
+"""An order's way from draft to funded: submit, approvals, risk review, funding, cancel.
+
+Every move goes through ``_move``, which checks it against the map of allowed transitions. Each
+service locks the order row first (then, when money moves, the credit line) and re-checks the
+state after the lock, so two approvers clicking at once approve once.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.models import Invoice
+from billing.money import format_cny
+from billing.services import credit as credit_services
+from billing.services.credit import CreditRefused
+from billing.services.invoices import invoice_void, proforma_issue
+from cards.audit import CardsAction
+from cards.models import (
+    REGISTRATION_ORDER_THRESHOLD,
+    CardType,
+    Order,
+    OrderStatus,
+    PaymentMethod,
+)
+from cards.services.orders import (
+    ORDERING_ROLES,
+    LineInput,
+    order_invoice_lines,
+    order_lines_check,
+    registration_required,
+    require_role,
+)
+from cards.signals import order_funded
+from portal.models import Company, Role, User
+from portal.services.audit import audit_record
+
+S = OrderStatus
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.DRAFT: frozenset(
+        {S.PENDING_APPROVAL, S.PENDING_REVIEW, S.AWAITING_PAYMENT, S.FUNDED, S.CANCELLED}
+    ),
+    S.PENDING_APPROVAL: frozenset(
+        {S.PENDING_REVIEW, S.AWAITING_PAYMENT, S.FUNDED, S.REJECTED, S.CANCELLED}
+    ),
+    S.PENDING_REVIEW: frozenset({S.AWAITING_PAYMENT, S.FUNDED, S.REJECTED, S.CANCELLED}),
+    S.AWAITING_PAYMENT: frozenset({S.FUNDED, S.CANCELLED}),
+    S.FUNDED: frozenset({S.FULFILLING, S.CANCELLED}),
+    S.FULFILLING: frozenset({S.FULFILLED}),
+    S.FULFILLED: frozenset({S.DELIVERED}),
+    S.DELIVERED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+APPROVER_ROLES = (Role.OWNER, Role.APPROVER)
+CANCELLABLE = frozenset(s for s, targets in TRANSITIONS.items() if S.CANCELLED in targets)
+
+
+class OrderStateError(ValidationError):
+    pass
+
+
+def _move(order: Order, target: str) -> None:
+    if target not in TRANSITIONS[order.status]:
+        raise OrderStateError(
+            _("Order %(number)s is %(status)s; it cannot become %(target)s.")
+            % {
+                "number": order.number,
+                "status": order.get_status_display(),
+                "target": S(target).label,
+            }
+        )
+    order.status = target
+
+
+def _lock(order: Order) -> Order:
+    return Order.objects.select_for_update().select_related("company").get(pk=order.pk)
+
+
+def _credit_error(exc: CreditRefused) -> ValidationError:
+    return ValidationError(exc.message, code=exc.code, params={"available": exc.available})
+
+
+def order_risk_flags(order: Order) -> list[str]:
+    """Why an operator must look at this order before it goes ahead (empty: no reason)."""
+    flags = []
+    if order.total >= settings.ORDER_PLATFORM_LIMIT:
+        flags.append("platform_limit")
+    start = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time.min))
+    today = Order.objects.filter(company=order.company, submitted_at__gte=start).exclude(
+        pk=order.pk
+    )
+    stats = today.aggregate(count=Count("id"), value=Sum("total"))
+    count = (stats["count"] or 0) + 1
+    value = (stats["value"] or Decimal(0)) + order.total
+    if count > settings.ORDER_VELOCITY_MAX_COUNT:
+        flags.append("velocity_count")
+    if value > settings.ORDER_VELOCITY_MAX_VALUE:
+        flags.append("velocity_value")
+    margin = settings.ORDER_STRUCTURING_MARGIN
+    for threshold in {
+        order.company.approval_threshold,
+        REGISTRATION_ORDER_THRESHOLD,
+        settings.ORDER_PLATFORM_LIMIT,
+    }:
+        low = threshold * (1 - margin)
+        if not low <= order.total < threshold:
+            continue
+        near = today.filter(total__gte=low, total__lt=threshold).count() + 1
+        if near >= settings.ORDER_STRUCTURING_COUNT:
+            flags.append("structuring")
+            break
+    return flags
+
+
+RISK_FLAG_LABELS = {
+    "platform_limit": _("at or above the platform limit"),
+    "velocity_count": _("too many orders today"),
+    "velocity_value": _("too much value ordered today"),
+    "structuring": _("several orders just under a threshold today"),
+}
+
+
+@transaction.atomic
+def order_submit(*, order: Order, actor: User, ip: str | None = None) -> Order:
+    """Send a draft on its way: to the company's approvers, to risk review, or straight to
+    funding. Rules are checked again here, on the stored lines."""
+    require_role(order.company, actor, ORDERING_ROLES)
+    # The company row serialises one company's submissions, so velocity counts are exact.
+    company = Company.objects.select_for_update().get(pk=order.company_id)
+    locked = _lock(order)
+    if locked.status != S.DRAFT:
+        raise OrderStateError(
+            _("Order %(number)s was already submitted (it is %(status)s).")
+            % {"number": locked.number, "status": locked.get_status_display()}
+        )
+    if company.status != Company.Status.ACTIVE:
+        raise ValidationError(
+            _("%(company)s is not active; orders cannot be submitted.")
+            % {"company": company.legal_name}
+        )
+    lines = list(locked.lines.select_related("product"))
+    order_lines_check(
+        company=company,
+        lines=[
+            LineInput(product=line.product, face_value=line.face_value, quantity=line.quantity)
+            for line in lines
+        ],
+    )
+    has_registered = any(line.product.card_type == CardType.REGISTERED for line in lines)
+    if locked.registration_id is None and registration_required(
+        face_total=locked.face_total, total=locked.total, has_registered=has_registered
+    ):
+        raise ValidationError(
+            {
+                "registration": _(
+                    "Prepaid card rule: real-name purchase registration is required for "
+                    "registered cards and for orders of %(threshold)s or more. Add the agent's "
+                    "name, ID number and contact phone."
+                )
+                % {"threshold": format_cny(REGISTRATION_ORDER_THRESHOLD)}
+            }
+        )
+    if locked.payment_method == PaymentMethod.CREDIT:
+        try:
+            credit_services.credit_check(company, locked.total, exclude_reference=locked.number)
+        except CreditRefused as exc:
+            raise _credit_error(exc) from exc
+    locked.submitted_at = timezone.now()
+    locked.company = company
+    locked.risk_flags = order_risk_flags(locked)
+    locked.needs_approval = locked.total > company.approval_threshold
+    audit_record(
+        action=CardsAction.ORDER_SUBMITTED,
+        actor=actor,
+        company=company,
+        obj=locked,
+        ip=ip,
+        changes={"total": str(locked.total), "risk_flags": locked.risk_flags},
+    )
+    if locked.needs_approval:
+        _move(locked, S.PENDING_APPROVAL)
+        locked.save()
+        from cards.tasks import order_notify_approvers
+
+        order_notify_approvers.delay_on_commit(locked.pk)  # type: ignore[attr-defined]
+        return locked
+    return _after_company_approval(locked, actor=actor, ip=ip)
+
+
+def _after_company_approval(order: Order, *, actor: User | None, ip: str | None) -> Order:
+    if order.risk_flags:
+        if order.payment_method == PaymentMethod.CREDIT:
+            # Hold the credit now, so the review does not find it spent by later orders.
+            try:
+                credit_services.credit_reserve(
+                    company=order.company, reference=order.number, amount=order.total
+                )
+            except CreditRefused as exc:
+                raise _credit_error(exc) from exc
+        _move(order, S.PENDING_REVIEW)
+        order.save()
+        audit_record(
+            action=CardsAction.ORDER_SENT_TO_REVIEW,
+            actor=actor,
+            company=order.company,
+            obj=order,
+            ip=ip,
+            changes={"risk_flags": order.risk_flags},
+        )
+        return order
+    return _fund(order, actor=actor, ip=ip)
+
+
+def _fund(order: Order, *, actor: User | None, ip: str | None) -> Order:
+    lines = order_invoice_lines(order)
+    if order.payment_method == PaymentMethod.CREDIT:
+        try:
+            order.invoice = credit_services.credit_charge(
+                company=order.company, order_number=order.number, lines=lines, actor=actor, ip=ip
+            )
+        except CreditRefused as exc:
+            raise _credit_error(exc) from exc
+        return order_mark_funded(order=order, actor=actor, ip=ip)
+    order.proforma = proforma_issue(
+        company=order.company, order_number=order.number, lines=lines, actor=actor, ip=ip
+    )
+    _move(order, S.AWAITING_PAYMENT)
+    order.save()
+    audit_record(
+        action=CardsAction.ORDER_AWAITING_PAYMENT,
+        actor=actor,
+        company=order.company,
+        obj=order,
+        ip=ip,
+        changes={
+            "proforma": order.proforma.number,
+            "payment_reference": order.proforma.payment_reference,
+        },
+    )
+    return order
+
+
+def order_mark_funded(*, order: Order, actor: User | None, ip: str | None = None) -> Order:
+    """The hand-off to issuance: the order is paid for or on credit. Records the state, and once
+    the transaction commits, announces it and queues the start of card generation."""
+    _move(order, S.FUNDED)
+    order.funded_at = timezone.now()
+    order.save()
+    audit_record(
+        action=CardsAction.ORDER_FUNDED,
+        actor=actor,
+        company=order.company,
+        obj=order,
+        ip=ip,
+        changes={"invoice": order.invoice.number if order.invoice else None},
+    )
+    order_id = order.pk
+    transaction.on_commit(lambda: order_funded.send(sender=Order, order_id=order_id))
+    from cards.tasks import order_start_fulfilment
+
+    order_start_fulfilment.delay_on_commit(order_id)  # type: ignore[attr-defined]
+    return order
+
+
+@transaction.atomic
+def order_approve(*, order: Order, actor: User, ip: str | None = None) -> Order:
+    """A company approver's yes. Never the order's own creator."""
+    require_role(order.company, actor, APPROVER_ROLES)
+    locked = _lock(order)
+    if locked.status != S.PENDING_APPROVAL:
+        raise OrderStateError(
+            _("Order %(number)s is not waiting for approval (it is %(status)s).")
+            % {"number": locked.number, "status": locked.get_status_display()}
+        )
+    if locked.created_by_id == actor.pk:
+        raise PermissionDenied(_("You created this order, so someone else must approve it."))
+    locked.approved_by = actor
+    locked.approved_at = timezone.now()
+    audit_record(
+        action=CardsAction.ORDER_APPROVED,
+        actor=actor,
+        company=locked.company,
+        obj=locked,
+        ip=ip,
+        changes={"total": str(locked.total)},
+    )
+    return _after_company_approval(locked, actor=actor, ip=ip)
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Give a reason; the buyer will see it.")})
+    return reason[:500]
+
+
+@transaction.atomic
+def order_reject(*, order: Order, actor: User, reason: str, ip: str | None = None) -> Order:
+    require_role(order.company, actor, APPROVER_ROLES)
+    reason = _require_reason(reason)
+    locked = _lock(order)
+    if locked.status != S.PENDING_APPROVAL:
+        raise OrderStateError(
+            _("Order %(number)s is not waiting for approval (it is %(status)s).")
+            % {"number": locked.number, "status": locked.get_status_display()}
+        )
+    if locked.created_by_id == actor.pk:
+        raise PermissionDenied(_("You created this order; cancel it instead of rejecting it."))
+    _move(locked, S.REJECTED)
+    locked.closed_at = timezone.now()
+    locked.closing_reason = reason
+    locked.save()
+    audit_record(
+        action=CardsAction.ORDER_REJECTED,
+        actor=actor,
+        company=locked.company,
+        obj=locked,
+        ip=ip,
+        changes={"reason": reason},
+    )
+    from cards.tasks import order_notify_creator
+
+    order_notify_creator.delay_on_commit(locked.pk)  # type: ignore[attr-defined]
+    return locked
+
+
+def _require_operator(operator: User) -> None:
+    if not (operator.is_active and operator.is_staff):
+        raise PermissionDenied(_("Only an operator can review orders."))
+
+
+@transaction.atomic
+def order_review_approve(*, order: Order, operator: User, ip: str | None = None) -> Order:
+    """An operator clears an order held for risk review; it goes on to funding."""
+    _require_operator(operator)
+    locked = _lock(order)
+    if locked.status != S.PENDING_REVIEW:
+        raise OrderStateError(
+            _("Order %(number)s is not in risk review (it is %(status)s).")
+            % {"number": locked.number, "status": locked.get_status_display()}
+        )
+    locked.reviewed_by = operator
+    locked.reviewed_at = timezone.now()
+    audit_record(
+        action=CardsAction.ORDER_REVIEW_APPROVED,
+        actor=operator,
+        company=locked.company,
+        obj=locked,
+        ip=ip,
+        changes={"risk_flags": locked.risk_flags},
+    )
+    return _fund(locked, actor=operator, ip=ip)
+
+
+@transaction.atomic
+def order_review_reject(
+    *, order: Order, operator: User, reason: str, ip: str | None = None
+) -> Order:
+    _require_operator(operator)
+    reason = _require_reason(reason)
+    locked = _lock(order)
+    if locked.status != S.PENDING_REVIEW:
+        raise OrderStateError(
+            _("Order %(number)s is not in risk review (it is %(status)s).")
+            % {"number": locked.number, "status": locked.get_status_display()}
+        )
+    credit_services.credit_release(company=locked.company, reference=locked.number)
+    _move(locked, S.REJECTED)
+    locked.reviewed_by = operator
+    locked.reviewed_at = timezone.now()
+    locked.closed_at = timezone.now()
+    locked.closing_reason = reason
+    locked.save()
+    audit_record(
+        action=CardsAction.ORDER_REVIEW_REJECTED,
+        actor=operator,
+        company=locked.company,
+        obj=locked,
+        ip=ip,
+        changes={"reason": reason},
+    )
+    from cards.tasks import order_notify_creator
+
+    order_notify_creator.delay_on_commit(locked.pk)  # type: ignore[attr-defined]
+    return locked
+
+
+@transaction.atomic
+def order_cancel(*, order: Order, actor: User, reason: str, ip: str | None = None) -> Order:
+    """Cancel before card generation starts. An issued invoice is voided by a credit note and a
+    pending pro-forma invoice is withdrawn; held credit is released."""
+    reason = _require_reason(reason)
+    if not actor.is_staff:
+        membership = require_role(order.company, actor, (Role.OWNER, Role.PURCHASER))
+        if membership.role != Role.OWNER and order.created_by_id != actor.pk:
+            raise PermissionDenied(_("Only the order's creator or an owner can cancel it."))
+    locked = _lock(order)
+    if locked.status not in CANCELLABLE:
+        raise OrderStateError(
+            _(
+                "Order %(number)s is %(status)s and can no longer be cancelled; cards already "
+                "generated are voided through our service desk."
+            )
+            % {"number": locked.number, "status": locked.get_status_display()}
+        )
+    credit_services.credit_release(company=locked.company, reference=locked.number)
+    credit_note = None
+    if locked.invoice is not None:
+        credit_note = invoice_void(invoice=locked.invoice, reason=reason, actor=actor, ip=ip)
+    if locked.proforma is not None and locked.proforma.status != Invoice.Status.PAID:
+        invoice_void(invoice=locked.proforma, reason=reason, actor=actor, ip=ip)
+    _move(locked, S.CANCELLED)
+    locked.closed_at = timezone.now()
+    locked.closing_reason = reason
+    locked.save()
+    audit_record(
+        action=CardsAction.ORDER_CANCELLED,
+        actor=actor,
+        company=locked.company,
+        obj=locked,
+        ip=ip,
+        changes={"reason": reason, "credit_note": credit_note.number if credit_note else None},
+    )
+    return locked
+
+
+@transaction.atomic
+def order_fund_from_proforma(*, proforma: Invoice, invoice: Invoice, actor: User | None) -> None:
+    """The pro-forma invoice of an order was paid: the order is funded (once)."""
+    order = (
+        Order.objects.select_for_update()
+        .select_related("company")
+        .filter(company=proforma.company, proforma=proforma)
+        .first()
+    )
+    if order is None or order.status != S.AWAITING_PAYMENT:
+        return
+    order.invoice = invoice
+    order_mark_funded(order=order, actor=actor)
+
+
+@transaction.atomic
+def order_begin_fulfilment(*, order_id: int) -> Order | None:
+    """Funded → generating cards. The issuance engine hooks in here; a second call does nothing."""
+    order = Order.objects.select_for_update().select_related("company").filter(pk=order_id).first()
+    if order is None or order.status != S.FUNDED:
+        return order
+    _move(order, S.FULFILLING)
+    order.save()
+    audit_record(
+        action=CardsAction.ORDER_FULFILMENT_STARTED,
+        company=order.company,
+        obj=order,
+        actor_label="system",
+        changes={"cards": order.card_count},
+    )
+    return order
+
+
+def credit_summary_text(available: Decimal) -> str:
+    return _("Available credit: %(amount)s") % {"amount": format_cny(available)}

@@ -1,0 +1,102 @@
+"""Thin tasks of the ordering flow: ids in, one service or one message out."""
+
+from __future__ import annotations
+
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from cards.models import Order, OrderStatus
+from cards.services.workflow import order_begin_fulfilment
+from portal.models import Membership, Role
+
+
+def _order_link(order: Order) -> str:
+    return settings.PORTAL_BASE_URL.rstrip("/") + reverse(
+        "cards:order_detail", kwargs={"number": order.number}
+    )
+
+
+def _bilingual(template: str, context: dict[str, object]) -> tuple[str, str]:
+    bodies, subjects = [], []
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            bodies.append(render_to_string(f"emails/{template}.txt", context))
+            subjects.append(render_to_string(f"emails/{template}_subject.txt", context).strip())
+    return " / ".join(subjects), "\n\n----\n\n".join(bodies)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    max_retries=8,
+)
+def order_notify_approvers(order_id: int) -> str:
+    """Tell the company's approvers (or, without approvers, its owners) that an order waits."""
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update()
+            .select_related("company", "created_by")
+            .filter(pk=order_id)
+            .first()
+        )
+        if order is None or order.status != OrderStatus.PENDING_APPROVAL:
+            return "skipped"
+        if order.approvers_notified_at is not None:
+            return "already-sent"
+        members = Membership.objects.filter(company=order.company).exclude(user=order.created_by)
+        emails = sorted(
+            m.user.email for m in members.filter(role=Role.APPROVER).select_related("user")
+        ) or sorted(m.user.email for m in members.filter(role=Role.OWNER).select_related("user"))
+        if emails:
+            subject, body = _bilingual(
+                "order_approval_needed", {"order": order, "link": _order_link(order)}
+            )
+            send_mail(subject=subject, message=body, from_email=None, recipient_list=emails)
+        order.approvers_notified_at = timezone.now()
+        order.save(update_fields=["approvers_notified_at"])
+    return "sent"
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    max_retries=8,
+)
+def order_notify_creator(order_id: int) -> str:
+    """Tell the order's creator that it was rejected, and why."""
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update()
+            .select_related("company", "created_by")
+            .filter(pk=order_id)
+            .first()
+        )
+        if order is None or order.status != OrderStatus.REJECTED:
+            return "skipped"
+        if order.creator_notified_at is not None:
+            return "already-sent"
+        subject, body = _bilingual("order_rejected", {"order": order, "link": _order_link(order)})
+        send_mail(
+            subject=subject, message=body, from_email=None, recipient_list=[order.created_by.email]
+        )
+        order.creator_notified_at = timezone.now()
+        order.save(update_fields=["creator_notified_at"])
+    return "sent"
+
+
+@shared_task(acks_late=True)
+def order_start_fulfilment(order_id: int) -> str:
+    """A funded order moves to card generation (the issuance engine takes over from here)."""
+    order = order_begin_fulfilment(order_id=order_id)
+    return order.status if order is not None else "missing"

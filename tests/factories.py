@@ -1,0 +1,83 @@
+"""Small builders for test data: a company ready to order, its people, products, credit."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+from billing.models import CompanyPricing, CreditLine
+from cards.models import CardProduct, CardType
+from portal.models import Company, Membership, Role, User
+from portal.validators import CREDIT_CODE_ALPHABET, credit_code_check_character
+
+_counter = itertools.count(1)
+
+
+def credit_code(n: int | None = None) -> str:
+    n = next(_counter) if n is None else n
+    first17 = f"91110000{n:09d}"
+    assert all(ch in CREDIT_CODE_ALPHABET for ch in first17)
+    return first17 + credit_code_check_character(first17)
+
+
+def company(
+    name: str = "", *, approval_threshold: str = "20000.00", status: str = "active"
+) -> Company:
+    n = next(_counter)
+    return Company.objects.create(
+        legal_name=name or f"测试公司{n}",
+        credit_code=credit_code(n),
+        status=status,
+        approval_threshold=Decimal(approval_threshold),
+    )
+
+
+def member(company: Company, role: str, email: str = "") -> User:
+    email = email or f"{role}{next(_counter)}@example.com"
+    user = User.objects.filter(email=email).first() or User.objects.create_user(
+        email=email, password="correct horse battery staple", first_name=role.title()
+    )
+    Membership.objects.create(user=user, company=company, role=role)
+    return user
+
+
+def team(company: Company) -> dict[str, User]:
+    return {role: member(company, role) for role in Role.values}
+
+
+def product(
+    *,
+    name: str = "礼品卡",
+    card_type: str = CardType.BEARER,
+    face_values: list[str] | None = None,
+    face_min: str | None = None,
+    face_max: str | None = None,
+    face_step: str | None = None,
+    validity_months: int | None = 36,
+    active: bool = True,
+) -> CardProduct:
+    if face_values is None and face_min is None:
+        face_values = ["100", "200", "500", "1000"]
+    return CardProduct.objects.create(
+        name=name,
+        name_en="Gift card",
+        card_type=card_type,
+        face_values=face_values or [],
+        face_min=Decimal(face_min) if face_min else None,
+        face_max=Decimal(face_max) if face_max else None,
+        face_step=Decimal(face_step) if face_step else None,
+        validity_months=None if card_type == CardType.REGISTERED else validity_months,
+        active=active,
+    )
+
+
+def credit_line(
+    company: Company, limit: str = "100000.00", *, net_days: int = 30, grace_days: int = 5
+) -> CreditLine:
+    return CreditLine.objects.create(
+        company=company, limit=Decimal(limit), net_days=net_days, grace_days=grace_days
+    )
+
+
+def pricing(company: Company, mode: str, rate: str) -> CompanyPricing:
+    return CompanyPricing.objects.create(company=company, mode=mode, rate=Decimal(rate))
