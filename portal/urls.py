@@ -13,5 +13,8 @@ admin.site.site_title = _("E-card Portal operations")
 urlpatterns = [
     path(settings.ADMIN_PATH, admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", include("portal.api.urls")),
+    path("", include("cards.urls")),
+    path("", include("billing.urls")),
     path("", include("portal.portal_urls")),
 ]

@@ -1,0 +1,1 @@
+"""The buyer REST API under /api/v1/: API-key authentication, scopes, idempotency."""
