@@ -68,3 +68,13 @@ def mask(value: str, *, keep_start: int = 3, keep_end: int = 4) -> str:
     if len(value) <= keep_start + keep_end:
         return "*" * len(value)
     return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]
+
+
+def cipher(key_id: str, purpose: str) -> AESGCM:
+    """The AES-GCM cipher of one key and purpose, for callers that encrypt in bulk."""
+    return _aead(settings.CARD_CODE_KEYS, key_id, purpose)
+
+
+def current_cipher(purpose: str) -> tuple[str, AESGCM]:
+    key_id = current_key_id()
+    return key_id, cipher(key_id, purpose)
