@@ -10,18 +10,26 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 CENT = Decimal("0.01")
+# Unit prices keep four places (a 2.5% discount on 99.90 is 97.4025); only line amounts are cents.
+UNIT_PLACES = Decimal("0.0001")
 ZERO = Decimal("0.00")
 MAX_AMOUNT = Decimal("999999999999.99")  # max_digits=14, decimal_places=2
 
 # Model field arguments for every amount column.
 AMOUNT_FIELD = {"max_digits": 14, "decimal_places": 2}
 
-_AMOUNT_RE = re.compile(r"^-?\d+(\.\d+)?$")
+# ASCII digits only (full-width ones are normalised first); commas only as thousands separators.
+_AMOUNT_RE = re.compile(r"-?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)(?:\.[0-9]+)?", re.ASCII)
 
 
 def quantize(value: Decimal) -> Decimal:
     """Round to the cent, half up (the way people and invoices round)."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def quantize_unit_price(value: Decimal) -> Decimal:
+    """A unit price to four places, half up."""
+    return value.quantize(UNIT_PLACES, rounding=ROUND_HALF_UP)
 
 
 def parse_amount(raw: object, *, field: str = "amount") -> Decimal:
@@ -36,34 +44,35 @@ def parse_amount(raw: object, *, field: str = "amount") -> Decimal:
     elif isinstance(raw, int) and not isinstance(raw, bool):
         text = str(raw)
     elif isinstance(raw, str):
-        text = unicodedata.normalize("NFKC", raw).strip().replace(",", "").replace(" ", "")
+        text = unicodedata.normalize("NFKC", raw).strip().replace(" ", "")
     else:
         raise ValidationError(
             _("%(field)s: %(value)s is not an amount.") % {"field": field, "value": raw},
             code="invalid",
         )
-    if not _AMOUNT_RE.match(text):
+    if not _AMOUNT_RE.fullmatch(text):
         raise ValidationError(
             _("%(field)s: %(value)s is not an amount; write digits such as 100 or 99.50.")
             % {"field": field, "value": raw},
             code="invalid",
         )
     try:
-        value = Decimal(text)
+        value = Decimal(text.replace(",", ""))
     except InvalidOperation as exc:  # pragma: no cover - the pattern already rules these out
         raise ValidationError(
             _("%(field)s: %(value)s is not an amount.") % {"field": field, "value": raw}
         ) from exc
+    # Size first: quantizing a 30-digit number would overflow the decimal context.
+    if abs(value) > MAX_AMOUNT:
+        raise ValidationError(
+            _("%(field)s: %(value)s is too large.") % {"field": field, "value": raw},
+            code="too_large",
+        )
     if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
         raise ValidationError(
             _("%(field)s: %(value)s has more than 2 decimal places.")
             % {"field": field, "value": raw},
             code="decimals",
-        )
-    if abs(value) > MAX_AMOUNT:
-        raise ValidationError(
-            _("%(field)s: %(value)s is too large.") % {"field": field, "value": raw},
-            code="too_large",
         )
     return value.quantize(CENT)
 

@@ -6,13 +6,14 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import Invoice
-from billing.money import ZERO
+from billing.money import ZERO, format_cny, parse_amount
 from portal.models import ApiKey, Company
 
 # The single-purpose prepaid card regime (DESIGN.md section 7).
@@ -84,6 +85,79 @@ class CardProduct(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def clean(self) -> None:
+        """The prepaid card rules, named, before the database's CHECK constraints would refuse
+        the row with a bare constraint name."""
+        errors: dict[str, list[str]] = {}
+
+        def add(field: str, message: str) -> None:
+            errors.setdefault(field, []).append(message)
+
+        cap = FACE_VALUE_CAPS.get(self.card_type)  # type: ignore[call-overload]
+        if self.card_type == CardType.BEARER:
+            if self.validity_months is None or self.validity_months < BEARER_MIN_VALIDITY_MONTHS:
+                add(
+                    "validity_months",
+                    gettext(
+                        "Prepaid card rule: bearer cards must be valid at least "
+                        "%(months)s months (3 years)."
+                    )
+                    % {"months": BEARER_MIN_VALIDITY_MONTHS},
+                )
+        elif self.card_type == CardType.REGISTERED and self.validity_months is not None:
+            add(
+                "validity_months",
+                gettext(
+                    "Prepaid card rule: registered cards do not expire; leave the validity empty."
+                ),
+            )
+        cap_rule = (
+            gettext("Prepaid card rule: bearer cards have a face value of at most %(cap)s.")
+            if self.card_type == CardType.BEARER
+            else gettext(
+                "Prepaid card rule: registered cards have a face value of at most %(cap)s."
+            )
+        )
+        if self.face_values:
+            if not isinstance(self.face_values, list):
+                add(
+                    "face_values", gettext("Give the face values as a list, such as 100, 200, 500.")
+                )
+            else:
+                parsed = set()
+                for raw in self.face_values:
+                    try:
+                        value = parse_amount(str(raw), field=gettext("face value"))
+                    except ValidationError as exc:
+                        add("face_values", exc.messages[0])
+                        continue
+                    if value <= 0:
+                        add("face_values", gettext("Face values must be above zero."))
+                    elif cap is not None and value > cap:
+                        add("face_values", cap_rule % {"cap": format_cny(cap)})
+                    parsed.add(value)
+                if "face_values" not in errors:
+                    # Stored in one canonical form: sorted, without repeats, two decimals.
+                    self.face_values = [str(value) for value in sorted(parsed)]
+            if self.face_min is not None or self.face_max is not None:
+                add("face_min", gettext("Give either a list of face values or a range, not both."))
+        elif self.face_min is None or self.face_max is None:
+            add(
+                "face_values",
+                gettext("Give a list of face values, or the lowest and highest value."),
+            )
+        else:
+            if self.face_min <= 0:
+                add("face_min", gettext("Face values must be above zero."))
+            if self.face_max < self.face_min:
+                add("face_max", gettext("The highest face value is below the lowest."))
+            elif cap is not None and self.face_max > cap:
+                add("face_max", cap_rule % {"cap": format_cny(cap)})
+            if self.face_step is not None and self.face_step <= 0:
+                add("face_step", gettext("The step must be above zero."))
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def display_name(self) -> str:
@@ -298,3 +372,14 @@ class OrderLine(models.Model):
     @property
     def face_total(self) -> Decimal:
         return self.face_value * self.quantity
+
+
+class RiskReviewOrder(Order):
+    """The operators' risk review queue in the admin: orders in ``pending_review``."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("Risk review queue")
+        verbose_name_plural = _("Risk review queue")
+        default_permissions = ("view",)
+        permissions = [("review_order", _("Can clear or reject orders in risk review"))]

@@ -43,7 +43,7 @@ def order_notify_approvers(order_id: int) -> str:
     """Tell the company's approvers (or, without approvers, its owners) that an order waits."""
     with transaction.atomic():
         order = (
-            Order.objects.select_for_update()
+            Order.objects.select_for_update(of=("self",))
             .select_related("company", "created_by")
             .filter(pk=order_id)
             .first()
@@ -77,7 +77,7 @@ def order_notify_creator(order_id: int) -> str:
     """Tell the order's creator that it was rejected, and why."""
     with transaction.atomic():
         order = (
-            Order.objects.select_for_update()
+            Order.objects.select_for_update(of=("self",))
             .select_related("company", "created_by")
             .filter(pk=order_id)
             .first()

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from portal.views import api_keys as api_key_views
 from portal.views import auth, pages
 
 app_name = "portal"
@@ -44,6 +45,12 @@ urlpatterns = [
     path("invitations/<uuid:public_id>/revoke/", pages.invitation_revoke, name="invitation_revoke"),
     path("invite/accept/", pages.invitation_accept, name="invitation_accept"),
     path("invite/<str:token>/", pages.invitation_open, name="invitation_open"),
+    path("settings/api-keys/", api_key_views.api_key_list, name="api_keys"),
+    path(
+        "settings/api-keys/<uuid:public_id>/revoke/",
+        api_key_views.api_key_revoke,
+        name="api_key_revoke",
+    ),
     path("audit/", pages.audit_list, name="audit"),
     path("audit/<uuid:public_id>/", pages.audit_detail, name="audit_detail"),
 ]

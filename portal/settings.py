@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_htmx",
@@ -281,6 +282,12 @@ ORDER_STRUCTURING_MARGIN = Decimal(env.str("ORDER_STRUCTURING_MARGIN", default="
 ORDER_MAX_LINES = env.int("ORDER_MAX_LINES", default=200_000)
 ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=1_000_000)
 PROFORMA_PAY_DAYS = env.int("PROFORMA_PAY_DAYS", default=14)
+# The seller on every invoice, and the account a pro-forma invoice asks buyers to pay into.
+PLATFORM_LEGAL_NAME = env.str("PLATFORM_LEGAL_NAME", default="上海易卡预付卡服务有限公司")
+PLATFORM_CREDIT_CODE = env.str("PLATFORM_CREDIT_CODE", default="91310000MA1K4ECP06")
+PLATFORM_BANK_NAME = env.str("PLATFORM_BANK_NAME", default="招商银行上海分行营业部")
+PLATFORM_BANK_ACCOUNT_NAME = env.str("PLATFORM_BANK_ACCOUNT_NAME", default=PLATFORM_LEGAL_NAME)
+PLATFORM_BANK_ACCOUNT = env.str("PLATFORM_BANK_ACCOUNT", default="1219 0000 0000 0000 0001")
 
 SESSION_COOKIE_AGE = 8 * 3600
 SESSION_COOKIE_HTTPONLY = True
@@ -394,14 +401,39 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://localhost:8000")
 
 ADMIN_PATH = env.str("ADMIN_PATH", default="ops/").strip("/") + "/"
 
+# The API takes buyer API keys only (no session cookies, so no CSRF surface), speaks JSON only,
+# and answers errors as {"detail", "code", "errors"} in the request's language.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["portal.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.HasApiKeyScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["portal.api.parsers.DecimalJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.ApiPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "portal.api.exceptions.api_exception_handler",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "E-card procurement portal API", "VERSION": "1"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "E-card procurement portal API",
+    "DESCRIPTION": _(
+        "Order prepaid e-cards in bulk and read invoices. Authenticate with an API key "
+        "(Authorization: Bearer <key>) created by an owner under Settings → API keys. "
+        "POST /api/v1/orders needs an Idempotency-Key header."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "cards.models.OrderStatus",
+        "InvoiceStatusEnum": "billing.models.Invoice.Status",
+        "InvoiceKindEnum": "billing.models.Invoice.Kind",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": False, "displayOperationId": False},
+}
 
 # --- Logging -------------------------------------------------------------------------------------
 
@@ -411,5 +443,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

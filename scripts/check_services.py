@@ -1,8 +1,11 @@
-"""Before the suite runs: are PostgreSQL, Redis and headless Chromium there? Say which is missing
-and how to get it, instead of letting tests fail (or skip) for a reason that is not theirs."""
+"""Before the suite runs: are PostgreSQL, Redis, headless Chromium and Pango (for WeasyPrint's
+PDFs) there? Say which is missing and how to get it, instead of letting tests fail (or skip) for a
+reason that is not theirs."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import shutil
 import sys
@@ -58,8 +61,30 @@ def check_chromium() -> str | None:
     return None
 
 
+PANGO_LIBRARIES = ("pango-1.0", "pangoft2-1.0")
+PANGO_PACKAGES = "libpango-1.0-0 libpangoft2-1.0-0"
+
+
+def check_pango() -> str | None:
+    """WeasyPrint loads Pango when it is imported: without it no invoice or statement PDF (and
+    no test that makes one) can run."""
+    missing = []
+    for name in PANGO_LIBRARIES:
+        try:
+            ctypes.CDLL(ctypes.util.find_library(name) or f"lib{name}.so.0")
+        except OSError:
+            missing.append(name)
+    if missing:
+        return (
+            f"Pango ({', '.join(missing)}) is needed by WeasyPrint for invoice and statement "
+            f"PDFs.\n  Install it: apt-get install {PANGO_PACKAGES}"
+        )
+    return None
+
+
 def main() -> int:
-    problems = [p for p in (check_postgres(), check_redis(), check_chromium()) if p]
+    checks = (check_postgres(), check_redis(), check_chromium(), check_pango())
+    problems = [p for p in checks if p]
     for problem in problems:
         print(f"missing: {problem}", file=sys.stderr)
     if problems:

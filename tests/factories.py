@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import itertools
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from billing.models import CompanyPricing, CreditLine
-from cards.models import CardProduct, CardType
+from cards.models import CardProduct, CardType, Order
 from portal.models import Company, Membership, Role, User
 from portal.validators import CREDIT_CODE_ALPHABET, credit_code_check_character
+
+if TYPE_CHECKING:
+    from cards.services.orders import RegistrationInput
 
 _counter = itertools.count(1)
 
@@ -81,3 +85,62 @@ def credit_line(
 
 def pricing(company: Company, mode: str, rate: str) -> CompanyPricing:
     return CompanyPricing.objects.create(company=company, mode=mode, rate=Decimal(rate))
+
+
+# --- Orders and the people around them (added with the ordering tests) -------------------------
+
+
+def operator(email: str = "") -> User:
+    """A staff member of the issuer (risk review, credit lines)."""
+    return User.objects.create_user(
+        email=email or f"ops{next(_counter)}@issuer.example",
+        password="correct horse battery staple",
+        is_staff=True,
+    )
+
+
+def resident_id(first17: str = "11010519491231002") -> str:
+    """A resident identity card number with a correct check character."""
+    from portal.validators import resident_id_check_character
+
+    return first17 + resident_id_check_character(first17)
+
+
+def registration(id_number: str = "", **overrides: str) -> RegistrationInput:
+    from cards.services.orders import RegistrationInput
+
+    data = {
+        "agent_name": "王小明",
+        "id_type": "resident_id",
+        "id_number": id_number or resident_id(),
+        "contact_phone": "13800138000",
+    }
+    data.update(overrides)
+    return RegistrationInput(**data)
+
+
+def draft(
+    company: Company,
+    actor: User,
+    *,
+    card: CardProduct | None = None,
+    face_value: str = "100",
+    quantity: int = 10,
+    **kwargs: Any,
+) -> Order:
+    """A draft order of one line (a new bearer product unless ``card`` is given)."""
+    from cards.services.orders import LineInput, order_create
+
+    card = card or product()
+    return order_create(
+        company=company,
+        actor=actor,
+        lines=[LineInput(product=str(card.public_id), face_value=face_value, quantity=quantity)],
+        **kwargs,
+    )
+
+
+def submitted(company: Company, actor: User, **kwargs: Any) -> Order:
+    from cards.services.workflow import order_submit
+
+    return order_submit(order=draft(company, actor, **kwargs), actor=actor)

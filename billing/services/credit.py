@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from billing.audit import BillingAction
 from billing.models import CreditLine, CreditReservation, Invoice
-from billing.money import ZERO, format_cny
+from billing.money import MAX_AMOUNT, ZERO, format_cny, quantize
 from billing.services.invoices import InvoiceLineData, invoice_issue
 from portal.models import Company, User
 from portal.services.audit import audit_record
@@ -181,6 +181,23 @@ def credit_charge(
     )
 
 
+def credit_line_validate(*, limit: Decimal, net_days: int, grace_days: int, status: str) -> None:
+    """The rules of a credit line (the admin form shows the same messages before saving)."""
+    errors = {}
+    if limit < 0:
+        errors["limit"] = _("The credit limit cannot be negative.")
+    elif limit > MAX_AMOUNT or limit != quantize(limit):
+        errors["limit"] = _("Give the credit limit in yuan with at most 2 decimal places.")
+    if not 1 <= net_days <= 180:
+        errors["net_days"] = _("Net days must be between 1 and 180.")
+    if not 0 <= grace_days <= 90:
+        errors["grace_days"] = _("Grace days must be between 0 and 90.")
+    if status not in CreditLine.Status.values:
+        errors["status"] = _("Choose active or suspended.")
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def credit_line_set(
     *,
@@ -192,17 +209,7 @@ def credit_line_set(
     actor: User | None,
     ip: str | None = None,
 ) -> CreditLine:
-    errors = {}
-    if limit < 0:
-        errors["limit"] = _("The credit limit cannot be negative.")
-    if not 1 <= net_days <= 180:
-        errors["net_days"] = _("Net days must be between 1 and 180.")
-    if not 0 <= grace_days <= 90:
-        errors["grace_days"] = _("Grace days must be between 0 and 90.")
-    if status not in CreditLine.Status.values:
-        errors["status"] = _("Choose active or suspended.")
-    if errors:
-        raise ValidationError(errors)
+    credit_line_validate(limit=limit, net_days=net_days, grace_days=grace_days, status=status)
     before = _lock_line(company)
     fields = {"limit": limit, "net_days": net_days, "grace_days": grace_days, "status": status}
     changes = {

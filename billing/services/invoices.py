@@ -202,9 +202,10 @@ def proforma_mark_paid(*, proforma: Invoice, actor: User | None, ip: str | None 
     if locked.kind != Invoice.Kind.PROFORMA:
         raise InvoiceStateError(_("Only a pro-forma invoice can be paid this way."))
     if locked.status == Invoice.Status.PAID:
-        return Invoice.objects.get(
+        # Issued by the first call, in the same transaction that marked the pro-forma paid.
+        return Invoice.objects.filter(
             company=locked.company, order_number=locked.order_number, kind=Invoice.Kind.INVOICE
-        )
+        ).latest("created_at", "id")
     if locked.status == Invoice.Status.VOID:
         raise InvoiceStateError(
             _("Pro-forma invoice %(number)s was withdrawn; the payment needs a refund.")

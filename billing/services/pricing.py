@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from billing.audit import BillingAction
 from billing.models import CompanyPricing
-from billing.money import quantize
+from billing.money import CENT, quantize, quantize_unit_price
 from portal.models import Company, User
 from portal.services.audit import audit_record
 
@@ -35,19 +35,29 @@ def price_factor(company: Company) -> Decimal:
 
 def price_line(*, factor: Decimal, face_value: Decimal, quantity: int) -> Price:
     return Price(
-        unit_price=(face_value * factor).quantize(Decimal("0.0001")),
+        unit_price=quantize_unit_price(face_value * factor),
         amount=quantize(face_value * quantity * factor),
     )
+
+
+def pricing_validate(*, mode: str, rate: Decimal) -> None:
+    """The rules of a price setting (the admin form shows the same messages before saving)."""
+    errors = {}
+    if mode not in CompanyPricing.Mode.values:
+        errors["mode"] = _("Choose discount or service fee.")
+    if not Decimal(0) <= rate < HUNDRED:
+        errors["rate"] = _("The rate must be at least 0 and below 100 percent.")
+    elif rate != rate.quantize(CENT):
+        errors["rate"] = _("Give the rate with at most 2 decimal places, for example 2.50.")
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic
 def pricing_set(
     *, company: Company, mode: str, rate: Decimal, actor: User | None, ip: str | None = None
 ) -> CompanyPricing:
-    if mode not in CompanyPricing.Mode.values:
-        raise ValidationError({"mode": _("Choose discount or service fee.")})
-    if not Decimal(0) <= rate < HUNDRED:
-        raise ValidationError({"rate": _("The rate must be at least 0 and below 100 percent.")})
+    pricing_validate(mode=mode, rate=rate)
     before = CompanyPricing.objects.select_for_update().filter(company=company).first()
     changes = {
         "mode": [before.mode if before else None, mode],

@@ -4,6 +4,8 @@ or an order must satisfy; the portal, the API and file uploads all come through 
 from __future__ import annotations
 
 import secrets
+import unicodedata
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -107,20 +109,24 @@ def _require_active_company(company: Company) -> None:
         )
 
 
-def _products_by_id(company: Company, lines: list[LineInput]) -> dict[str, CardProduct]:
-    wanted = {str(line.product) for line in lines if not isinstance(line.product, CardProduct)}
-    found = {}
-    if wanted:
-        valid = []
-        for value in wanted:
-            try:
-                import uuid
+def _product_key(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value).strip())
+    except ValueError:
+        return None
 
-                valid.append(uuid.UUID(value))
-            except ValueError:
-                continue
-        found = {str(p.public_id): p for p in CardProduct.objects.filter(public_id__in=valid)}
-    return found
+
+def _products_by_id(lines: list[LineInput]) -> dict[uuid.UUID, CardProduct]:
+    """Products named by public id (the catalog is the same for every company)."""
+    wanted = {
+        key
+        for line in lines
+        if not isinstance(line.product, CardProduct)
+        and (key := _product_key(line.product)) is not None
+    }
+    if not wanted:
+        return {}
+    return {p.public_id: p for p in CardProduct.objects.filter(public_id__in=wanted)}
 
 
 def order_lines_check(*, company: Company, lines: list[LineInput]) -> CheckedOrder:
@@ -134,14 +140,16 @@ def order_lines_check(*, company: Company, lines: list[LineInput]) -> CheckedOrd
             _("An order can have at most %(max)s lines; this one has %(count)s.")
             % {"max": f"{settings.ORDER_MAX_LINES:,}", "count": f"{len(lines):,}"}
         )
-    products = _products_by_id(company, lines)
+    products = _products_by_id(lines)
     factor = price_factor(company)
     checked: list[CheckedLine] = []
     for position, raw in enumerate(lines, start=1):
         problems_before = len(errors)
-        product = (
-            raw.product if isinstance(raw.product, CardProduct) else products.get(str(raw.product))
-        )
+        if isinstance(raw.product, CardProduct):
+            product: CardProduct | None = raw.product
+        else:
+            key = _product_key(raw.product)
+            product = products.get(key) if key is not None else None
         if product is None or not product.active:
             errors.append(
                 line_error(position, _("product"), raw.product, _("not a product on sale."))
@@ -243,8 +251,6 @@ def _parse_quantity(raw: object) -> int | None:
     if isinstance(raw, int):
         value = raw
     else:
-        import unicodedata
-
         text = unicodedata.normalize("NFKC", str(raw)).strip().replace(",", "")
         if not text.isdigit():
             return None

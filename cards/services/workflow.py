@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing.models import Invoice
 from billing.money import format_cny
@@ -83,7 +84,9 @@ def _move(order: Order, target: str) -> None:
 
 
 def _lock(order: Order) -> Order:
-    return Order.objects.select_for_update().select_related("company").get(pk=order.pk)
+    # Only the order row: locking the joined company row too would serialise every approval of
+    # a company behind its submissions.
+    return Order.objects.select_for_update(of=("self",)).select_related("company").get(pk=order.pk)
 
 
 def _credit_error(exc: CreditRefused) -> ValidationError:
@@ -107,26 +110,34 @@ def order_risk_flags(order: Order) -> list[str]:
     if value > settings.ORDER_VELOCITY_MAX_VALUE:
         flags.append("velocity_value")
     margin = settings.ORDER_STRUCTURING_MARGIN
-    for threshold in {
-        order.company.approval_threshold,
-        REGISTRATION_ORDER_THRESHOLD,
-        settings.ORDER_PLATFORM_LIMIT,
-    }:
+    # Threshold -> whether an order exactly at it stays below it: approval is needed only above
+    # the company's threshold; registration and review start at theirs.
+    thresholds = {order.company.approval_threshold: True}
+    thresholds.setdefault(REGISTRATION_ORDER_THRESHOLD, False)
+    thresholds.setdefault(settings.ORDER_PLATFORM_LIMIT, False)
+    for threshold, at_is_under in thresholds.items():
         low = threshold * (1 - margin)
-        if not low <= order.total < threshold:
+        under = order.total <= threshold if at_is_under else order.total < threshold
+        if not (low <= order.total and under):
             continue
-        near = today.filter(total__gte=low, total__lt=threshold).count() + 1
-        if near >= settings.ORDER_STRUCTURING_COUNT:
+        window = today.filter(total__gte=low)
+        window = (
+            window.filter(total__lte=threshold)
+            if at_is_under
+            else window.filter(total__lt=threshold)
+        )
+        if window.count() + 1 >= settings.ORDER_STRUCTURING_COUNT:
             flags.append("structuring")
             break
     return flags
 
 
+# Lazy: the module is imported once, the labels are read in each reader's language.
 RISK_FLAG_LABELS = {
-    "platform_limit": _("at or above the platform limit"),
-    "velocity_count": _("too many orders today"),
-    "velocity_value": _("too much value ordered today"),
-    "structuring": _("several orders just under a threshold today"),
+    "platform_limit": gettext_lazy("at or above the platform limit"),
+    "velocity_count": gettext_lazy("too many orders today"),
+    "velocity_value": gettext_lazy("too much value ordered today"),
+    "structuring": gettext_lazy("several orders just under a threshold today"),
 }
 
 
@@ -438,7 +449,7 @@ def order_cancel(*, order: Order, actor: User, reason: str, ip: str | None = Non
 def order_fund_from_proforma(*, proforma: Invoice, invoice: Invoice, actor: User | None) -> None:
     """The pro-forma invoice of an order was paid: the order is funded (once)."""
     order = (
-        Order.objects.select_for_update()
+        Order.objects.select_for_update(of=("self",))
         .select_related("company")
         .filter(company=proforma.company, proforma=proforma)
         .first()
@@ -452,7 +463,12 @@ def order_fund_from_proforma(*, proforma: Invoice, invoice: Invoice, actor: User
 @transaction.atomic
 def order_begin_fulfilment(*, order_id: int) -> Order | None:
     """Funded → generating cards. The issuance engine hooks in here; a second call does nothing."""
-    order = Order.objects.select_for_update().select_related("company").filter(pk=order_id).first()
+    order = (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("company")
+        .filter(pk=order_id)
+        .first()
+    )
     if order is None or order.status != S.FUNDED:
         return order
     _move(order, S.FULFILLING)

@@ -1,3 +1,21 @@
-from django.urls import path  # noqa: F401
+"""The API: /api/v1/ (buyer endpoints), /api/schema/ (OpenAPI) and /api/docs/ (Swagger UI)."""
 
-urlpatterns: list = []
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import SimpleRouter
+
+from billing.api import InvoiceViewSet
+from cards.api import OrderViewSet, ProductViewSet
+from portal.api import schema  # noqa: F401  (registers the authentication scheme)
+from portal.api.docs import api_docs_view
+
+router = SimpleRouter(trailing_slash=False)
+router.register("products", ProductViewSet, basename="api-product")
+router.register("orders", OrderViewSet, basename="api-order")
+router.register("invoices", InvoiceViewSet, basename="api-invoice")
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", api_docs_view(), name="api-docs"),
+]

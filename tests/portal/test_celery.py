@@ -45,7 +45,9 @@ def test_celery_configuration() -> None:
 
 def test_tasks_are_routed_to_their_queues() -> None:
     router = app.amqp.router
-    assert router.route({}, "cards.tasks.codes_generate_chunk")["queue"].name == "codes"
+    assert router.route({}, "cards.tasks.issuance_generate_chunk")["queue"].name == "codes"
+    # Ordering notifications are ordinary work: they must not wait behind code generation.
+    assert router.route({}, "cards.tasks.order_notify_approvers")["queue"].name == "default"
     assert router.route({}, "billing.tasks.statement_run")["queue"].name == "statements"
     assert router.route({}, "portal.tasks.invitation_send_email")["queue"].name == "default"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,36 @@ from portal.services.companies import company_create
 DEMO_COMPANY = ("示例科技有限公司", "91350100M000100Y43")
 OTHER_COMPANY = ("另一家贸易有限公司", "91110000100000000R")
 DEMO_DOMAIN = "demo.example"
+# The demo catalog: (name, English name, card type, face values or (min, max, step), months).
+DEMO_PRODUCTS: list[dict[str, Any]] = [
+    {
+        "name": "通用礼品卡",
+        "name_en": "Gift card",
+        "card_type": "bearer",
+        "face_values": ["100.00", "200.00", "500.00", "1000.00"],
+        "validity_months": 36,
+        "description": "不记名电子卡，有效期 3 年。Bearer e-card, valid 3 years.",  # noqa: RUF001
+    },
+    {
+        "name": "员工福利卡（记名）",  # noqa: RUF001
+        "name_en": "Employee benefit card (registered)",
+        "card_type": "registered",
+        "face_min": Decimal("100.00"),
+        "face_max": Decimal("5000.00"),
+        "face_step": Decimal("100.00"),
+        "description": "记名电子卡，不设有效期。Registered e-card, does not expire.",  # noqa: RUF001
+    },
+    {
+        "name": "节日礼品卡",
+        "name_en": "Holiday gift card",
+        "card_type": "bearer",
+        "face_values": ["50.00", "100.00", "300.00"],
+        "validity_months": 48,
+        "description": "",
+    },
+]
+DEMO_CREDIT_LIMIT, DEMO_NET_DAYS, DEMO_GRACE_DAYS = Decimal("500000.00"), 30, 5
+DEMO_DISCOUNT = Decimal("2.00")
 
 
 class Command(BaseCommand):
@@ -29,6 +60,8 @@ class Command(BaseCommand):
             raise CommandError("Demo data is never created with PORTAL_ENV=production.")
         credentials_file = settings.VAR_DIR / "demo-users.txt"
         if Company.objects.filter(credit_code=DEMO_COMPANY[1]).exists():
+            # Demo data made before the catalog existed gets it now; nothing is printed.
+            self._ordering(Company.objects.get(credit_code=DEMO_COMPANY[1]))
             if credentials_file.exists():
                 self.stdout.write(credentials_file.read_text())
             else:
@@ -95,7 +128,35 @@ class Command(BaseCommand):
         finish(other_owner, "owner (other company)")
         operator = make_user(f"operator@{DEMO_DOMAIN}", "Ops", "Staff", staff=True)
         finish(operator, "operator (admin)")
+        self._ordering(company, operator=operator)
         return rows
+
+    @transaction.atomic
+    def _ordering(self, company: Company, operator: User | None = None) -> None:
+        """The catalog, the demo company's credit line and its discount. Each is created once;
+        credit and pricing go through their audited services."""
+        from billing.models import CompanyPricing, CreditLine
+        from billing.services.credit import credit_line_set
+        from billing.services.pricing import pricing_set
+        from cards.models import CardProduct
+
+        for fields in DEMO_PRODUCTS:
+            if not CardProduct.objects.filter(name=fields["name"]).exists():
+                product = CardProduct(**fields)
+                product.full_clean()
+                product.save()
+        operator = operator or User.objects.filter(email=f"operator@{DEMO_DOMAIN}").first()
+        if not CreditLine.objects.filter(company=company).exists():
+            credit_line_set(
+                company=company,
+                limit=DEMO_CREDIT_LIMIT,
+                net_days=DEMO_NET_DAYS,
+                grace_days=DEMO_GRACE_DAYS,
+                status="active",
+                actor=operator,
+            )
+        if not CompanyPricing.objects.filter(company=company).exists():
+            pricing_set(company=company, mode="discount", rate=DEMO_DISCOUNT, actor=operator)
 
     def _render(self, rows: list[tuple[str, str, str, str]]) -> str:
         lines = [

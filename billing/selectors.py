@@ -1,0 +1,178 @@
+"""Reads of invoices and credit that the portal pages, PDFs and the API share.
+
+The reads of documents take a queryset the caller has already scoped to one company (the portal's
+``company_objects``), so a selector can never reach another company's documents.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import F, Q, QuerySet, Sum
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import CreditLine, Invoice, InvoiceLine
+from billing.money import ZERO
+from billing.services.credit import OPEN_STATUSES, CreditPosition
+from portal.models import Role
+
+# Who may read the company's credit terms (the credit page; the dashboard links there for them).
+CREDIT_ROLES = (Role.OWNER, Role.FINANCE)
+
+TAX_CATEGORY_LABELS: dict[str, Promise] = {
+    Invoice.TAX_CATEGORY: _("Non-taxable prepaid card sale"),
+}
+
+
+@dataclass(frozen=True)
+class Seller:
+    legal_name: str
+    credit_code: str
+    bank_name: str
+    bank_account_name: str
+    bank_account: str
+
+
+def platform_seller() -> Seller:
+    return Seller(
+        legal_name=settings.PLATFORM_LEGAL_NAME,
+        credit_code=settings.PLATFORM_CREDIT_CODE,
+        bank_name=settings.PLATFORM_BANK_NAME,
+        bank_account_name=settings.PLATFORM_BANK_ACCOUNT_NAME,
+        bank_account=settings.PLATFORM_BANK_ACCOUNT,
+    )
+
+
+def invoice_filter(
+    invoices: QuerySet[Invoice], *, kind: str = "", status: str = "", search: str = ""
+) -> QuerySet[Invoice]:
+    """Invoices of one kind and status, whose number or order number contains ``search``.
+    Unknown kinds and statuses are ignored rather than matching nothing."""
+    if kind in Invoice.Kind.values:
+        invoices = invoices.filter(kind=kind)
+    if status in Invoice.Status.values:
+        invoices = invoices.filter(status=status)
+    search = search.strip()
+    if search:
+        invoices = invoices.filter(Q(number__icontains=search) | Q(order_number__icontains=search))
+    return invoices.order_by("-issue_date", "-id")
+
+
+def open_invoices(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
+    """Sale invoices with a balance still to pay, the earliest due first."""
+    return invoices.filter(kind=Invoice.Kind.INVOICE, status__in=OPEN_STATUSES).order_by(
+        "due_date", "id"
+    )
+
+
+def open_invoice_balance(invoices: QuerySet[Invoice]) -> Decimal:
+    total = open_invoices(invoices).aggregate(total=Sum(F("total") - F("paid_amount")))["total"]
+    return total if total is not None else ZERO
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    """Everything an invoice page or PDF shows, worked out once for both."""
+
+    invoice: Invoice
+    seller: Seller
+    lines: list[InvoiceLine]
+    tax_category: str
+    # Positive: a discount off face value; negative: a service fee on top of it.
+    adjustment: Decimal
+    credit_note: Invoice | None
+    credited_invoice: Invoice | None
+    related: list[Invoice] = field(default_factory=list)
+
+    @property
+    def is_void(self) -> bool:
+        return self.invoice.status == Invoice.Status.VOID
+
+    @property
+    def discount(self) -> Decimal:
+        return max(self.adjustment, ZERO)
+
+    @property
+    def fee(self) -> Decimal:
+        return max(-self.adjustment, ZERO)
+
+    @property
+    def amount_to_transfer(self) -> Decimal:
+        """What a pro-forma invoice still asks the buyer to pay."""
+        invoice = self.invoice
+        if invoice.kind != Invoice.Kind.PROFORMA or invoice.status != Invoice.Status.OPEN:
+            return ZERO
+        return invoice.total - invoice.paid_amount
+
+
+def invoice_document(invoice: Invoice, *, documents: QuerySet[Invoice]) -> InvoiceDocument:
+    """The document view of ``invoice``; ``documents`` are its company's invoices, where the
+    other documents of the same order (pro-forma, invoice, credit note) are looked up."""
+    credit_note = documents.filter(credited_invoice=invoice).first()
+    credited = (
+        documents.filter(pk=invoice.credited_invoice_id).first()
+        if invoice.credited_invoice_id
+        else None
+    )
+    related = list(
+        documents.filter(order_number=invoice.order_number)
+        .exclude(pk=invoice.pk)
+        .order_by("issue_date", "id")
+    )
+    return InvoiceDocument(
+        invoice=invoice,
+        seller=platform_seller(),
+        lines=list(invoice.lines.all()),
+        tax_category=str(TAX_CATEGORY_LABELS.get(invoice.tax_category, invoice.tax_category)),
+        adjustment=invoice.discount_total,
+        credit_note=credit_note,
+        credited_invoice=credited,
+        related=related,
+    )
+
+
+@dataclass(frozen=True)
+class OpenInvoice:
+    invoice: Invoice
+    days_past_due: int
+    # Past due and past the grace period: new credit orders wait until it is paid.
+    blocks_credit: bool
+    # The last day it can be paid before credit orders are held.
+    pay_by: datetime.date | None
+
+
+def credit_open_invoices(
+    invoices: QuerySet[Invoice],
+    position: CreditPosition,
+    *,
+    today: datetime.date | None = None,
+) -> list[OpenInvoice]:
+    today = today or timezone.localdate()
+    result = []
+    for invoice in open_invoices(invoices):
+        days = (today - invoice.due_date).days if invoice.due_date else 0
+        result.append(
+            OpenInvoice(
+                invoice=invoice,
+                days_past_due=max(days, 0),
+                blocks_credit=days > position.grace_days,
+                pay_by=(
+                    invoice.due_date + datetime.timedelta(days=position.grace_days)
+                    if invoice.due_date
+                    else None
+                ),
+            )
+        )
+    return result
+
+
+def credit_status_label(status: str) -> str:
+    try:
+        return str(CreditLine.Status(status).label)
+    except ValueError:
+        return status

@@ -1,0 +1,353 @@
+"""Buyer API: the catalog and orders (/api/v1/products, /api/v1/orders).
+
+Every query is scoped to the API key's company, so another company's order is a 404. Each action
+needs a scope of the key, and the services check the acting member's role themselves.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from cards.models import CardProduct, Order, OrderStatus
+from cards.selectors import OrderFilters, catalog_products, orders_search
+from cards.serializers import (
+    OrderCreateSerializer,
+    OrderDetailSerializer,
+    OrderLineSerializer,
+    OrderSummarySerializer,
+    ProductSerializer,
+    ReasonSerializer,
+)
+from cards.services.orders import order_create
+from cards.services.workflow import (
+    OrderStateError,
+    order_approve,
+    order_cancel,
+    order_reject,
+    order_submit,
+)
+from portal.api.authentication import request_api_key, request_company
+from portal.api.exceptions import Conflict
+from portal.api.idempotency import idempotent_response
+from portal.api.pagination import ApiPagination
+from portal.api.permissions import ANY_SCOPE, HasApiKeyScope
+from portal.api.schema import (
+    ERROR_RESPONSES,
+    IDEMPOTENCY_KEY_OPTIONAL,
+    IDEMPOTENCY_KEY_REQUIRED,
+    ErrorSerializer,
+)
+from portal.models import ApiKey, User
+from portal.services.audit import client_ip
+
+Scope = ApiKey.Scope
+
+
+def _acting_user(request: Request) -> User:
+    return request_api_key(request).user
+
+
+class ProductViewSet(viewsets.ReadOnlyModelViewSet[CardProduct]):
+    """The cards on sale."""
+
+    permission_classes = [HasApiKeyScope]
+    required_scopes = {"list": ANY_SCOPE, "retrieve": ANY_SCOPE}
+    serializer_class = ProductSerializer
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = r"[0-9a-fA-F-]{36}"
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet[CardProduct]:
+        return catalog_products()
+
+    @extend_schema(
+        summary=gettext_lazy("List the products on sale"),
+        responses={200: ProductSerializer(many=True)},
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary=gettext_lazy("One product"),
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+    )
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+
+def _date_or_datetime(name: str, raw: str) -> datetime.date | datetime.datetime | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        value = parse_datetime(raw) or parse_date(raw)
+    except ValueError:
+        value = None
+    if value is None:
+        raise ValidationError(
+            {
+                name: _(
+                    "“%(value)s” is not a date; write 2025-01-31, or a time such as "
+                    "2025-01-31T09:30:00+08:00."
+                )
+                % {"value": raw}
+            }
+        )
+    if isinstance(value, datetime.datetime) and timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value
+
+
+_NUMBER_PARAMETER = OpenApiParameter(
+    "number",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description=gettext_lazy("Order number, e.g. PO250131K7Q2ZD"),
+)
+
+
+class OrderViewSet(viewsets.GenericViewSet[Order]):
+    """Orders of the key's company."""
+
+    permission_classes = [HasApiKeyScope]
+    required_scopes = {
+        "list": Scope.ORDERS_READ,
+        "retrieve": Scope.ORDERS_READ,
+        "lines": Scope.ORDERS_READ,
+        "create": Scope.ORDERS_WRITE,
+        "submit": Scope.ORDERS_WRITE,
+        "cancel": Scope.ORDERS_WRITE,
+        "approve": Scope.ORDERS_APPROVE,
+        "reject": Scope.ORDERS_APPROVE,
+    }
+    lookup_field = "number"
+    lookup_value_regex = r"[A-Za-z0-9-]+"
+    serializer_class = OrderDetailSerializer
+
+    def get_queryset(self) -> QuerySet[Order]:
+        return Order.objects.filter(company=request_company(self.request)).select_related(
+            "created_by", "approved_by", "invoice", "proforma", "registration"
+        )
+
+    def _detail(self, order: Order, *, status_code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().get(pk=order.pk)
+        return Response(OrderDetailSerializer(fresh).data, status=status_code)
+
+    @extend_schema(
+        summary=gettext_lazy("List orders"),
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=OrderStatus.values),
+            OpenApiParameter(
+                "created_after",
+                OpenApiTypes.STR,
+                description=gettext_lazy(
+                    "Orders created on or after this date (Asia/Shanghai) or time."
+                ),
+            ),
+            OpenApiParameter(
+                "created_before",
+                OpenApiTypes.STR,
+                description=gettext_lazy(
+                    "Orders created on or before this date (Asia/Shanghai), or before this time."
+                ),
+            ),
+            OpenApiParameter(
+                "search",
+                OpenApiTypes.STR,
+                description=gettext_lazy(
+                    "Part of an order number, your reference or a recipient's name."
+                ),
+            ),
+        ],
+        responses={200: OrderSummarySerializer(many=True), **ERROR_RESPONSES},
+    )
+    def list(self, request: Request) -> Response:
+        params = request.query_params
+        status_value = params.get("status", "").strip()
+        if status_value and status_value not in OrderStatus.values:
+            raise ValidationError(
+                {
+                    "status": _("Unknown status “%(value)s”; use one of %(values)s.")
+                    % {"value": status_value, "values": ", ".join(OrderStatus.values)}
+                }
+            )
+        after = _date_or_datetime("created_after", params.get("created_after", ""))
+        before = _date_or_datetime("created_before", params.get("created_before", ""))
+        orders = orders_search(
+            self.get_queryset(),
+            OrderFilters(
+                query=params.get("search", ""),
+                status=status_value,
+                created_from=after if not isinstance(after, datetime.datetime) else None,
+                created_to=before if not isinstance(before, datetime.datetime) else None,
+            ),
+        )
+        if isinstance(after, datetime.datetime):
+            orders = orders.filter(created_at__gte=after)
+        if isinstance(before, datetime.datetime):
+            orders = orders.filter(created_at__lt=before)
+        page = self.paginate_queryset(orders)
+        return self.get_paginated_response(OrderSummarySerializer(page, many=True).data)
+
+    @extend_schema(
+        summary=gettext_lazy("One order, with its lines, totals, invoice and payment reference"),
+        parameters=[_NUMBER_PARAMETER],
+        responses={200: OrderDetailSerializer, **ERROR_RESPONSES},
+    )
+    def retrieve(self, request: Request, number: str) -> Response:
+        return Response(OrderDetailSerializer(self.get_object()).data)
+
+    @extend_schema(
+        summary=gettext_lazy("All lines of an order, page by page"),
+        parameters=[_NUMBER_PARAMETER],
+        responses={200: OrderLineSerializer(many=True), **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["get"])
+    def lines(self, request: Request, number: str) -> Response:
+        order = self.get_object()
+        paginator = ApiPagination()
+        page = paginator.paginate_queryset(
+            order.lines.select_related("product").order_by("position"), request, view=self
+        )
+        return paginator.get_paginated_response(OrderLineSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary=gettext_lazy("Create an order (and submit it with submit: true)"),
+        parameters=[IDEMPOTENCY_KEY_REQUIRED],
+        request=OrderCreateSerializer,
+        responses={
+            201: OrderDetailSerializer,
+            422: OpenApiResponse(
+                ErrorSerializer,
+                description=gettext_lazy("The Idempotency-Key was used with another request."),
+            ),
+            **ERROR_RESPONSES,
+        },
+    )
+    def create(self, request: Request) -> Response:
+        key = request_api_key(request)
+
+        def handler() -> Response:
+            serializer = OrderCreateSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+            actor = _acting_user(request)
+            ip = client_ip(request)
+            order = order_create(
+                company=key.company,
+                actor=actor,
+                lines=data["lines"],
+                payment_method=data["payment_method"],
+                delivery_method=data["delivery_method"],
+                client_reference=data.get("client_reference")
+                or request.headers.get("Idempotency-Key", "").strip(),
+                note=data["note"],
+                registration=data.get("registration"),
+                api_key=key,
+                ip=ip,
+            )
+            if data["submit"]:
+                order = self._run(lambda: order_submit(order=order, actor=actor, ip=ip))
+            return self._detail(order, status_code=status.HTTP_201_CREATED)
+
+        return idempotent_response(
+            request, company=key.company, endpoint="orders.create", handler=handler
+        )
+
+    def _run(self, step: Callable[[], Order]) -> Order:
+        try:
+            return step()
+        except OrderStateError as exc:
+            raise Conflict(" ".join(exc.messages)) from exc
+
+    def _transition(self, request: Request, name: str, step: Callable[[Order], Order]) -> Response:
+        order = self.get_object()
+        return idempotent_response(
+            request,
+            company=request_company(request),
+            endpoint=f"orders/{order.number}/{name}",
+            handler=lambda: self._detail(self._run(lambda: step(order))),
+            required=False,
+        )
+
+    @extend_schema(
+        summary=gettext_lazy("Submit a draft"),
+        parameters=[_NUMBER_PARAMETER, IDEMPOTENCY_KEY_OPTIONAL],
+        request=None,
+        responses={200: OrderDetailSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, number: str) -> Response:
+        actor, ip = _acting_user(request), client_ip(request)
+        return self._transition(
+            request, "submit", lambda order: order_submit(order=order, actor=actor, ip=ip)
+        )
+
+    @extend_schema(
+        summary=gettext_lazy("Approve an order waiting for approval (never your own)"),
+        parameters=[_NUMBER_PARAMETER, IDEMPOTENCY_KEY_OPTIONAL],
+        request=None,
+        responses={200: OrderDetailSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, number: str) -> Response:
+        actor, ip = _acting_user(request), client_ip(request)
+        return self._transition(
+            request, "approve", lambda order: order_approve(order=order, actor=actor, ip=ip)
+        )
+
+    @extend_schema(
+        summary=gettext_lazy("Reject an order waiting for approval"),
+        parameters=[_NUMBER_PARAMETER, IDEMPOTENCY_KEY_OPTIONAL],
+        request=ReasonSerializer,
+        responses={200: OrderDetailSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, number: str) -> Response:
+        reason = self._reason(request)
+        actor, ip = _acting_user(request), client_ip(request)
+        return self._transition(
+            request,
+            "reject",
+            lambda order: order_reject(order=order, actor=actor, reason=reason, ip=ip),
+        )
+
+    @extend_schema(
+        summary=gettext_lazy("Cancel an order before card generation starts"),
+        parameters=[_NUMBER_PARAMETER, IDEMPOTENCY_KEY_OPTIONAL],
+        request=ReasonSerializer,
+        responses={200: OrderDetailSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, number: str) -> Response:
+        reason = self._reason(request)
+        actor, ip = _acting_user(request), client_ip(request)
+        return self._transition(
+            request,
+            "cancel",
+            lambda order: order_cancel(order=order, actor=actor, reason=reason, ip=ip),
+        )
+
+    def _reason(self, request: Request) -> str:
+        serializer = ReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return str(serializer.validated_data["reason"])
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return OrderDetailSerializer

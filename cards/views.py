@@ -1,0 +1,568 @@
+"""Portal pages of ordering: the catalog, the order list, the order form, the order page with its
+actions, and the approvals queue. Views read through ``cards.selectors`` scoped by
+``portal.access`` and change state only through ``cards.services``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, cast
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from billing.models import Invoice
+from billing.money import ZERO, format_cny
+from billing.services.credit import credit_position
+from cards import selectors
+from cards.forms import (
+    ADD_LINES_STEP,
+    LINE_FIELDS,
+    LINES_PREFIX,
+    MAX_FORM_LINES,
+    NEW_ORDER_ROWS,
+    RECIPIENT_FIELDS,
+    LineForm,
+    LineFormSet,
+    OrderFilterForm,
+    OrderForm,
+    RegistrationForm,
+    product_choices,
+)
+from cards.models import REGISTRATION_ORDER_THRESHOLD, Order, OrderStatus, PaymentMethod
+from cards.services.orders import (
+    ORDERING_ROLES,
+    CheckedLine,
+    CheckedOrder,
+    line_error,
+    order_create,
+    order_lines_check,
+    order_update,
+)
+from cards.services.workflow import (
+    APPROVER_ROLES,
+    CANCELLABLE,
+    order_approve,
+    order_cancel,
+    order_reject,
+    order_submit,
+)
+from portal.access import (
+    active_membership,
+    company_member_required,
+    company_objects,
+    get_company_object_or_404,
+    role_required,
+)
+from portal.models import AuditEvent, Role, User
+from portal.services.audit import client_ip
+
+ORDERS_PER_PAGE = 25
+LINES_PER_PAGE = 50
+
+
+def _actor(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+def _error_text(exc: ValidationError | PermissionDenied) -> str:
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc) or _("Your role in this company does not allow this.")
+
+
+# --- Catalog -------------------------------------------------------------------------------------
+
+
+@company_member_required
+def catalog(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "cards/catalog.html",
+        {
+            "products": selectors.catalog_products(),
+            "can_order": active_membership(request).role in ORDERING_ROLES,
+        },
+    )
+
+
+# --- Order list ----------------------------------------------------------------------------------
+
+
+@company_member_required
+def order_list(request: HttpRequest) -> HttpResponse:
+    orders = company_objects(request, Order)
+    form = OrderFilterForm(
+        request.GET or None, creators=selectors.order_creators(company_objects(request, Order))
+    )
+    filters = form.filters()
+    page = Paginator(selectors.orders_search(orders, filters), ORDERS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "cards/order_list.html",
+        {
+            "form": form,
+            "page": page,
+            "filtered": filters != selectors.OrderFilters(),
+            "can_order": active_membership(request).role in ORDERING_ROLES,
+        },
+    )
+
+
+# --- Order form ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One row of the lines table: the form, its line number once filled in, the service's
+    errors about it and, after "Calculate price", its price."""
+
+    form: LineForm
+    number: int | None = None
+    errors: list[str] = field(default_factory=list)
+    price: CheckedLine | None = None
+
+    @property
+    def show_recipient(self) -> bool:
+        """Open the recipient details when they hold something or something is wrong."""
+        if self.errors or self.form.errors:
+            return True
+        if self.form.is_bound:
+            return self.form.has_recipient
+        return any(self.form.initial.get(name) for name in RECIPIENT_FIELDS)
+
+
+@dataclass
+class OrderPage:
+    order_form: OrderForm
+    registration_form: RegistrationForm
+    formset: Any
+    rows: list[Row]
+    errors: list[str] = field(default_factory=list)
+    checked: CheckedOrder | None = None
+
+    @property
+    def adjustment(self) -> Decimal:
+        """The discount (or service fee) between face value and price, as a positive amount."""
+        return abs(self.checked.total - self.checked.face_total) if self.checked else ZERO
+
+    @property
+    def is_fee(self) -> bool:
+        return self.checked is not None and self.checked.total > self.checked.face_total
+
+
+def _line_initial(order: Order) -> list[dict[str, str]]:
+    return [
+        {
+            "product": str(line.product.public_id),
+            "face_value": f"{line.face_value:f}",
+            "quantity": str(line.quantity),
+            **{name: getattr(line, name) for name in RECIPIENT_FIELDS},
+        }
+        for line in order.lines.select_related("product").order_by("position")
+    ]
+
+
+def _choices(order: Order | None) -> list[tuple[str, str]]:
+    products = list(selectors.catalog_products())
+    choices = product_choices(products)
+    if order is not None:
+        # A product taken off sale since the draft was saved stays selectable, so the row
+        # keeps its value and the check names the product instead of a blank row.
+        on_sale = {p.pk for p in products}
+        for line in order.lines.select_related("product").order_by("position"):
+            if line.product_id not in on_sale:
+                on_sale.add(line.product_id)
+                label = _("%(product)s (no longer on sale)") % {
+                    "product": line.product.display_name
+                }
+                choices.append((str(line.product.public_id), label))
+    return choices
+
+
+def _number_rows(rows: list[Row]) -> list[Row]:
+    """Number the filled-in rows 1, 2, 3... as the services number lines; blank rows are left
+    out of the order."""
+    filled = []
+    for row in rows:
+        if not row.form.is_blank:
+            filled.append(row)
+            row.number = len(filled)
+    return filled
+
+
+def _attach_line_errors(messages_: list[str], rows: list[Row]) -> None:
+    """Show each "Line N, ..." message next to row N as well as in the summary."""
+    for row in rows:
+        if row.number is None:
+            continue
+        prefix = line_error(row.number, "\x00", "", "").split("\x00", 1)[0]
+        row.errors.extend(m for m in messages_ if m.startswith(prefix))
+
+
+def _apply_service_error(exc: ValidationError, page: OrderPage) -> None:
+    """Put a service's refusal where the buyer looks: next to the field it names, or in the
+    list above the lines (line by line)."""
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            texts = [text for error in errors for text in error.messages]
+            if name in page.order_form.fields and not page.order_form.fields[name].disabled:
+                page.order_form.add_error(name, texts)
+            elif name in page.registration_form.fields:
+                page.registration_form.add_error(name, texts)
+            elif name == "registration":
+                page.registration_form.add_error(None, texts)
+            else:
+                page.errors.extend(texts)
+        return
+    page.errors.extend(exc.messages)
+    _attach_line_errors(exc.messages, page.rows)
+
+
+def _build_page(order: Order | None, data: QueryDict | None) -> OrderPage:
+    choices = _choices(order)
+    initial: dict[str, Any] = {}
+    line_initial: list[dict[str, str]] = [{} for _row in range(NEW_ORDER_ROWS)]
+    if order is not None:
+        initial = {
+            "payment_method": order.payment_method,
+            "delivery_method": order.delivery_method,
+            "client_reference": order.client_reference or "",
+            "note": order.note,
+        }
+        line_initial = _line_initial(order)
+    formset = LineFormSet(
+        data,
+        initial=None if data is not None else line_initial,
+        prefix=LINES_PREFIX,
+        form_kwargs={"choices": choices},
+    )
+    return OrderPage(
+        order_form=OrderForm(data, initial=initial, reference_locked=order is not None),
+        registration_form=RegistrationForm(data),
+        formset=formset,
+        rows=[Row(form=form) for form in formset.forms],
+    )
+
+
+def _with_more_rows(data: QueryDict) -> QueryDict:
+    data = data.copy()
+    key = f"{LINES_PREFIX}-TOTAL_FORMS"
+    try:
+        total = int(data.get(key, "0"))
+    except ValueError:
+        total = 0
+    data[key] = str(max(0, min(total + ADD_LINES_STEP, MAX_FORM_LINES)))
+    return data
+
+
+def _order_form(request: HttpRequest, order: Order | None) -> HttpResponse:
+    company = active_membership(request).company
+    action = request.POST.get("action", "calculate") if request.method == "POST" else ""
+    data: QueryDict | None = None
+    if request.method == "POST":
+        data = _with_more_rows(request.POST) if action == "add_lines" else request.POST
+    page = _build_page(order, data)
+    if request.method != "POST":
+        if order is not None:
+            for number, row in enumerate(page.rows, start=1):
+                row.number = number
+    elif action == "add_lines":
+        page.formset.is_valid()
+        _number_rows(page.rows)
+    else:
+        response = _order_form_post(request, order, action, page)
+        if response is not None:
+            return response
+    position = (
+        credit_position(company)
+        if page.order_form["payment_method"].value() == PaymentMethod.CREDIT
+        else None
+    )
+    return render(
+        request,
+        "cards/order_form.html",
+        {
+            "order": order,
+            "page": page,
+            "credit": position,
+            "registration_threshold": format_cny(REGISTRATION_ORDER_THRESHOLD),
+            "max_lines": MAX_FORM_LINES,
+            "line_fields": LINE_FIELDS,
+            "recipient_fields": RECIPIENT_FIELDS,
+        },
+    )
+
+
+def _order_form_post(
+    request: HttpRequest, order: Order | None, action: str, page: OrderPage
+) -> HttpResponse | None:
+    """Calculate, save or save-and-submit. Returns a redirect once saved, else None (the page is
+    shown again with prices or errors)."""
+    forms_valid = all(
+        [
+            page.order_form.is_valid(),
+            page.registration_form.is_valid(),
+            page.formset.is_valid(),
+        ]
+    )
+    if not forms_valid:
+        page.errors.extend(page.formset.non_form_errors())
+        _number_rows(page.rows)
+        return None
+    filled = _number_rows(page.rows)
+    lines = [row.form.line_input() for row in filled]
+    company = active_membership(request).company
+    if action == "calculate":
+        try:
+            page.checked = order_lines_check(company=company, lines=lines)
+        except ValidationError as exc:
+            _apply_service_error(exc, page)
+        else:
+            for row, checked_line in zip(filled, page.checked.lines, strict=True):
+                row.price = checked_line
+        return None
+    if action not in ("save", "submit"):
+        page.errors.append(_("Choose one of the buttons below the form."))
+        return None
+    cleaned = page.order_form.cleaned_data
+    registration = page.registration_form.registration_input()
+    try:
+        if order is None:
+            saved = order_create(
+                company=company,
+                actor=_actor(request),
+                lines=lines,
+                payment_method=cleaned["payment_method"],
+                delivery_method=cleaned["delivery_method"],
+                client_reference=cleaned["client_reference"],
+                note=cleaned["note"],
+                registration=registration,
+                ip=client_ip(request),
+            )
+        else:
+            saved = order_update(
+                order=order,
+                actor=_actor(request),
+                lines=lines,
+                payment_method=cleaned["payment_method"],
+                delivery_method=cleaned["delivery_method"],
+                note=cleaned["note"],
+                registration=registration,
+                ip=client_ip(request),
+            )
+    except PermissionDenied as exc:
+        page.errors.append(_error_text(exc))
+        return None
+    except ValidationError as exc:
+        _apply_service_error(exc, page)
+        return None
+    if action == "submit":
+        _submit(request, saved, just_saved=True)
+    else:
+        messages.success(
+            request,
+            _("Draft %(number)s saved. Submit it when it is ready.") % {"number": saved.number},
+        )
+    return redirect("cards:order_detail", number=saved.number)
+
+
+@role_required(Role.OWNER, Role.PURCHASER)
+def order_create_view(request: HttpRequest) -> HttpResponse:
+    return _order_form(request, None)
+
+
+@role_required(Role.OWNER, Role.PURCHASER)
+def order_edit(request: HttpRequest, number: str) -> HttpResponse:
+    order = get_company_object_or_404(
+        request, Order.objects.select_related("registration"), number=number
+    )
+    if not order.is_editable:
+        messages.error(
+            request,
+            _("Only a draft can be changed; order %(number)s is %(status)s.")
+            % {"number": order.number, "status": order.get_status_display()},
+        )
+        return redirect("cards:order_detail", number=order.number)
+    if order.line_count > MAX_FORM_LINES:
+        messages.error(
+            request,
+            _(
+                "Order %(number)s has %(count)s lines; the form shows at most %(max)s. "
+                "Change it through the API instead."
+            )
+            % {"number": order.number, "count": order.line_count, "max": MAX_FORM_LINES},
+        )
+        return redirect("cards:order_detail", number=order.number)
+    return _order_form(request, order)
+
+
+# --- Order page and its actions ------------------------------------------------------------------
+
+
+def _next_step(order: Order) -> str:
+    """What happens next, in the buyer's words."""
+    if order.status == OrderStatus.PENDING_APPROVAL:
+        return _("It waits for one of your company's approvers.")
+    if order.status == OrderStatus.PENDING_REVIEW:
+        return _("Our team reviews it before it goes ahead.")
+    if order.status == OrderStatus.AWAITING_PAYMENT and order.proforma is not None:
+        return _(
+            "Transfer %(amount)s with the payment reference %(reference)s; the cards are "
+            "generated when the money arrives."
+        ) % {
+            "amount": format_cny(order.proforma.total),
+            "reference": order.proforma.payment_reference,
+        }
+    if order.status in (OrderStatus.FUNDED, OrderStatus.FULFILLING) and order.invoice is not None:
+        return _("Invoice %(invoice)s was issued and the cards are being generated.") % {
+            "invoice": order.invoice.number
+        }
+    return ""
+
+
+def _submit(request: HttpRequest, order: Order, *, just_saved: bool = False) -> None:
+    try:
+        submitted = order_submit(order=order, actor=_actor(request), ip=client_ip(request))
+    except (ValidationError, PermissionDenied) as exc:
+        if just_saved:
+            messages.error(
+                request,
+                _("Draft %(number)s was saved but not submitted: %(reason)s")
+                % {"number": order.number, "reason": _error_text(exc)},
+            )
+        else:
+            messages.error(request, _error_text(exc))
+        return
+    done = _("Order %(number)s submitted.") % {"number": submitted.number}
+    messages.success(request, f"{done} {_next_step(submitted)}".strip())
+
+
+def _order_for_action(request: HttpRequest, number: str) -> Order:
+    return get_company_object_or_404(
+        request, Order.objects.select_related("company"), number=number
+    )
+
+
+@company_member_required
+@require_POST
+def order_submit_view(request: HttpRequest, number: str) -> HttpResponse:
+    order = _order_for_action(request, number)
+    _submit(request, order)
+    return redirect("cards:order_detail", number=order.number)
+
+
+@company_member_required
+@require_POST
+def order_approve_view(request: HttpRequest, number: str) -> HttpResponse:
+    order = _order_for_action(request, number)
+    try:
+        approved = order_approve(order=order, actor=_actor(request), ip=client_ip(request))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        done = _("Order %(number)s approved.") % {"number": approved.number}
+        messages.success(request, f"{done} {_next_step(approved)}".strip())
+    return redirect("cards:order_detail", number=order.number)
+
+
+@company_member_required
+@require_POST
+def order_reject_view(request: HttpRequest, number: str) -> HttpResponse:
+    order = _order_for_action(request, number)
+    try:
+        order_reject(
+            order=order,
+            actor=_actor(request),
+            reason=request.POST.get("reason", ""),
+            ip=client_ip(request),
+        )
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(
+            request,
+            _("Order %(number)s rejected. Its creator is told your reason.")
+            % {"number": order.number},
+        )
+    return redirect("cards:order_detail", number=order.number)
+
+
+@company_member_required
+@require_POST
+def order_cancel_view(request: HttpRequest, number: str) -> HttpResponse:
+    order = _order_for_action(request, number)
+    try:
+        order_cancel(
+            order=order,
+            actor=_actor(request),
+            reason=request.POST.get("reason", ""),
+            ip=client_ip(request),
+        )
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("Order %(number)s cancelled.") % {"number": order.number})
+    return redirect("cards:order_detail", number=order.number)
+
+
+@company_member_required
+def order_detail(request: HttpRequest, number: str) -> HttpResponse:
+    order = get_company_object_or_404(
+        request,
+        Order.objects.select_related(
+            "created_by", "registration", "invoice", "proforma", "approved_by"
+        ),
+        number=number,
+    )
+    membership = active_membership(request)
+    role = membership.role
+    is_creator = order.created_by_id == request.user.pk
+    waiting = order.status == OrderStatus.PENDING_APPROVAL
+    lines = Paginator(
+        order.lines.select_related("product").order_by("position"), LINES_PER_PAGE
+    ).get_page(request.GET.get("lines_page"))
+    adjustment = order.total - order.face_total
+    context = {
+        "order": order,
+        "lines": lines,
+        "adjustment": abs(adjustment),
+        "is_fee": adjustment > 0,
+        "documents": company_objects(request, Invoice)
+        .filter(order_number=order.number)
+        .order_by("created_at", "id"),
+        "credit": (
+            credit_position(order.company)
+            if order.payment_method == PaymentMethod.CREDIT and order.is_open
+            else None
+        ),
+        "events": selectors.order_history(company_objects(request, AuditEvent), order),
+        "is_creator": is_creator,
+        "can_edit": order.is_editable
+        and role in ORDERING_ROLES
+        and order.line_count <= MAX_FORM_LINES,
+        "can_submit": order.status == OrderStatus.DRAFT and role in ORDERING_ROLES,
+        "can_decide": waiting and role in APPROVER_ROLES and not is_creator,
+        "own_waiting": waiting and is_creator,
+        "can_cancel": order.status in CANCELLABLE
+        and (role == Role.OWNER or (role == Role.PURCHASER and is_creator)),
+        "next_step": _next_step(order),
+    }
+    return render(request, "cards/order_detail.html", context)
+
+
+# --- Approvals -----------------------------------------------------------------------------------
+
+
+@role_required(*APPROVER_ROLES)
+def approvals(request: HttpRequest) -> HttpResponse:
+    waiting = selectors.orders_awaiting_approval(company_objects(request, Order))
+    page = Paginator(waiting, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "cards/approvals.html", {"page": page})

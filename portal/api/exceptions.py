@@ -1,0 +1,103 @@
+"""Every API error has one shape: ``{"detail": "...", "code": "...", "errors": [...] | {...}}``.
+
+``errors`` keeps what the services said: a list of line-level messages ("Line 3, face value
+“150”: ...") or a dict of field messages. Messages are translated by the request's
+Accept-Language (LocaleMiddleware activates it before the view runs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from rest_framework import status
+from rest_framework.exceptions import APIException, ErrorDetail
+from rest_framework.response import Response
+from rest_framework.views import exception_handler, set_rollback
+
+Errors = list[str] | dict[str, list[str]]
+
+
+class Conflict(APIException):
+    """The object's state does not allow the action (e.g. approving an order already funded)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = gettext_lazy("The object's current state does not allow this.")
+    default_code = "conflict"
+
+
+class UnprocessableRequest(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = gettext_lazy("The request cannot be processed.")
+    default_code = "unprocessable"
+
+
+def _summary(errors: Errors) -> str:
+    messages = errors if isinstance(errors, list) else [m for ms in errors.values() for m in ms]
+    if len(messages) == 1:
+        return messages[0]
+    return _("The request has %(count)s problems; see “errors”.") % {"count": len(messages)}
+
+
+def _flatten(detail: Any, path: str = "") -> dict[str, list[str]]:
+    """DRF's nested serializer errors as {"lines[2].quantity": ["..."]}."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = key if key != "non_field_errors" else ""
+            child = f"{path}.{name}" if path and name else (name or path)
+            for k, v in _flatten(value, child).items():
+                flat.setdefault(k, []).extend(v)
+    elif isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            flat.setdefault(path or "non_field_errors", []).extend(str(i) for i in detail)
+        else:
+            for index, item in enumerate(detail, start=1):
+                for k, v in _flatten(item, f"{path}[{index}]").items():
+                    flat.setdefault(k, []).extend(v)
+    else:
+        flat.setdefault(path or "non_field_errors", []).append(str(detail))
+    return flat
+
+
+def _body(detail: str, code: str, errors: Errors | None = None) -> dict[str, Any]:
+    return {"detail": detail, "code": code, "errors": errors if errors is not None else []}
+
+
+def validation_error_body(exc: DjangoValidationError) -> dict[str, Any]:
+    errors: Errors = (
+        {field: list(messages) for field, messages in exc.message_dict.items()}
+        if hasattr(exc, "error_dict")
+        else list(exc.messages)
+    )
+    code = getattr(exc, "code", None) or "invalid"
+    return _body(_summary(errors), code, errors)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        set_rollback()
+        return Response(validation_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DjangoPermissionDenied):
+        set_rollback()
+        message = str(exc) or _("You do not have permission to perform this action.")
+        return Response(_body(message, "permission_denied"), status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, Http404):
+        set_rollback()
+        return Response(_body(_("Not found."), "not_found"), status=status.HTTP_404_NOT_FOUND)
+    response = exception_handler(exc, context)
+    if response is None or not isinstance(exc, APIException):
+        return response
+    detail = exc.detail
+    if isinstance(detail, (dict, list)):
+        flat = _flatten(detail)
+        errors: Errors = flat["non_field_errors"] if list(flat) == ["non_field_errors"] else flat
+        response.data = _body(_summary(errors), "invalid", errors)
+    else:
+        code = detail.code if isinstance(detail, ErrorDetail) and detail.code else "error"
+        response.data = _body(str(detail), str(code))
+    return response

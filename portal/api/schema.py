@@ -1,0 +1,85 @@
+"""OpenAPI pieces shared by the API modules: the Bearer scheme, the Idempotency-Key header and
+the error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+from portal.api.idempotency import HEADER, MAX_KEY_LENGTH
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "portal.api.authentication.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "ecp_<prefix>_<secret>",
+            "description": str(
+                _(
+                    "An API key created by an owner under Settings → API keys, sent as "
+                    "“Authorization: Bearer <key>” (or “X-Api-Key: <key>”)."
+                )
+            ),
+        }
+
+
+# A class attribute named "errors" would shadow Serializer.errors, hence the inline form.
+ErrorSerializer = inline_serializer(
+    name="Error",
+    fields={
+        "detail": serializers.CharField(help_text=_("What went wrong and what to do.")),
+        "code": serializers.CharField(),
+        "errors": serializers.JSONField(
+            help_text=_(
+                "A list of messages (one per problem, e.g. per order line) or an object mapping "
+                "fields to their messages."
+            )
+        ),
+    },
+)
+
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(ErrorSerializer, description=_("The request breaks a rule.")),
+    401: OpenApiResponse(ErrorSerializer, description=_("No valid API key.")),
+    403: OpenApiResponse(
+        ErrorSerializer, description=_("Missing scope, or the member's role forbids it.")
+    ),
+    404: OpenApiResponse(ErrorSerializer, description=_("No such object in your company.")),
+    409: OpenApiResponse(ErrorSerializer, description=_("The object's state does not allow this.")),
+}
+
+_IDEMPOTENCY_DESCRIPTION = format_lazy(
+    _(
+        "A unique value per request (for example a UUID), at most {max} characters. Resending "
+        "the same request with the same key returns the first response (header "
+        "Idempotent-Replayed: true) and does nothing twice; the same key with a different body "
+        "is refused with 422. Keys are per company."
+    ),
+    max=MAX_KEY_LENGTH,
+)
+
+IDEMPOTENCY_KEY_REQUIRED = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description=_IDEMPOTENCY_DESCRIPTION,
+)
+IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=_IDEMPOTENCY_DESCRIPTION,
+)
