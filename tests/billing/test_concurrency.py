@@ -6,7 +6,8 @@ workers start together, so they really contend for the same rows: the credit lin
 invoice sequence. The orders are prepared serially first; only the contended step races.
 
 PostgreSQL's default ``max_connections`` is 100 and other test runs may share the server, so the
-200-approval race runs on a pool of ``POOL`` threads that pull orders from one queue.
+200-approval race runs on a pool of ``POOL`` threads that pull orders from one queue, and every
+race takes no more connections than the server has free.
 """
 
 from __future__ import annotations
@@ -45,6 +46,17 @@ POOL = 24  # concurrent connections; well under max_connections even beside othe
 OPEN = (Invoice.Status.OPEN, Invoice.Status.OVERDUE)
 
 
+def connections_free(wanted: int) -> int:
+    """``wanted`` threads, or fewer if the server is short of connections (keeping a margin)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity"
+        )
+        row = cursor.fetchone()
+    free = int(row[0]) if row else wanted
+    return max(4, min(wanted, free - 10))
+
+
 @dataclass
 class Outcome:
     job: Any
@@ -58,6 +70,7 @@ def race(jobs: list[Any], work: Callable[[Any], Any], *, threads: int) -> list[O
     todo: queue.SimpleQueue[Any] = queue.SimpleQueue()
     for job in jobs:
         todo.put(job)
+    threads = connections_free(threads)
     barrier = threading.Barrier(threads)
     outcomes: list[Outcome] = []
     lock = threading.Lock()
