@@ -22,6 +22,9 @@ class Account(models.Model):
 
     class Kind(models.TextChoices):
         RECEIVABLE = "receivable", _("Accounts receivable")
+        # Sold, not yet issued: credited when the invoice is issued, moved to card liability
+        # when the cards exist (one entry per batch). Card liability = live card balances.
+        CARDS_TO_ISSUE = "cards_to_issue", _("Card liability, not yet issued")
         CARD_LIABILITY = "card_liability", _("Card liability")
         CASH = "cash", _("Cash at bank")
         DISCOUNTS = "discounts", _("Sales discounts")

@@ -19,6 +19,9 @@ class CardsAction(models.TextChoices):
     ORDER_FUNDED = "order.funded", _("Order funded")
     ORDER_CANCELLED = "order.cancelled", _("Cancelled an order")
     ORDER_FULFILMENT_STARTED = "order.fulfilment_started", _("Started generating cards")
+    ORDER_FULFILLED = "order.fulfilled", _("All cards of the order are ready")
+    BATCH_FAILED = "order.batch_failed", _("Card generation failed")
+    BATCH_RETRIED = "order.batch_retried", _("Retried card generation")
     REGISTRATION_RECORDED = "order.registration_recorded", _("Recorded a purchase registration")
 
 

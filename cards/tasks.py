@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from smtplib import SMTPException
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -12,7 +12,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from cards.models import Order, OrderStatus
+from cards.models import ChunkStatus, Order, OrderStatus
+from cards.services import issuance
 from cards.services.workflow import order_begin_fulfilment
 from portal.models import Membership, Role
 
@@ -100,3 +101,69 @@ def order_start_fulfilment(order_id: int) -> str:
     """A funded order moves to card generation (the issuance engine takes over from here)."""
     order = order_begin_fulfilment(order_id=order_id)
     return order.status if order is not None else "missing"
+
+
+class ChunkAttemptFailed(Exception):
+    """Carries only a sanitised reason into the retry (and so into the result backend)."""
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def issuance_generate_chunk(self: Task, chunk_id: int) -> str:
+    """Generate one chunk of cards (codes queue). Idempotent: a chunk already done is skipped,
+    and a duplicate delivery waits on the chunk's row lock, then skips."""
+    chunk = issuance.chunk_attempt_start(chunk_id=chunk_id)
+    if chunk is None:
+        return "missing"
+    if chunk.status != ChunkStatus.PENDING:
+        return str(chunk.status)
+    try:
+        return issuance.chunk_generate(chunk_id=chunk_id)
+    except Exception as exc:  # noqa: BLE001  (any failure counts as an attempt)
+        final = chunk.attempts >= settings.ISSUANCE_MAX_ATTEMPTS
+        issuance.chunk_record_failure(chunk_id=chunk_id, error=exc, final=final)
+        if final:
+            return "failed"
+        raise self.retry(
+            countdown=min(2**chunk.attempts, 60), exc=ChunkAttemptFailed(type(exc).__name__)
+        ) from None
+
+
+@shared_task(acks_late=True)
+def finalise_batch(batch_id: int) -> str:
+    return issuance.batch_finalise(batch_id=batch_id)
+
+
+@shared_task(acks_late=True)
+def sweep_issuance() -> int:
+    return len(issuance.issuance_sweep())
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    max_retries=8,
+)
+def order_notify_ready(order_id: int) -> str:
+    """Tell the order's creator and the company's finance members that the cards are ready."""
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("company", "created_by")
+            .filter(pk=order_id)
+            .first()
+        )
+        if order is None or order.status != OrderStatus.FULFILLED:
+            return "skipped"
+        if order.ready_notified_at is not None:
+            return "already-sent"
+        finance = Membership.objects.filter(company=order.company, role=Role.FINANCE)
+        emails = sorted(
+            {order.created_by.email, *(m.user.email for m in finance.select_related("user"))}
+        )
+        subject, body = _bilingual("order_ready", {"order": order, "link": _order_link(order)})
+        send_mail(subject=subject, message=body, from_email=None, recipient_list=emails)
+        order.ready_notified_at = timezone.now()
+        order.save(update_fields=["ready_notified_at"])
+    return "sent"

@@ -220,13 +220,15 @@ if REDIS_URL:
 else:
     # Embedded default: a broker in plain files under var/, shared by the web server and worker.
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed", "results"):
+    for _sub in ("queue", "processed", "results", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Broadcast (worker control) exchanges; kombu's default is ./control in the cwd.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
         "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     }
@@ -282,6 +284,19 @@ ORDER_STRUCTURING_MARGIN = Decimal(env.str("ORDER_STRUCTURING_MARGIN", default="
 ORDER_MAX_LINES = env.int("ORDER_MAX_LINES", default=200_000)
 ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=1_000_000)
 PROFORMA_PAY_DAYS = env.int("PROFORMA_PAY_DAYS", default=14)
+
+# --- Card issuance -------------------------------------------------------------------------------
+
+# Cards per chunk: one task and one transaction each (memory of a worker grows with it).
+ISSUANCE_CHUNK_SIZE = env.int("ISSUANCE_CHUNK_SIZE", default=10_000)
+# A chunk waiting longer than this, with no live transaction on it, is sent again.
+ISSUANCE_STALE_SECONDS = env.int("ISSUANCE_STALE_SECONDS", default=120)
+ISSUANCE_SWEEP_SECONDS = env.int("ISSUANCE_SWEEP_SECONDS", default=60)
+ISSUANCE_MAX_ATTEMPTS = env.int("ISSUANCE_MAX_ATTEMPTS", default=5)
+
+CELERY_BEAT_SCHEDULE = {
+    "issuance-sweep": {"task": "cards.tasks.sweep_issuance", "schedule": ISSUANCE_SWEEP_SECONDS},
+}
 # The seller on every invoice, and the account a pro-forma invoice asks buyers to pay into.
 PLATFORM_LEGAL_NAME = env.str("PLATFORM_LEGAL_NAME", default="上海易卡预付卡服务有限公司")
 PLATFORM_CREDIT_CODE = env.str("PLATFORM_CREDIT_CODE", default="91310000MA1K4ECP06")

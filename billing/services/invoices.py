@@ -98,10 +98,11 @@ def _new_invoice(
 
 
 def _sale_postings(invoice: Invoice) -> list[tuple[Account, Decimal]]:
-    """Receivable against card liability; the difference is a discount given or a fee earned."""
+    """Receivable against card liability (not yet issued: the cards do not exist yet); the
+    difference is a discount given or a fee earned."""
     postings = [
         (account_get(Account.Kind.RECEIVABLE, invoice.company), invoice.total),
-        (account_get(Account.Kind.CARD_LIABILITY), -invoice.face_total),
+        (account_get(Account.Kind.CARDS_TO_ISSUE), -invoice.face_total),
     ]
     difference = invoice.face_total - invoice.total
     if difference > 0:

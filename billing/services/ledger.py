@@ -67,3 +67,21 @@ def account_balance(account: Account) -> Decimal:
 
     total = Posting.objects.filter(account=account).aggregate(total=Sum("amount"))["total"]
     return total or ZERO
+
+
+def ledger_post_card_issuance(
+    *, company: Company, reference: str, face_total: Decimal, idempotency_key: str
+) -> JournalEntry:
+    """Cards of one batch now exist: their face value moves from "not yet issued" to the live
+    card liability (which always equals the sum of live card balances)."""
+    return journal_post(
+        kind="card_issuance",
+        idempotency_key=idempotency_key,
+        postings=[
+            (account_get(Account.Kind.CARDS_TO_ISSUE), face_total),
+            (account_get(Account.Kind.CARD_LIABILITY), -face_total),
+        ],
+        company=company,
+        reference=reference,
+        memo=f"cards issued {reference}",
+    )

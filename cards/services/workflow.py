@@ -462,7 +462,10 @@ def order_fund_from_proforma(*, proforma: Invoice, invoice: Invoice, actor: User
 
 @transaction.atomic
 def order_begin_fulfilment(*, order_id: int) -> Order | None:
-    """Funded → generating cards. The issuance engine hooks in here; a second call does nothing."""
+    """Funded → generating cards: one batch per line, its chunks queued once this commits.
+    A second call does nothing."""
+    from cards.services.issuance import batches_create, chunks_enqueue
+
     order = (
         Order.objects.select_for_update(of=("self",))
         .select_related("company")
@@ -473,13 +476,33 @@ def order_begin_fulfilment(*, order_id: int) -> Order | None:
         return order
     _move(order, S.FULFILLING)
     order.save()
+    batches = batches_create(order)
+    chunk_ids = [c.pk for b in batches for c in b.chunks.all()]
     audit_record(
         action=CardsAction.ORDER_FULFILMENT_STARTED,
         company=order.company,
         obj=order,
         actor_label="system",
+        changes={"cards": order.card_count, "batches": len(batches), "chunks": len(chunk_ids)},
+    )
+    transaction.on_commit(lambda: chunks_enqueue(chunk_ids))
+    return order
+
+
+def order_mark_fulfilled(*, order: Order) -> Order:
+    """Every batch is ready: the order's cards can be delivered. The buyer hears of it."""
+    _move(order, S.FULFILLED)
+    order.save(update_fields=["status", "updated_at"])
+    audit_record(
+        action=CardsAction.ORDER_FULFILLED,
+        company=order.company,
+        obj=order,
+        actor_label="system",
         changes={"cards": order.card_count},
     )
+    from cards.tasks import order_notify_ready
+
+    order_notify_ready.delay_on_commit(order.pk)  # type: ignore[attr-defined]
     return order
 
 

@@ -265,7 +265,7 @@ def test_voiding_a_paid_invoice_leaves_the_payment_as_the_companys_credit(compan
     invoice_void(invoice=invoice, reason="cancelled after payment", actor=None)
     assert account_balance(account_get(Account.Kind.RECEIVABLE, company)) == Decimal("0.00")
     assert account_balance(account_get(Account.Kind.COMPANY_CREDIT, company)) == Decimal("-2940.00")
-    assert account_balance(account_get(Account.Kind.CARD_LIABILITY)) == Decimal("0.00")
+    assert account_balance(account_get(Account.Kind.CARDS_TO_ISSUE)) == Decimal("0.00")
 
 
 def test_a_credit_note_cannot_be_voided(company) -> None:

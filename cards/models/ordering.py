@@ -304,6 +304,7 @@ class Order(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     approvers_notified_at = models.DateTimeField(null=True, blank=True)
     creator_notified_at = models.DateTimeField(null=True, blank=True)
+    ready_notified_at = models.DateTimeField(null=True, blank=True)
     closing_reason = models.CharField(_("reason"), max_length=500, blank=True)
     invoice = models.ForeignKey(
         Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

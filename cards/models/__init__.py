@@ -1,0 +1,58 @@
+"""The cards app's models: the catalog and orders (``ordering``), batches and cards
+(``issuance``)."""
+
+from cards.models.delivery import CodeDownload, DeliveryStatus, RecipientDelivery
+from cards.models.issuance import (
+    Batch,
+    BatchStatus,
+    Card,
+    CardStatus,
+    CardTransaction,
+    Chunk,
+    ChunkStatus,
+    SerialCounter,
+)
+from cards.models.ordering import (
+    BEARER_FACE_VALUE_CAP,
+    BEARER_MIN_VALIDITY_MONTHS,
+    FACE_VALUE_CAPS,
+    REGISTERED_FACE_VALUE_CAP,
+    REGISTRATION_ORDER_THRESHOLD,
+    CardProduct,
+    CardType,
+    DeliveryMethod,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+    PurchaseRegistration,
+    RiskReviewOrder,
+)
+
+__all__ = [
+    "BEARER_FACE_VALUE_CAP",
+    "BEARER_MIN_VALIDITY_MONTHS",
+    "FACE_VALUE_CAPS",
+    "REGISTERED_FACE_VALUE_CAP",
+    "REGISTRATION_ORDER_THRESHOLD",
+    "Batch",
+    "BatchStatus",
+    "Card",
+    "CardProduct",
+    "CardStatus",
+    "CardTransaction",
+    "CardType",
+    "Chunk",
+    "ChunkStatus",
+    "CodeDownload",
+    "DeliveryMethod",
+    "DeliveryStatus",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "PaymentMethod",
+    "PurchaseRegistration",
+    "RecipientDelivery",
+    "RiskReviewOrder",
+    "SerialCounter",
+]

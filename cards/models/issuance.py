@@ -1,0 +1,185 @@
+"""Batches, chunks, cards and card transactions: what issuance writes.
+
+A card row holds no secret in clear: the code is stored as an HMAC-SHA256 digest (unique, for
+redemption look-up) and an AES-GCM ciphertext bound to the serial (for the one-time reveal).
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from cards.models.ordering import CardProduct, Order, OrderLine
+from portal.models import Company
+
+
+class SerialCounter(models.Model):
+    """The last serial number allocated. Batches take whole blocks with one upsert that holds
+    the row until commit: serials never repeat, and inside a batch they have no gaps."""
+
+    name = models.CharField(max_length=16, unique=True)
+    last = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.last}"
+
+
+class BatchStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    GENERATING = "generating", _("Generating")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Failed")
+
+
+class Batch(models.Model):
+    """The cards of one order line."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="batches")
+    line = models.OneToOneField(OrderLine, on_delete=models.PROTECT, related_name="batch")
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey(CardProduct, on_delete=models.PROTECT, related_name="+")
+    face_value = models.DecimalField(_("face value"), max_digits=14, decimal_places=2)
+    quantity = models.PositiveIntegerField(_("cards ordered"))
+    first_serial = models.BigIntegerField()
+    chunk_size = models.PositiveIntegerField()
+    chunk_count = models.PositiveIntegerField()
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING
+    )
+    generated = models.PositiveIntegerField(_("cards generated"), default=0)
+    failure_reason = models.TextField(_("failure reason"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("batch")
+        verbose_name_plural = _("batches")
+        ordering = ["order_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(generated__lte=models.F("quantity")),
+                name="batch_generated_within_quantity",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.number} #{self.line.position}"
+
+    @property
+    def face_total(self) -> Decimal:
+        return self.face_value * self.quantity
+
+
+class ChunkStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class Chunk(models.Model):
+    """A slice of a batch that one task generates and commits in one transaction."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    offset = models.PositiveIntegerField()
+    count = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=16, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["batch_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "index"], name="chunk_batch_index"),
+        ]
+        indexes = [models.Index(fields=["status", "enqueued_at"], name="chunk_status_enqueued")]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}/{self.index}"
+
+
+class CardStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    FROZEN = "frozen", _("Frozen")
+    EXPIRED = "expired", _("Expired")
+    VOIDED = "voided", _("Voided")
+    DEPLETED = "depleted", _("Used up")
+
+
+class Card(models.Model):
+    """One prepaid card. Rows are written in bulk by ``COPY``; the column list in
+    ``cards.services.issuance.CARD_COPY_COLUMNS`` must follow these fields."""
+
+    id = models.BigAutoField(primary_key=True)
+    serial = models.BigIntegerField(_("serial"), unique=True)
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="cards")
+    digest = models.BinaryField(unique=True)
+    key_id = models.CharField(max_length=16)
+    ciphertext = models.BinaryField()
+    last4 = models.CharField(_("last 4"), max_length=4)
+    face_value = models.DecimalField(_("face value"), max_digits=14, decimal_places=2)
+    balance = models.DecimalField(_("balance"), max_digits=14, decimal_places=2)
+    status = models.CharField(
+        _("status"), max_length=16, choices=CardStatus.choices, default=CardStatus.ACTIVE
+    )
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("issued at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("card")
+        verbose_name_plural = _("cards")
+        ordering = ["serial"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(balance__gte=0), name="card_balance_gte_0"),
+            models.CheckConstraint(
+                condition=models.Q(balance__lte=models.F("face_value")),
+                name="card_balance_within_face_value",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.serial_display} ···{self.last4}"
+
+    @property
+    def serial_display(self) -> str:
+        return f"{self.serial:016d}"
+
+
+class CardTransaction(models.Model):
+    """A movement of one card's balance. Append-only: the database refuses UPDATE and DELETE."""
+
+    class Kind(models.TextChoices):
+        REDEEM = "redeem", _("Redemption")
+        REFUND = "refund", _("Refund")
+        EXPIRE = "expire", _("Expiry")
+        VOID = "void", _("Void")
+        FREEZE = "freeze", _("Freeze")
+        UNFREEZE = "unfreeze", _("Unfreeze")
+        ADJUST = "adjust", _("Adjustment")
+
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="transactions")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    balance_after = models.DecimalField(_("balance after"), max_digits=14, decimal_places=2)
+    merchant_reference = models.CharField(_("merchant reference"), max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("card transaction")
+        verbose_name_plural = _("card transactions")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount}"

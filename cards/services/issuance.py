@@ -1,0 +1,409 @@
+"""The issuance engine: batches and chunks, generating and committing cards, finalising.
+
+- ``batches_create`` (inside the transaction that moves an order to fulfilment) turns each order
+  line into a batch with a gapless block of serials and splits it into chunks.
+- ``chunk_generate`` (one Celery task per chunk, on the ``codes`` queue) generates the chunk's
+  cards and loads them with ``COPY`` in one transaction that also marks the chunk done. The chunk
+  row is locked for the whole transaction: a second delivery of the message waits, then finds
+  the chunk done and does nothing. A worker that dies rolls its transaction back; the sweeper
+  sends the chunk again.
+- ``batch_finalise`` marks a batch ready once every chunk is done and the card count matches,
+  posts one journal entry for the batch, and marks the order ready when its last batch is.
+No plaintext code leaves ``cards.codes.generate``: tasks carry ids, errors carry no row data.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+import logging
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce, Now
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.services.ledger import ledger_post_card_issuance
+from cards import codes
+from cards.audit import CardsAction
+from cards.models import (
+    Batch,
+    BatchStatus,
+    Card,
+    CardStatus,
+    Chunk,
+    ChunkStatus,
+    Order,
+    OrderStatus,
+)
+from portal.models import User
+from portal.services.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+CARD_COPY_COLUMNS = (
+    "serial",
+    "batch_id",
+    "digest",
+    "key_id",
+    "ciphertext",
+    "last4",
+    "face_value",
+    "balance",
+    "status",
+    "expires_at",
+    "created_at",
+)
+_COPY_TYPES = [
+    "int8",
+    "int8",
+    "bytea",
+    "text",
+    "bytea",
+    "text",
+    "numeric",
+    "numeric",
+    "text",
+    "timestamptz",
+    "timestamptz",
+]
+
+
+def add_months(moment: datetime.datetime, months: int) -> datetime.datetime:
+    """The same day ``months`` later (the last day of the month when that day does not exist)."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def serials_allocate(count: int) -> int:
+    """Reserve ``count`` consecutive serial numbers; returns the first. The upsert holds the
+    counter row until commit, so two batches never share a number."""
+    table = "cards_serialcounter"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (name, last) VALUES ('card', %s) "  # noqa: S608
+            f"ON CONFLICT (name) DO UPDATE SET last = {table}.last + EXCLUDED.last "
+            "RETURNING last",
+            [count],
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0]) - count + 1
+
+
+def batches_create(order: Order) -> list[Batch]:
+    """One batch per order line, with its serial block and its chunks. Call inside the
+    transaction that moves the order to fulfilment; enqueue with ``chunks_enqueue`` on commit."""
+    chunk_size = max(1, settings.ISSUANCE_CHUNK_SIZE)
+    now = timezone.now()
+    batches = []
+    for line in order.lines.select_related("product").order_by("position"):
+        months = line.product.validity_months
+        batch = Batch.objects.create(
+            order=order,
+            line=line,
+            company_id=order.company_id,
+            product=line.product,
+            face_value=line.face_value,
+            quantity=line.quantity,
+            first_serial=serials_allocate(line.quantity),
+            chunk_size=chunk_size,
+            chunk_count=-(-line.quantity // chunk_size),
+            expires_at=add_months(now, months) if months else None,
+        )
+        Chunk.objects.bulk_create(
+            Chunk(
+                batch=batch,
+                index=index,
+                offset=index * chunk_size,
+                count=min(chunk_size, line.quantity - index * chunk_size),
+                enqueued_at=now,
+            )
+            for index in range(batch.chunk_count)
+        )
+        batches.append(batch)
+    return batches
+
+
+def chunks_enqueue(chunk_ids: Iterable[int]) -> None:
+    from cards.tasks import issuance_generate_chunk
+
+    for chunk_id in chunk_ids:
+        issuance_generate_chunk.delay(chunk_id)
+
+
+def _copy_cards(batch: Batch, key_id: str, cards: list[codes.GeneratedCard]) -> None:
+    now = timezone.now()
+    face = batch.face_value
+    if connection.vendor != "postgresql":
+        Card.objects.bulk_create(
+            (
+                Card(
+                    serial=int(card.serial),
+                    batch=batch,
+                    digest=card.digest,
+                    key_id=key_id,
+                    ciphertext=card.ciphertext,
+                    last4=card.last4,
+                    face_value=face,
+                    balance=face,
+                    status=CardStatus.ACTIVE,
+                    expires_at=batch.expires_at,
+                    created_at=now,
+                )
+                for card in cards
+            ),
+            batch_size=2000,
+        )
+        return
+    columns = ", ".join(CARD_COPY_COLUMNS)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        with raw.copy(f"COPY cards_card ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_COPY_TYPES)
+            write = copy.write_row
+            batch_id, expires, active = batch.pk, batch.expires_at, CardStatus.ACTIVE.value
+            for card in cards:
+                write(
+                    (
+                        int(card.serial),
+                        batch_id,
+                        card.digest,
+                        key_id,
+                        card.ciphertext,
+                        card.last4,
+                        face,
+                        face,
+                        active,
+                        expires,
+                        now,
+                    )
+                )
+
+
+def _safe_error(exc: BaseException) -> str:
+    """What an operator needs, without row data: the error class, SQLSTATE and first line."""
+    sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None) or getattr(
+        exc, "sqlstate", None
+    )
+    first_line = str(exc).splitlines()[0][:200] if str(exc) else ""
+    if "COPY" in first_line or "Key (" in first_line:
+        first_line = ""
+    return " ".join(
+        filter(None, [type(exc).__name__, f"[{sqlstate}]" if sqlstate else "", first_line])
+    )
+
+
+def chunk_attempt_start(*, chunk_id: int) -> Chunk | None:
+    """Count an attempt (outside the work's transaction, so a crash still counts it)."""
+    Chunk.objects.filter(pk=chunk_id, status=ChunkStatus.PENDING).update(attempts=F("attempts") + 1)
+    return Chunk.objects.filter(pk=chunk_id).first()
+
+
+def chunk_generate(*, chunk_id: int) -> str:
+    """Generate and commit one chunk's cards; a no-op when the chunk is already done."""
+    with transaction.atomic(durable=True):
+        chunk = (
+            Chunk.objects.select_for_update(of=("self",))
+            .select_related("batch")
+            .filter(pk=chunk_id)
+            .first()
+        )
+        if chunk is None:
+            return "missing"
+        if chunk.status != ChunkStatus.PENDING:
+            return chunk.status
+        batch = chunk.batch
+        if batch.status in (BatchStatus.FAILED, BatchStatus.READY):
+            return f"batch-{batch.status}"
+        key_id, cards = codes.generate(batch.first_serial + chunk.offset, chunk.count)
+        _copy_cards(batch, key_id, cards)
+        del cards
+        Chunk.objects.filter(pk=chunk.pk).update(
+            status=ChunkStatus.DONE, finished_at=Now(), last_error=""
+        )
+        Batch.objects.filter(pk=batch.pk).update(
+            generated=F("generated") + chunk.count,
+            status=BatchStatus.GENERATING,
+            started_at=Coalesce(F("started_at"), Now()),
+        )
+        batch_id = batch.pk
+        transaction.on_commit(lambda: _finalise_if_complete(batch_id))
+    return "done"
+
+
+def _finalise_if_complete(batch_id: int) -> None:
+    if not Chunk.objects.filter(batch_id=batch_id).exclude(status=ChunkStatus.DONE).exists():
+        from cards.tasks import finalise_batch
+
+        finalise_batch.delay(batch_id)
+
+
+def chunk_record_failure(*, chunk_id: int, error: BaseException, final: bool) -> None:
+    """Note why an attempt failed; on the last attempt the chunk and its batch fail."""
+    reason = _safe_error(error)
+    with transaction.atomic():
+        chunk = Chunk.objects.select_for_update().filter(pk=chunk_id).first()
+        if chunk is None or chunk.status == ChunkStatus.DONE:
+            return
+        chunk.last_error = reason
+        if final:
+            chunk.status = ChunkStatus.FAILED
+        chunk.save(update_fields=["last_error", "status"])
+        if final:
+            batch_fail(
+                batch_id=chunk.batch_id,
+                reason=_(
+                    "Part %(index)s of %(count)s failed after %(attempts)s attempts: %(error)s"
+                )
+                % {
+                    "index": chunk.index + 1,
+                    "count": chunk.batch.chunk_count,
+                    "attempts": chunk.attempts,
+                    "error": reason,
+                },
+            )
+    logger.warning("issuance chunk %s attempt failed: %s", chunk_id, reason)
+
+
+def batch_fail(*, batch_id: int, reason: str) -> None:
+    with transaction.atomic():
+        batch = Batch.objects.select_for_update().select_related("order").get(pk=batch_id)
+        if batch.status == BatchStatus.READY:
+            return
+        batch.status = BatchStatus.FAILED
+        batch.failure_reason = reason
+        batch.save(update_fields=["status", "failure_reason"])
+        audit_record(
+            action=CardsAction.BATCH_FAILED,
+            company=batch.company,
+            obj=batch.order,
+            actor_label="system",
+            changes={"line": batch.line.position, "reason": reason},
+        )
+
+
+def batch_retry(*, batch: Batch, actor: User, ip: str | None = None) -> int:
+    """An operator sends a failed batch's unfinished chunks again. Returns how many."""
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status != BatchStatus.FAILED:
+            return 0
+        chunk_ids = list(
+            locked.chunks.exclude(status=ChunkStatus.DONE).values_list("pk", flat=True)
+        )
+        Chunk.objects.filter(pk__in=chunk_ids).update(
+            status=ChunkStatus.PENDING, attempts=0, enqueued_at=Now()
+        )
+        locked.status = BatchStatus.GENERATING if locked.generated else BatchStatus.PENDING
+        locked.failure_reason = ""
+        locked.save(update_fields=["status", "failure_reason"])
+        audit_record(
+            action=CardsAction.BATCH_RETRIED,
+            actor=actor,
+            company=locked.company,
+            obj=locked.order,
+            ip=ip,
+            changes={"line": locked.line.position, "chunks": len(chunk_ids)},
+        )
+        transaction.on_commit(lambda: chunks_enqueue(chunk_ids))
+    return len(chunk_ids)
+
+
+def batch_finalise(*, batch_id: int) -> str:
+    """Every chunk done → the batch is ready, its issuance is posted, and the order is ready
+    when this was its last batch. Safe to call any number of times."""
+    from cards.services.workflow import order_mark_fulfilled
+
+    with transaction.atomic():
+        batch = (
+            Batch.objects.select_for_update(of=("self",))
+            .select_related("order", "company")
+            .filter(pk=batch_id)
+            .first()
+        )
+        if batch is None:
+            return "missing"
+        if batch.status == BatchStatus.READY:
+            return "already-ready"
+        if batch.chunks.exclude(status=ChunkStatus.DONE).exists():
+            return "not-complete"
+        issued = Card.objects.filter(batch=batch).count()
+        if issued != batch.quantity:
+            batch_fail(
+                batch_id=batch.pk,
+                reason=_("%(issued)s cards exist for %(ordered)s ordered; call the engineers.")
+                % {"issued": issued, "ordered": batch.quantity},
+            )
+            return "count-mismatch"
+        batch.status = BatchStatus.READY
+        batch.finished_at = timezone.now()
+        batch.save(update_fields=["status", "finished_at"])
+        ledger_post_card_issuance(
+            company=batch.company,
+            reference=f"{batch.order.number}-{batch.line.position}",
+            face_total=batch.face_total,
+            idempotency_key=f"card_issuance:{batch.public_id}",
+        )
+        order = Order.objects.select_for_update(of=("self",)).get(pk=batch.order_id)
+        pending = order.batches.exclude(status=BatchStatus.READY).exclude(pk=batch.pk).exists()
+        if order.status == OrderStatus.FULFILLING and not pending:
+            order_mark_fulfilled(order=order)
+    return "ready"
+
+
+def issuance_sweep(*, stale_seconds: int | None = None) -> list[int]:
+    """Send again the chunks nobody is working on that waited too long (their worker died or
+    their message was lost), and finalise batches whose finaliser message was lost. Chunks a
+    live transaction holds are skipped (SKIP LOCKED): their worker is alive."""
+    stale = stale_seconds if stale_seconds is not None else settings.ISSUANCE_STALE_SECONDS
+    cutoff = timezone.now() - datetime.timedelta(seconds=stale)
+    max_attempts = settings.ISSUANCE_MAX_ATTEMPTS
+    with transaction.atomic():
+        stuck = list(
+            Chunk.objects.select_for_update(skip_locked=True)
+            .filter(status=ChunkStatus.PENDING, enqueued_at__lt=cutoff)
+            .exclude(batch__status=BatchStatus.FAILED)
+            .order_by("pk")[:1000]
+        )
+        resend = [c.pk for c in stuck if c.attempts < max_attempts]
+        for chunk in stuck:
+            if chunk.attempts >= max_attempts:
+                chunk_record_failure(
+                    chunk_id=chunk.pk, error=TimeoutError("worker lost repeatedly"), final=True
+                )
+        Chunk.objects.filter(pk__in=resend).update(enqueued_at=Now())
+        transaction.on_commit(lambda: chunks_enqueue(resend))
+    for batch_id in Batch.objects.filter(
+        status=BatchStatus.GENERATING, generated=F("quantity")
+    ).values_list("pk", flat=True)[:1000]:
+        _finalise_if_complete(batch_id)
+    return resend
+
+
+def batch_progress(batch: Batch) -> dict[str, object]:
+    """Cards generated, rate and time left, for the live progress bar."""
+    rate = 0.0
+    eta = None
+    if batch.started_at and batch.generated:
+        end = batch.finished_at or timezone.now()
+        elapsed = max((end - batch.started_at).total_seconds(), 0.001)
+        rate = batch.generated / elapsed
+        if batch.status != BatchStatus.READY and rate > 0:
+            eta = round((batch.quantity - batch.generated) / rate)
+    return {
+        "id": str(batch.public_id),
+        "line": batch.line.position,
+        "status": batch.status,
+        "generated": batch.generated,
+        "quantity": batch.quantity,
+        "percent": round(100 * batch.generated / batch.quantity, 1) if batch.quantity else 100,
+        "rate_per_s": round(rate),
+        "eta_seconds": eta,
+        "failure_reason": batch.failure_reason,
+    }
