@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from cards import views
 
@@ -15,4 +15,9 @@ urlpatterns = [
     path("orders/<str:number>/reject/", views.order_reject_view, name="order_reject"),
     path("orders/<str:number>/cancel/", views.order_cancel_view, name="order_cancel"),
     path("approvals/", views.approvals, name="approvals"),
+    # Issuance: progress, card lists (cards/urls_cards.py), code downloads
+    # (cards/urls_delivery.py) and recipients' one-time links (cards/urls_recipient.py).
+    path("", include("cards.urls_cards")),
+    path("", include("cards.urls_delivery")),
+    path("", include("cards.urls_recipient")),
 ]

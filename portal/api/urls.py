@@ -6,6 +6,8 @@ from rest_framework.routers import SimpleRouter
 
 from billing.api import InvoiceViewSet
 from cards.api import OrderViewSet, ProductViewSet
+from cards.api_cards import register_card_routes
+from cards.api_codes import register_code_routes
 from portal.api import schema  # noqa: F401  (registers the authentication scheme)
 from portal.api.docs import api_docs_view
 
@@ -13,6 +15,8 @@ router = SimpleRouter(trailing_slash=False)
 router.register("products", ProductViewSet, basename="api-product")
 router.register("orders", OrderViewSet, basename="api-order")
 router.register("invoices", InvoiceViewSet, basename="api-invoice")
+register_card_routes(router)  # cards/api_cards.py: /cards, /orders/{number}/cards
+register_code_routes(router)  # cards/api_codes.py: code export (codes:export scope)
 
 urlpatterns = [
     path("v1/", include(router.urls)),

@@ -1,0 +1,10 @@
+from django import template
+
+from cards.models import Order
+
+register = template.Library()
+
+
+@register.simple_tag
+def order_code_downloads(order: Order) -> str:
+    return ""
