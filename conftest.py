@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 from django.conf import settings
@@ -30,29 +33,82 @@ def _test_database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(
-    django_db_setup: None, django_db_blocker, mail_dir: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `celery worker` process on the test database and the test run's Redis keys.
+class Worker:
+    """One `celery worker` process (and its prefork children) started by the tests, in a process
+    group of its own so that it can be killed whole, with its output in a file."""
 
-    Tests that use it must be transactional (``@pytest.mark.django_db(transaction=True)``): the
-    worker is another process and only sees committed rows.
-    """
-    from portal.celery import app
+    def __init__(self, proc: subprocess.Popen[bytes], log_path: Path, log: IO[bytes]) -> None:
+        self.proc = proc
+        self.log_path = log_path
+        self._log = log
 
-    env = {
-        **os.environ,
-        "PORTAL_ENV": "test",
-        "DATABASE_URL": _test_database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
-        "EMAIL_URL": f"file://{mail_dir}",
-        "PORTAL_BASE_URL": "http://testserver",
-    }
-    log = open(mail_dir.parent / "worker.log", "wb")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once: a prefork child holding a transaction dies with its
+        parent, as when a machine loses power or the OOM killer strikes."""
+        if self._log.closed:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=20)
+        self._log.close()
+
+    def stop(self) -> None:
+        """Warm shutdown (SIGTERM: running tasks finish, reserved messages go back to the
+        queue); SIGKILL for what is left of the group if it does not end in time."""
+        if self.alive:
+            self.proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=30)
+        self.kill()
+
+
+class WorkerPool:
+    """The workers of a test run. One shared worker (``celery_worker_process``) with the default
+    settings; tests that need their own (other settings, beat, killing) start them through
+    ``celery_worker_factory``, which stops the shared one first: two workers on the same queues
+    would take each other's messages. The shared one starts again when a test asks for it."""
+
+    def __init__(self, run_dir: Path, mail_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.mail_dir = mail_dir
+        self.shared: Worker | None = None
+        self._count = 0
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PORTAL_ENV": "test",
+            "DATABASE_URL": _test_database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
+            "EMAIL_URL": f"file://{self.mail_dir}",
+            "PORTAL_BASE_URL": "http://testserver",
+            **overrides,
+        }
+
+    def start(
+        self,
+        *,
+        env: dict[str, str] | None = None,
+        queues: str = "default,codes,statements",
+        concurrency: int = 2,
+        beat: bool = False,
+        loglevel: str = "INFO",
+        name: str = "worker",
+    ) -> Worker:
+        """Start a worker and wait until it answers a ping (it must consume ``default``)."""
+        from portal.celery import app
+
+        self._count += 1
+        log_path = self.run_dir / f"{name}-{self._count}.log"
+        command = [
             sys.executable,
             "-m",
             "celery",
@@ -60,41 +116,94 @@ def celery_worker_process(
             "portal",
             "worker",
             "-Q",
-            "default,codes,statements",
+            queues,
             "--concurrency",
-            "2",
+            str(concurrency),
             "--loglevel",
-            "INFO",
+            loglevel,
             "--without-gossip",
             "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+        ]
+        if beat:
+            command += ["--beat", "--schedule", str(self.run_dir / f"beat-{self._count}")]
+        log = open(log_path, "wb")  # noqa: SIM115 - closed by Worker.kill
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            command,
+            cwd=ROOT,
+            env=env or self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        worker = Worker(proc, log_path, log)
         deadline = time.monotonic() + 60
         while True:
-            if proc.poll() is not None:
+            if not worker.alive:
+                worker.kill()
                 raise RuntimeError(
-                    "the Celery worker exited at start:\n"
-                    + (mail_dir.parent / "worker.log").read_text()[-3000:]
+                    f"the Celery worker exited at start:\n{log_path.read_text()[-3000:]}"
                 )
             try:
                 if app.send_task("portal.tasks.ping").get(timeout=5) == "pong":
-                    break
+                    return worker
             except Exception:
                 if time.monotonic() > deadline:
+                    worker.stop()
                     raise
-        yield proc
+
+    def shared_worker(self) -> Worker:
+        if self.shared is None or not self.shared.alive:
+            self.shared = self.start()
+        return self.shared
+
+    def stop_shared(self) -> None:
+        if self.shared is not None:
+            self.shared.stop()
+            self.shared = None
+
+
+@pytest.fixture(scope="session")
+def worker_pool(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory, mail_dir: Path
+) -> Iterator[WorkerPool]:
+    pool = WorkerPool(tmp_path_factory.mktemp("workers"), mail_dir)
+    try:
+        yield pool
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        pool.stop_shared()
+
+
+@pytest.fixture
+def celery_worker_process(worker_pool: WorkerPool) -> subprocess.Popen[bytes]:
+    """A real `celery worker` process on the test database and the test run's Redis keys.
+
+    Tests that use it must be transactional (``@pytest.mark.django_db(transaction=True)``): the
+    worker is another process and only sees committed rows.
+    """
+    return worker_pool.shared_worker().proc
+
+
+@pytest.fixture
+def celery_worker_factory(
+    worker_pool: WorkerPool, transactional_db: None
+) -> Iterator[Callable[..., Worker]]:
+    """Start workers of this test's own: ``start(env={"ISSUANCE_CHUNK_SIZE": "1000"}, beat=True,
+    concurrency=1, ...)`` (``env`` adds to the shared worker's environment). The shared worker is
+    stopped first; this test's workers are stopped (or found killed) at its end, before the
+    database is flushed."""
+    started: list[Worker] = []
+    worker_pool.stop_shared()
+
+    def start(*, env: dict[str, str] | None = None, **options: Any) -> Worker:
+        worker = worker_pool.start(env=worker_pool.env(**(env or {})), **options)
+        started.append(worker)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

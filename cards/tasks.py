@@ -13,9 +13,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from cards.models import ChunkStatus, Order, OrderStatus
-from cards.services import issuance
+from cards.services import issuance, recipients
 from cards.services.workflow import order_begin_fulfilment
 from portal.models import Membership, Role
+from portal.sms import SmsError
 
 
 def _order_link(order: Order) -> str:
@@ -167,3 +168,42 @@ def order_notify_ready(order_id: int) -> str:
         order.ready_notified_at = timezone.now()
         order.save(update_fields=["ready_notified_at"])
     return "sent"
+
+
+# --- Delivery to recipients ----------------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def recipient_deliveries_create(order_id: int) -> int:
+    """A fulfilled order with delivery to recipients: one delivery per card, each queued for
+    sending. Idempotent: a second run creates nothing."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None:
+        return 0
+    return recipients.deliveries_create(order=order)
+
+
+class DeliveryAttemptFailed(Exception):
+    """Carries only the failure's type into the retry (and so into the result backend)."""
+
+
+RECIPIENT_SEND_MAX_RETRIES = 8
+
+
+@shared_task(bind=True, acks_late=True, max_retries=RECIPIENT_SEND_MAX_RETRIES)
+def recipient_delivery_send(self: Task, delivery_id: int) -> str:
+    """Send one recipient their one-time link. The token is made inside the service, never
+    passed in or returned. Idempotent: only a pending delivery is sent, under its row lock.
+    A mail server or SMS provider that fails is retried with back-off (30 s doubling to 30 min);
+    after the last attempt the delivery is marked failed."""
+    try:
+        return recipients.delivery_send(delivery_id=delivery_id)
+    except (SMTPException, OSError, SmsError) as exc:
+        reason = type(exc).__name__
+        final = self.request.retries >= RECIPIENT_SEND_MAX_RETRIES
+        recipients.delivery_record_failure(delivery_id=delivery_id, reason=reason, final=final)
+        if final:
+            return "failed"
+        raise self.retry(
+            countdown=min(30 * 2**self.request.retries, 1800), exc=DeliveryAttemptFailed(reason)
+        ) from None

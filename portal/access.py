@@ -67,6 +67,9 @@ _TWO_FACTOR_EXEMPT = frozenset(
         "portal:healthz",
         "set_language",
         "javascript-catalog",
+        # A card recipient's one-time link needs no account at all.
+        "cards:recipient_link",
+        "cards:recipient_card",
     }
 )
 

@@ -261,6 +261,7 @@ class ApiKey(models.Model):
         ORDERS_WRITE = "orders:write", _("Create, submit and cancel orders")
         ORDERS_APPROVE = "orders:approve", _("Approve and reject orders")
         INVOICES_READ = "invoices:read", _("Read invoices")
+        CODES_EXPORT = "codes:export", _("Export card codes")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="api_keys")

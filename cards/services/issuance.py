@@ -3,13 +3,15 @@
 - ``batches_create`` (inside the transaction that moves an order to fulfilment) turns each order
   line into a batch with a gapless block of serials and splits it into chunks.
 - ``chunk_generate`` (one Celery task per chunk, on the ``codes`` queue) generates the chunk's
-  cards and loads them with ``COPY`` in one transaction that also marks the chunk done. The chunk
-  row is locked for the whole transaction: a second delivery of the message waits, then finds
-  the chunk done and does nothing. A worker that dies rolls its transaction back; the sweeper
-  sends the chunk again.
+  cards and loads them with one binary ``COPY``, streamed block by block, in one transaction
+  that also marks the chunk done. The chunk row is locked for the whole transaction: a second
+  delivery of the message waits, then finds the chunk done and does nothing. A worker that dies
+  rolls its transaction back (no card of the chunk survives it); the sweeper sends the chunk
+  again. A worker holds one block of cards at a time, so its memory does not grow with the chunk
+  or the batch.
 - ``batch_finalise`` marks a batch ready once every chunk is done and the card count matches,
   posts one journal entry for the batch, and marks the order ready when its last batch is.
-No plaintext code leaves ``cards.codes.generate``: tasks carry ids, errors carry no row data.
+No plaintext code leaves ``cards.codes``: tasks carry ids, errors carry no row data.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from __future__ import annotations
 import calendar
 import datetime
 import logging
+import struct
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -39,6 +43,7 @@ from cards.models import (
     Order,
     OrderStatus,
 )
+from portal import crypto
 from portal.models import User
 from portal.services.audit import audit_record
 
@@ -57,19 +62,14 @@ CARD_COPY_COLUMNS = (
     "expires_at",
     "created_at",
 )
-_COPY_TYPES = [
-    "int8",
-    "int8",
-    "bytea",
-    "text",
-    "bytea",
-    "text",
-    "numeric",
-    "numeric",
-    "text",
-    "timestamptz",
-    "timestamptz",
-]
+_COPY_SQL = f"COPY cards_card ({', '.join(CARD_COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+# PostgreSQL's binary COPY stream: signature, flags and header-extension length, then one tuple
+# per card, then -1 as the field count of the end marker.
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_COPY_TRAILER = b"\xff\xff"
+# Cards generated and written to the COPY stream at a time: PostgreSQL loads one block while the
+# worker generates the next, and a worker holds one block's rows, whatever the chunk size.
+COPY_BLOCK = 2_000
 
 
 def add_months(moment: datetime.datetime, months: int) -> datetime.datetime:
@@ -137,53 +137,84 @@ def chunks_enqueue(chunk_ids: Iterable[int]) -> None:
         issuance_generate_chunk.delay(chunk_id)
 
 
-def _copy_cards(batch: Batch, key_id: str, cards: list[codes.GeneratedCard]) -> None:
+def _field(value: bytes | None) -> bytes:
+    """One field of a binary COPY tuple: its length, then its bytes (-1 and nothing for NULL)."""
+    if value is None:
+        return struct.pack(">i", -1)
+    return struct.pack(">i", len(value)) + value
+
+
+def _copy_row_format(raw_cursor: Any, batch: Batch, key_id: str, now: datetime.datetime) -> bytes:
+    """One card's binary COPY tuple as a bytes %-format with four holes (serial, digest,
+    ciphertext, last 4): everything else is the same for the whole chunk. The server encodes the
+    numeric and timestamp constants (``*_send``), so their wire format is PostgreSQL's own."""
+    raw_cursor.execute(
+        "SELECT numeric_send(%s::numeric), timestamptz_send(%s::timestamptz), "
+        "timestamptz_send(%s::timestamptz)",
+        [batch.face_value, batch.expires_at, now],
+    )
+    face, expires, created = raw_cursor.fetchone()
+    holes = (
+        struct.pack(">hi", len(CARD_COPY_COLUMNS), 8),  # field count; serial (int8) length
+        _field(struct.pack(">q", batch.pk)) + struct.pack(">i", codes.DIGEST_BYTES),
+        _field(key_id.encode()) + struct.pack(">i", codes.CIPHERTEXT_BYTES),
+        struct.pack(">i", 4),  # last 4 symbols, ASCII
+        _field(bytes(face))
+        + _field(bytes(face))  # balance starts at face value
+        + _field(CardStatus.ACTIVE.value.encode())
+        + _field(None if expires is None else bytes(expires))
+        + _field(bytes(created)),
+    )
+    return b"%b".join(part.replace(b"%", b"%%") for part in holes)
+
+
+def _copy_cards(batch: Batch, first_serial_number: int, count: int) -> None:
+    """Generate ``count`` cards and load them, in blocks of ``COPY_BLOCK``. On PostgreSQL, one
+    ``COPY ... (FORMAT BINARY)`` whose tuples are built from a per-chunk template: per card,
+    one ``%`` on bytes (psycopg's ``write_row`` would adapt 11 Python values per card)."""
     now = timezone.now()
-    face = batch.face_value
+    key_id = crypto.current_key_id()
+    blocks = (
+        codes.generate_block(first_serial_number + offset, min(COPY_BLOCK, count - offset))
+        for offset in range(0, count, COPY_BLOCK)
+    )
     if connection.vendor != "postgresql":
-        Card.objects.bulk_create(
-            (
+        face = batch.face_value
+        for block in blocks:
+            Card.objects.bulk_create(
                 Card(
-                    serial=int(card.serial),
+                    serial=serial,
                     batch=batch,
-                    digest=card.digest,
-                    key_id=key_id,
-                    ciphertext=card.ciphertext,
-                    last4=card.last4,
+                    digest=digest,
+                    key_id=block.key_id,
+                    ciphertext=ciphertext,
+                    last4=last4.decode(),
                     face_value=face,
                     balance=face,
                     status=CardStatus.ACTIVE,
                     expires_at=batch.expires_at,
                     created_at=now,
                 )
-                for card in cards
-            ),
-            batch_size=2000,
-        )
+                for serial, digest, ciphertext, last4 in zip(
+                    block.serials, block.digests, block.ciphertexts, block.last4s, strict=True
+                )
+            )
         return
-    columns = ", ".join(CARD_COPY_COLUMNS)
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        with raw.copy(f"COPY cards_card ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(_COPY_TYPES)
-            write = copy.write_row
-            batch_id, expires, active = batch.pk, batch.expires_at, CardStatus.ACTIVE.value
-            for card in cards:
-                write(
-                    (
-                        int(card.serial),
-                        batch_id,
-                        card.digest,
-                        key_id,
-                        card.ciphertext,
-                        card.last4,
-                        face,
-                        face,
-                        active,
-                        expires,
-                        now,
-                    )
+        row = _copy_row_format(raw, batch, key_id, now)
+        with raw.copy(_COPY_SQL) as copy:
+            copy.write(_COPY_SIGNATURE)
+            for block in blocks:
+                if block.key_id != key_id:  # the row template carries the key id
+                    raise RuntimeError("the card-code key changed during a chunk")
+                columns = zip(
+                    block.serials, block.digests, block.ciphertexts, block.last4s, strict=True
                 )
+                copy.write(
+                    b"".join([row % (s.to_bytes(8), d, c, last4) for s, d, c, last4 in columns])
+                )
+            copy.write(_COPY_TRAILER)
 
 
 def _safe_error(exc: BaseException) -> str:
@@ -221,11 +252,9 @@ def chunk_generate(*, chunk_id: int) -> str:
         batch = chunk.batch
         if batch.status in (BatchStatus.FAILED, BatchStatus.READY):
             return f"batch-{batch.status}"
-        key_id, cards = codes.generate(batch.first_serial + chunk.offset, chunk.count)
-        _copy_cards(batch, key_id, cards)
-        del cards
+        _copy_cards(batch, batch.first_serial + chunk.offset, chunk.count)
         Chunk.objects.filter(pk=chunk.pk).update(
-            status=ChunkStatus.DONE, finished_at=Now(), last_error=""
+            status=ChunkStatus.DONE, finished_at=timezone.now(), last_error=""
         )
         Batch.objects.filter(pk=batch.pk).update(
             generated=F("generated") + chunk.count,

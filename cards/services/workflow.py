@@ -500,9 +500,12 @@ def order_mark_fulfilled(*, order: Order) -> Order:
         actor_label="system",
         changes={"cards": order.card_count},
     )
-    from cards.tasks import order_notify_ready
+    from cards.models import DeliveryMethod
+    from cards.tasks import order_notify_ready, recipient_deliveries_create
 
     order_notify_ready.delay_on_commit(order.pk)  # type: ignore[attr-defined]
+    if order.delivery_method == DeliveryMethod.RECIPIENTS:
+        recipient_deliveries_create.delay_on_commit(order.pk)  # type: ignore[attr-defined]
     return order
 
 

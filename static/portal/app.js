@@ -6,3 +6,66 @@ document.addEventListener("DOMContentLoaded", () => {
     if (button) button.classList.add("js-hidden");
   }
 });
+
+// Live progress of card generation on the order page (templates/cards/_progress.html): while
+// the order is generating, ask for its progress every 2 s and update each batch's bar and
+// figures in place; once the order has left "generating", reload once to show its new state.
+document.addEventListener("DOMContentLoaded", () => {
+  const panel = document.querySelector("[data-progress-url][data-progress-poll]");
+  if (!panel) return;
+  const url = panel.dataset.progressUrl;
+  const interval = 2000;
+  const fields = ["status_label", "counts_text", "percent_text", "rate_text", "eta_text", "failure_text"];
+  let failures = 0;
+
+  const show = (data) => {
+    for (const batch of data.batches) {
+      const row = panel.querySelector(`[data-batch-id="${CSS.escape(batch.id)}"]`);
+      if (!row) continue;
+      for (const name of [...row.classList]) {
+        if (name.startsWith("status-")) row.classList.remove(name);
+      }
+      row.classList.add(`status-${batch.status}`);
+      const bar = row.querySelector('[data-field="bar"]');
+      if (bar) {
+        bar.max = batch.quantity;
+        bar.value = batch.generated;
+        bar.textContent = batch.percent_text;
+      }
+      for (const name of fields) {
+        const element = row.querySelector(`[data-field="${name}"]`);
+        if (element) element.textContent = batch[name] || "";
+      }
+      const failure = row.querySelector('[data-field="failure_text"]');
+      if (failure) failure.hidden = !batch.failure_text;
+    }
+  };
+
+  const poll = async () => {
+    let data;
+    try {
+      const response = await fetch(url, {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      data = await response.json();
+      failures = 0;
+    } catch {
+      failures += 1;
+      // A network blip: try again a little later; give up after a few misses in a row.
+      if (failures < 5) window.setTimeout(poll, interval * (failures + 1));
+      return;
+    }
+    show(data);
+    if (!data.fulfilling) {
+      window.location.reload();
+      return;
+    }
+    // Every batch ready or failed: a failed one waits for support, nothing more moves.
+    if (data.batches.every((batch) => batch.status === "ready" || batch.status === "failed")) return;
+    window.setTimeout(poll, interval);
+  };
+  window.setTimeout(poll, interval);
+});

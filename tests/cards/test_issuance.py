@@ -12,7 +12,7 @@ import pytest
 from billing.models import Account
 from billing.services.ledger import account_balance, account_get
 from cards import codes
-from cards.models import Batch, BatchStatus, Card, Chunk, ChunkStatus, OrderStatus
+from cards.models import Batch, BatchStatus, Card, CardType, Chunk, ChunkStatus, OrderStatus
 from cards.services import issuance
 from cards.services.orders import LineInput, order_create
 from cards.services.workflow import order_begin_fulfilment, order_submit
@@ -124,3 +124,73 @@ def test_a_chunk_that_keeps_failing_fails_its_batch_with_a_reason_and_can_be_ret
     batch.refresh_from_db()
     assert batch.status == BatchStatus.READY
     assert batch.cards.count() == 60
+
+
+# --- The bulk path: serials from a table, codes by column, tuples built for binary COPY ----------
+
+
+@pytest.mark.parametrize(("first", "count"), [(1, 2_500), (998, 5), (999_999_990, 30)])
+def test_bulk_serials_equal_the_one_by_one_serials(first, count):
+    expected = [int(codes.serial_for(n)) for n in range(first, first + count)]
+    assert codes.serial_numbers(first, count) == expected
+
+
+def test_a_generated_block_holds_codes_that_reveal_check_and_digest_to_its_columns():
+    block = codes.generate_block(4_990, 25)
+    assert len(set(block.digests)) == 25
+    assert {len(ct) for ct in block.ciphertexts} == {codes.CIPHERTEXT_BYTES}
+    for serial, digest, ciphertext, last4 in zip(
+        block.serials, block.digests, block.ciphertexts, block.last4s, strict=True
+    ):
+        shown = codes.reveal(serial=f"{serial:016d}", key_id=block.key_id, ciphertext=ciphertext)
+        canonical = codes.normalize_code(shown)
+        assert codes.code_digest(canonical) == digest
+        assert canonical[20:24].encode() == last4
+
+
+def test_cards_loaded_in_several_copy_blocks_carry_every_column(funded_order, monkeypatch):
+    monkeypatch.setattr(issuance, "COPY_BLOCK", 7)
+    order_begin_fulfilment(order_id=funded_order.pk)
+    batch = Batch.objects.get(order=funded_order, line__position=1)
+    chunk = batch.chunks.order_by("index").first()
+    assert issuance.chunk_generate(chunk_id=chunk.pk) == "done"
+    cards = list(batch.cards.order_by("serial"))
+    assert len(cards) == 40
+    first = int(codes.serial_for(batch.first_serial)) // 10
+    assert [c.serial // 10 for c in cards] == list(range(first, first + 40))
+    for card in cards:
+        assert (card.face_value, card.balance, card.status) == (
+            Decimal("100.00"),
+            Decimal("100.00"),
+            "active",
+        )
+        assert card.expires_at == batch.expires_at
+        shown = codes.reveal(
+            serial=card.serial_display, key_id=card.key_id, ciphertext=bytes(card.ciphertext)
+        )
+        canonical = codes.normalize_code(shown)
+        assert codes.code_digest(canonical) == bytes(card.digest)
+        assert card.last4 == canonical[20:24]
+
+
+def test_cards_of_a_product_without_expiry_load_with_no_expiry(settings):
+    settings.ISSUANCE_CHUNK_SIZE = 40
+    company = factories.company(approval_threshold="1000000.00")
+    people = factories.team(company)
+    factories.credit_line(company, "100000.00")
+    product = factories.product(card_type=CardType.REGISTERED, face_values=["500"])
+    order = order_create(
+        company=company,
+        actor=people["purchaser"],
+        registration=factories.registration(),
+        lines=[LineInput(product=str(product.public_id), face_value="500", quantity=3)],
+    )
+    order = order_submit(order=order, actor=people["purchaser"])
+    order_begin_fulfilment(order_id=order.pk)
+    run_all_chunks(order)
+    assert (
+        list(Card.objects.filter(batch__order=order).values_list("expires_at", flat=True))
+        == [None] * 3
+    )
+    order.refresh_from_db()
+    assert order.status == OrderStatus.FULFILLED
