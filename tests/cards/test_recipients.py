@@ -355,11 +355,11 @@ def test_the_link_moves_the_token_into_the_session_and_out_of_the_address(
     first = client.get(f"/r/{token}/")
     assert first.status_code == 302
     assert first["Location"] == "/r/"
-    assert first["Referrer-Policy"] == "no-referrer"
+    assert first["Referrer-Policy"] == "same-origin"
     assert "no-store" in first["Cache-Control"]
     page = client.get("/r/")
     assert page.status_code == 200
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
     assert "no-store" in page["Cache-Control"]
     assert token not in page.content.decode()
     card = delivery_of(delivered, email="xiaoming@example.com").card

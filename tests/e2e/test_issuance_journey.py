@@ -1,0 +1,391 @@
+"""Card issuance with a real Celery worker, seen in a real browser.
+
+1. A funded credit order of three lines, 25,000 cards in all, delivered by file. A finance user
+   (TOTP) watches the order page: the progress bars move by themselves while the worker
+   generates the cards, and the page turns to "Cards ready" without a manual reload. The
+   finance user confirms a fresh authenticator code, sees the archive password once, clicks
+   Download; the browser saves the ZIP, which opens with that password and holds 25,000 codes.
+2. A small recipients order: the worker generates the cards and emails each recipient a
+   one-time link (to the file mail backend). A recipient opens the link, clicks "Show my code"
+   and sees the code; after a reload only its last four characters are shown.
+"""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import io
+import re
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import pyzipper
+from django.db import transaction
+from django.db.models import Sum
+from django_otp.oath import TOTP, hotp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from pytest_django.fixtures import Settings
+from selenium.common.exceptions import (
+    JavascriptException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from cards import codes
+from cards.models import Batch, Card, Chunk, DeliveryMethod, Order, OrderStatus
+from cards.services.orders import LineInput, order_create
+from cards.services.workflow import order_submit
+from portal.models import Role
+from tests import factories
+
+if TYPE_CHECKING:
+    from conftest import Worker
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct horse battery staple"  # what tests.factories.member gives everyone
+FINANCE_EMAIL = "finance@autumn.example"
+QUANTITIES = [12_000, 8_000, 5_000]
+TOTAL = sum(QUANTITIES)
+CHUNK = 1_000
+HELD = [12_000, 8_000, 4_000]  # all but the last chunk of the last line
+WORKER_ENV = {"ISSUANCE_CHUNK_SIZE": str(CHUNK)}
+WAIT = 20
+GENERATION_WAIT = 90
+MAIL_SEPARATOR = b"\n" + b"-" * 79 + b"\n"
+LINK = re.compile(r"/r/([A-Za-z0-9_-]+)/")
+
+
+def _wait(browser: WebDriver, condition: Callable[[Any], Any], timeout: float = WAIT) -> Any:
+    ignored = (NoSuchElementException, StaleElementReferenceException, JavascriptException)
+    return WebDriverWait(browser, timeout, ignored_exceptions=ignored).until(condition)
+
+
+def _wait_for(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def _path(browser: WebDriver) -> str:
+    return str(browser.execute_script("return window.location.pathname"))
+
+
+def _wait_for_path(browser: WebDriver, path: str) -> None:
+    _wait(browser, lambda b: _path(b) == path)
+
+
+def _text(browser: WebDriver, testid: str) -> str:
+    return str(browser.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]').text)
+
+
+def _click(browser: WebDriver, testid: str) -> None:
+    browser.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]').click()
+
+
+def _prefer_english(browser: WebDriver) -> None:
+    """Send Accept-Language: en, as a browser set to English does (the fixture asks for zh-CN)."""
+    user_agent = browser.execute_script("return navigator.userAgent")
+    browser.execute_cdp_cmd(
+        "Emulation.setUserAgentOverride", {"userAgent": user_agent, "acceptLanguage": "en"}
+    )
+
+
+def _code(key: bytes, step: int) -> str:
+    return f"{hotp(key, step, digits=6):06d}"
+
+
+def _submit_code(browser: WebDriver, code: str) -> None:
+    field = browser.find_element(By.NAME, "token")
+    field.clear()
+    field.send_keys(code)
+    field.submit()
+
+
+def _order_status(order: Order) -> str:
+    return str(Order.objects.filter(pk=order.pk).values_list("status", flat=True).get())
+
+
+def _generated(order: Order) -> int:
+    return int(Batch.objects.filter(order=order).aggregate(n=Sum("generated"))["n"] or 0)
+
+
+def _watch(
+    browser: WebDriver, observed: list[list[int]], wanted: Callable[[list[int]], bool]
+) -> list[int] | str | None:
+    """Note each new state of the bars; the state if ``wanted``, "reloaded" once app.js has
+    reloaded the page (the marker is gone), else None."""
+    state = _bars(browser)
+    if state is None:
+        return None
+    if not state["marked"]:
+        return "reloaded"
+    values = [int(v) for v in state["values"]]
+    if not observed or observed[-1] != values:
+        observed.append(values)
+    return values if wanted(values) else None
+
+
+def _bars(browser: WebDriver) -> dict[str, Any] | None:
+    """The progress bars as the page shows them, and a marker that a reload would drop."""
+    try:
+        state = browser.execute_script(
+            "const bars = [...document.querySelectorAll("
+            '\'[data-testid="batch-progress"] progress[data-field="bar"]\')];'
+            "return {marked: window.__e2eMarker === true,"
+            " values: bars.map((b) => Number(b.value)), maxes: bars.map((b) => Number(b.max)),"
+            " status: (document.querySelector('[data-testid=\"order-status\"]') || {}).textContent"
+            " || ''};"
+        )
+    except WebDriverException:  # the page is being reloaded
+        return None
+    return dict(state) if state else None
+
+
+# --- 1. 25,000 cards by file: live progress, then the encrypted archive --------------------------
+
+
+def test_finance_watches_25000_cards_being_generated_and_downloads_them(
+    live_server: Any,
+    browser: WebDriver,
+    settings: Settings,
+    celery_worker_factory: Callable[..., Worker],
+    tmp_path: Path,
+) -> None:
+    # 2,500,000 CNY of cards would otherwise go to an operator's risk review.
+    settings.ORDER_PLATFORM_LIMIT = Decimal("900000000.00")
+    settings.ORDER_VELOCITY_MAX_VALUE = Decimal("900000000.00")
+    company = factories.company("Ningbo Autumn Gifts Co., Ltd.", approval_threshold="900000000.00")
+    factories.credit_line(company, "900000000.00")
+    product = factories.product()
+    purchaser = factories.member(company, Role.PURCHASER)
+    finance = factories.member(company, Role.FINANCE, FINANCE_EMAIL)
+    device = TOTPDevice.objects.create(user=finance, name="phone", confirmed=True)
+    key = device.bin_key
+    base = live_server.url
+
+    # A worker on the default queue only: it starts the fulfilment (batches split into chunks
+    # of CHUNK cards) but generates nothing, so the page opens on an order at 0 %.
+    starter = celery_worker_factory(env=WORKER_ENV, queues="default", name="starter")
+
+    # --- The finance user signs in with a TOTP code --------------------------------------------
+    _prefer_english(browser)
+    browser.get(base + "/login/")
+    browser.find_element(By.NAME, "username").send_keys(FINANCE_EMAIL)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    _wait_for_path(browser, "/2fa/verify/")
+    sign_in_step = TOTP(key).t()
+    _submit_code(browser, _code(key, sign_in_step))
+    _wait_for_path(browser, "/")
+
+    # --- A funded credit order of three lines, 25,000 cards ------------------------------------
+    order = order_create(
+        company=company,
+        actor=purchaser,
+        registration=factories.registration(),
+        delivery_method=DeliveryMethod.FILE,
+        lines=[
+            LineInput(product=str(product.public_id), face_value="100", quantity=quantity)
+            for quantity in QUANTITIES
+        ],
+    )
+    order = order_submit(order=order, actor=purchaser)
+    assert order.status == OrderStatus.FUNDED
+    _wait_for(lambda: _order_status(order) == OrderStatus.FULFILLING, "fulfilment to start")
+
+    # --- The order page: three bars at 0, polling ----------------------------------------------
+    browser.get(f"{base}/orders/{order.number}/")
+    _wait_for_path(browser, f"/orders/{order.number}/")
+    assert _text(browser, "order-status") == "Generating cards"
+    panel = browser.find_element(By.CSS_SELECTOR, '[data-testid="order-progress"]')
+    assert panel.get_attribute("data-progress-poll") is not None
+    browser.execute_script("window.__e2eMarker = true")
+    first = _bars(browser)
+    assert first is not None
+    assert first["maxes"] == QUANTITIES
+    assert first["values"] == [0, 0, 0]
+
+    # --- Now a worker that generates: watch the bars without touching the page -----------------
+    starter.stop()
+    # Hold the order's last chunk with a row lock, so the worker (one process) generates the
+    # other 24,000 cards, then waits: the page must show them without being touched. Released,
+    # the last chunk follows and app.js reloads the page once the order is ready.
+    chunks = Chunk.objects.filter(batch__order=order)
+    last_chunk = chunks.order_by("-batch__line__position", "-index").first()
+    assert last_chunk is not None
+    observed: list[list[int]] = [[0, 0, 0]]
+    with transaction.atomic():
+        Chunk.objects.select_for_update().get(pk=last_chunk.pk)
+        celery_worker_factory(env=WORKER_ENV, concurrency=1, name="generator")
+        _wait_for(
+            lambda: _generated(order) == TOTAL - last_chunk.count, "all but the held chunk", 60
+        )
+        _wait_for(
+            lambda: _watch(browser, observed, lambda values: values == HELD),
+            f"the page to show {HELD} by itself",
+        )
+    texts = [e.text for e in browser.find_elements(By.CSS_SELECTOR, '[data-testid="batch-counts"]')]
+    assert texts == ["12,000 of 12,000 cards", "8,000 of 8,000 cards", "4,000 of 5,000 cards"]
+    _wait_for(
+        lambda: _watch(browser, observed, lambda values: False) == "reloaded",
+        "the page to reload by itself",
+        GENERATION_WAIT,
+    )
+    _wait(browser, lambda b: _text(b, "order-status") == "Cards ready")
+    assert _order_status(order) == OrderStatus.FULFILLED
+    assert Card.objects.filter(batch__order=order).count() == TOTAL
+
+    sums = [sum(values) for values in observed]
+    assert sums == sorted(sums), f"progress went backwards: {observed}"
+    # After the reload, every batch is full.
+    done = _bars(browser)
+    assert done is not None
+    assert done["values"] == QUANTITIES == done["maxes"]
+    percents = [
+        e.text for e in browser.find_elements(By.CSS_SELECTOR, '[data-field="percent_text"]')
+    ]
+    assert percents == ["100.0%"] * 3  # the progress view formats one decimal
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-progress-poll]")
+    print(f"bar states seen before the reload: {observed}")  # shown with -s
+
+    # --- The code download: a fresh code (a later time step than the sign-in's) ----------------
+    _click(browser, "download-codes")
+    _wait_for_path(browser, f"/orders/{order.number}/codes/")
+    # The next step's code: within django-otp's tolerance of one step, and not a replay.
+    _submit_code(browser, _code(key, sign_in_step + 1))
+    _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="archive-password"]'))
+    password = _text(browser, "archive-password")
+    assert len(password) == 20
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd(
+        "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+    _click(browser, "download-archive")
+    archive_path: Path = _wait_for(
+        lambda: next(
+            (p for p in downloads.iterdir() if p.suffix == ".zip"),
+            None,
+        ),
+        "the archive to download",
+        timeout=60,
+    )
+    assert archive_path.name == f"{order.number}-codes.zip"
+    with pyzipper.AESZipFile(io.BytesIO(archive_path.read_bytes())) as zf:
+        zf.setpassword(password.encode())
+        files = {info.filename: zf.read(info.filename) for info in zf.infolist()}
+    assert set(files) == {f"{order.number}-codes.csv", f"{order.number}-codes.xlsx"}
+    rows = list(
+        csv.reader(io.StringIO(files[f"{order.number}-codes.csv"].decode("utf-8-sig"), newline=""))
+    )
+    assert rows[0][:2] == ["Serial", "Code"]
+    body = rows[1:]
+    assert len(body) == TOTAL
+    assert len({row[0] for row in body}) == TOTAL
+    assert all(codes.luhn_valid(row[0].replace(" ", "").replace("-", "")) for row in body[:50])
+
+
+# --- 2. Recipients: the one-time link from the email ---------------------------------------------
+
+
+def _mail_bodies(mail_dir: Path, to: str) -> list[str]:
+    """The decoded text of every message to ``to`` that the worker's file backend wrote."""
+    bodies = []
+    for path in sorted(mail_dir.glob("*.log")):
+        for raw in path.read_bytes().split(MAIL_SEPARATOR):
+            if not raw.strip():
+                continue
+            message = email.message_from_bytes(raw, policy=email.policy.default)
+            if to not in str(message.get("To", "")):
+                continue
+            texts = [
+                part.get_content()
+                for part in message.walk()
+                if part.get_content_type() == "text/plain"
+            ]
+            bodies.append("\n".join(str(t) for t in texts))
+    return bodies
+
+
+def test_a_recipient_opens_the_emailed_link_and_sees_the_code_once(
+    live_server: Any,
+    browser: WebDriver,
+    celery_worker_process: Any,
+    mail_dir: Path,
+) -> None:
+    company = factories.company("Xiamen Harbour Gifts Co., Ltd.", approval_threshold="900000.00")
+    factories.credit_line(company, "100000.00")
+    product = factories.product()
+    purchaser = factories.member(company, Role.PURCHASER)
+    recipient = "harbour.recipient@example.com"
+    order = order_create(
+        company=company,
+        actor=purchaser,
+        delivery_method=DeliveryMethod.RECIPIENTS,
+        lines=[
+            LineInput(
+                product=str(product.public_id),
+                face_value="100",
+                quantity=1,
+                recipient_name="Wang Xiaoming",
+                recipient_email=recipient,
+            ),
+            LineInput(
+                product=str(product.public_id),
+                face_value="200",
+                quantity=1,
+                recipient_name="Li Na",
+                recipient_email="harbour.other@example.com",
+            ),
+        ],
+    )
+    order = order_submit(order=order, actor=purchaser)
+    assert order.status == OrderStatus.FUNDED
+
+    bodies = _wait_for(lambda: _mail_bodies(mail_dir, recipient), "the recipient's email", 60)
+    match = LINK.search(bodies[-1])
+    assert match, bodies[-1]
+    token = match.group(1)
+    card = Card.objects.get(batch__order=order, face_value=Decimal("100.00"))
+    code = codes.reveal(
+        serial=card.serial_display, key_id=card.key_id, ciphertext=bytes(card.ciphertext)
+    )
+
+    _prefer_english(browser)
+    browser.get(f"{live_server.url}/r/{token}/")
+    _wait_for_path(browser, "/r/")
+    assert token not in browser.current_url
+    assert "Wang Xiaoming" in browser.find_element(By.TAG_NAME, "h1").text
+    assert _text(browser, "serial") == card.serial_display
+    assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="code"]')
+    _click(browser, "reveal")
+    _wait(browser, lambda b: _path(b) == "/r/" and b.execute_script("return document.readyState"))
+    _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="code"], h1'))
+    # "Referrer-Policy: no-referrer" here would make Chromium post the form with "Origin: null",
+    # which Django's CSRF check refuses (403): the page uses "same-origin".
+    assert "CSRF" not in browser.page_source, "Show my code was refused by the CSRF check"
+    assert _text(browser, "code") == code
+    assert "only time the code is shown" in _text(browser, "shown-once")
+
+    browser.get(f"{live_server.url}/r/")  # reload the page (a GET, not the POST again)
+    _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="last4"]'))
+    assert _text(browser, "last4") == f"···{card.last4}"
+    assert code not in browser.page_source
+    assert "already shown" in _text(browser, "already-shown")
+    assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="reveal"]')
