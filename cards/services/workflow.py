@@ -283,16 +283,30 @@ def order_mark_funded(*, order: Order, actor: User | None, ip: str | None = None
     return order
 
 
+def _require_waiting_for_approval(order: Order) -> None:
+    """Checked after the order row is locked: two approvers clicking at once decide once."""
+    if order.status != S.PENDING_APPROVAL:
+        raise OrderStateError(
+            _("Order %(number)s is not waiting for approval (it is %(status)s).")
+            % {"number": order.number, "status": order.get_status_display()}
+        )
+
+
+def _require_in_review(order: Order) -> None:
+    """Checked after the order row is locked."""
+    if order.status != S.PENDING_REVIEW:
+        raise OrderStateError(
+            _("Order %(number)s is not in risk review (it is %(status)s).")
+            % {"number": order.number, "status": order.get_status_display()}
+        )
+
+
 @transaction.atomic
 def order_approve(*, order: Order, actor: User, ip: str | None = None) -> Order:
     """A company approver's yes. Never the order's own creator."""
     require_role(order.company, actor, APPROVER_ROLES)
     locked = _lock(order)
-    if locked.status != S.PENDING_APPROVAL:
-        raise OrderStateError(
-            _("Order %(number)s is not waiting for approval (it is %(status)s).")
-            % {"number": locked.number, "status": locked.get_status_display()}
-        )
+    _require_waiting_for_approval(locked)
     if locked.created_by_id == actor.pk:
         raise PermissionDenied(_("You created this order, so someone else must approve it."))
     locked.approved_by = actor
@@ -320,11 +334,7 @@ def order_reject(*, order: Order, actor: User, reason: str, ip: str | None = Non
     require_role(order.company, actor, APPROVER_ROLES)
     reason = _require_reason(reason)
     locked = _lock(order)
-    if locked.status != S.PENDING_APPROVAL:
-        raise OrderStateError(
-            _("Order %(number)s is not waiting for approval (it is %(status)s).")
-            % {"number": locked.number, "status": locked.get_status_display()}
-        )
+    _require_waiting_for_approval(locked)
     if locked.created_by_id == actor.pk:
         raise PermissionDenied(_("You created this order; cancel it instead of rejecting it."))
     _move(locked, S.REJECTED)
@@ -355,11 +365,7 @@ def order_review_approve(*, order: Order, operator: User, ip: str | None = None)
     """An operator clears an order held for risk review; it goes on to funding."""
     _require_operator(operator)
     locked = _lock(order)
-    if locked.status != S.PENDING_REVIEW:
-        raise OrderStateError(
-            _("Order %(number)s is not in risk review (it is %(status)s).")
-            % {"number": locked.number, "status": locked.get_status_display()}
-        )
+    _require_in_review(locked)
     locked.reviewed_by = operator
     locked.reviewed_at = timezone.now()
     audit_record(
@@ -380,11 +386,7 @@ def order_review_reject(
     _require_operator(operator)
     reason = _require_reason(reason)
     locked = _lock(order)
-    if locked.status != S.PENDING_REVIEW:
-        raise OrderStateError(
-            _("Order %(number)s is not in risk review (it is %(status)s).")
-            % {"number": locked.number, "status": locked.get_status_display()}
-        )
+    _require_in_review(locked)
     credit_services.credit_release(company=locked.company, reference=locked.number)
     _move(locked, S.REJECTED)
     locked.reviewed_by = operator
