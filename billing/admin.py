@@ -318,3 +318,8 @@ class AccountAdmin(ReadOnlyAdmin):
     @admin.display(description=_("balance (debit +)"))
     def balance_display(self, obj: Account) -> str:
         return format_cny(account_balance(obj))
+
+
+# Payments and bank statements, receivables (aging, reminders, holds, ledger checks) and
+# statements register their admin pages in their own modules.
+from billing import admin_payments, admin_receivables, admin_statements  # noqa: E402, F401

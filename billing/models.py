@@ -293,3 +293,334 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+
+# --- Payments ------------------------------------------------------------------------------------
+
+
+class BankStatementImport(models.Model):
+    """One bank statement file an operator imported. Its lines become payments; a line seen
+    before (same dedupe key) creates nothing, so importing a statement twice is harmless."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    file_name = models.CharField(_("file name"), max_length=200)
+    file_sha256 = models.CharField(max_length=64, db_index=True)
+    row_count = models.PositiveIntegerField(_("rows"), default=0)
+    created_count = models.PositiveIntegerField(_("new payments"), default=0)
+    duplicate_count = models.PositiveIntegerField(_("already imported"), default=0)
+    matched_count = models.PositiveIntegerField(_("matched automatically"), default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("imported at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("bank statement import")
+        verbose_name_plural = _("bank statement imports")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+
+class Payment(models.Model):
+    """Money received by bank transfer. Allocated to invoices (or kept as the company's credit)
+    through ``Allocation`` rows; ``allocated_amount`` is their running sum."""
+
+    class Status(models.TextChoices):
+        UNMATCHED = "unmatched", _("Unmatched")
+        PARTIAL = "partial", _("Partly allocated")
+        ALLOCATED = "allocated", _("Allocated")
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("Entered by an operator")
+        STATEMENT = "statement", _("Bank statement import")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Known once the payer is identified (by a match or by an operator).
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        verbose_name=_("company"),
+    )
+    bank_reference = models.CharField(_("bank reference"), max_length=64)
+    # The same bank line imported twice (or typed twice) is one payment: a digest of the bank
+    # reference, or of the line's date, amount, payer account and text when it has none.
+    dedupe_key = models.CharField(max_length=64, unique=True)
+    payer_name = models.CharField(_("payer"), max_length=200, blank=True)
+    payer_account = models.CharField(_("payer account"), max_length=64, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    received_on = models.DateField(_("received on"))
+    remittance = models.CharField(_("remittance text"), max_length=300, blank=True)
+    source = models.CharField(
+        _("source"), max_length=16, choices=Source.choices, default=Source.MANUAL
+    )
+    statement_import = models.ForeignKey(
+        BankStatementImport,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+    )
+    allocated_amount = models.DecimalField(
+        _("allocated"), max_digits=14, decimal_places=2, default=ZERO
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.UNMATCHED
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-received_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_gt_0"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    allocated_amount__gte=0, allocated_amount__lte=models.F("amount")
+                ),
+                name="payment_allocated_within_amount",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "received_on"], name="payment_status_received"),
+            models.Index(fields=["company", "received_on"], name="payment_company_received"),
+        ]
+
+    def __str__(self) -> str:
+        return self.bank_reference
+
+    @property
+    def unallocated(self) -> Decimal:
+        return self.amount - self.allocated_amount
+
+
+class Allocation(models.Model):
+    """Part of a payment applied to an invoice, or kept as the company's credit, or company
+    credit applied to an invoice. Append-only: a reversal is a new row (negative amount) that
+    names the allocation it reverses; each allocation can be reversed once."""
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", _("Payment to invoice")
+        TO_CREDIT = "to_credit", _("Payment kept as company credit")
+        CREDIT_USE = "credit_use", _("Company credit to invoice")
+
+    class Method(models.TextChoices):
+        REFERENCE = "reference", _("Matched by reference")
+        AMOUNT = "amount", _("Matched by unique amount")
+        MANUAL = "manual", _("Allocated by an operator")
+        CREDIT = "credit", _("Company credit applied")
+        REVERSAL = "reversal", _("Reversal")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    method = models.CharField(_("method"), max_length=16, choices=Method.choices)
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+")
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="allocations"
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="allocations"
+    )
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    reverses = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversed_by",
+        verbose_name=_("reverses"),
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("allocation")
+        verbose_name_plural = _("allocations")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(amount=0), name="allocation_nonzero"),
+            models.CheckConstraint(
+                condition=models.Q(reverses__isnull=True, amount__gt=0)
+                | models.Q(reverses__isnull=False, amount__lt=0),
+                name="allocation_sign",
+            ),
+        ]
+        indexes = [models.Index(fields=["company", "created_at"], name="allocation_company_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount}"
+
+
+# --- Receivables ---------------------------------------------------------------------------------
+
+
+class InvoiceReminder(models.Model):
+    """A reminder sent for an invoice; the unique pair makes each reminder go out once."""
+
+    class Kind(models.TextChoices):
+        BEFORE_DUE = "before_due", _("7 days before due")
+        ON_DUE = "on_due", _("On the due date")
+        AFTER_7 = "after_7", _("7 days overdue")
+        AFTER_30 = "after_30", _("30 days overdue")
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="reminders")
+    kind = models.CharField(_("reminder"), max_length=16, choices=Kind.choices)
+    sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("invoice reminder")
+        verbose_name_plural = _("invoice reminders")
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "kind"], name="invoice_reminder_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} {self.kind}"
+
+
+class CreditHold(models.Model):
+    """A hold on a company's new credit orders while an invoice is past due + grace. Opened and
+    lifted by the daily receivables task (and lifted when a payment clears the invoice)."""
+
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="credit_holds")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
+    placed_at = models.DateTimeField(_("placed at"), default=timezone.now)
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("credit hold")
+        verbose_name_plural = _("credit holds")
+        ordering = ["-placed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company"],
+                condition=models.Q(lifted_at__isnull=True),
+                name="credit_hold_one_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company}: {self.invoice}"
+
+
+class LedgerCheck(models.Model):
+    """The nightly recomputation of the money invariants. A row with ``ok`` false is an alert
+    (operators are emailed and it shows in the admin)."""
+
+    ran_at = models.DateTimeField(_("ran at"), default=timezone.now, db_index=True)
+    ok = models.BooleanField(_("all invariants hold"))
+    # Each check: name → {"expected": "...", "actual": "...", "ok": bool, ...}
+    results = models.JSONField(_("results"), default=dict)
+
+    class Meta:
+        verbose_name = _("ledger check")
+        verbose_name_plural = _("ledger checks")
+        ordering = ["-ran_at"]
+
+    def __str__(self) -> str:
+        return f"{self.ran_at:%Y-%m-%d %H:%M} {'ok' if self.ok else 'DRIFT'}"
+
+
+# --- Statements ----------------------------------------------------------------------------------
+
+
+def _statement_path(instance: StatementFile, filename: str) -> str:
+    statement = instance.statement
+    return f"statements/{statement.company_id}/{statement.public_id}/{filename}"
+
+
+class Statement(models.Model):
+    """A company's statement of account for a period (dates inclusive, Asia/Shanghai days).
+    Issued once and never changed: a re-issue is a new version. The unique constraint gives one
+    statement per company, period and version however many schedulers or retries run."""
+
+    class Status(models.TextChoices):
+        BUILDING = "building", _("Being prepared")
+        ISSUED = "issued", _("Issued")
+        FAILED = "failed", _("Failed")
+
+    class Trigger(models.TextChoices):
+        MONTHLY = "monthly", _("Monthly")
+        ON_DEMAND = "on_demand", _("On demand")
+        REISSUE = "reissue", _("Re-issue")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="statements")
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    period_start = models.DateField(_("from"))
+    period_end = models.DateField(_("to"))
+    version = models.PositiveSmallIntegerField(_("version"), default=1)
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.BUILDING
+    )
+    opening_balance = models.DecimalField(
+        _("opening balance"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    closing_balance = models.DecimalField(
+        _("closing balance"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    # Totals, aging and card activity as shown on the statement.
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    failure = models.CharField(_("reason"), max_length=500, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("statement")
+        verbose_name_plural = _("statements")
+        ordering = ["-period_end", "-version", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "period_start", "period_end", "version"],
+                name="statement_one_per_version",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(period_end__gte=models.F("period_start")),
+                name="statement_period_order",
+            ),
+        ]
+        indexes = [models.Index(fields=["company", "-period_end"], name="statement_company_period")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class StatementFile(models.Model):
+    """One rendering of a statement (PDF, CSV or XLSX), with the SHA-256 of its bytes."""
+
+    class Format(models.TextChoices):
+        PDF = "pdf", "PDF"
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="files")
+    format = models.CharField(max_length=8, choices=Format.choices)
+    file = models.FileField(upload_to=_statement_path, max_length=200)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("statement file")
+        verbose_name_plural = _("statement files")
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "format"], name="statement_file_format")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.statement} {self.format}"

@@ -74,7 +74,7 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet[CardProduct]):
     pagination_class = None
 
     def get_queryset(self) -> QuerySet[CardProduct]:
-        return catalog_products()
+        return catalog_products(request_company(self.request))
 
     @extend_schema(
         summary=gettext_lazy("List the products on sale"),

@@ -12,14 +12,18 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from cards.models import CardProduct, Order, OrderLine, OrderStatus
-from portal.models import AuditEvent, User
+from portal.models import AuditEvent, Company, User
 
 ORDER_OBJECT_TYPE = "cards.order"
 
 
-def catalog_products() -> QuerySet[CardProduct]:
-    """Products on sale, in catalog order."""
-    return CardProduct.objects.filter(active=True).order_by("name", "pk")
+def catalog_products(company: Company | None = None) -> QuerySet[CardProduct]:
+    """Products on sale, in catalog order: those offered to every company, plus (given a
+    company) those made for it alone. Without a company, only the shared catalog."""
+    offered = Q(company__isnull=True)
+    if company is not None:
+        offered |= Q(company=company)
+    return CardProduct.objects.filter(offered, active=True).order_by("name", "pk")
 
 
 @dataclass(frozen=True)

@@ -20,4 +20,6 @@ urlpatterns = [
     path("", include("cards.urls_cards")),
     path("", include("cards.urls_delivery")),
     path("", include("cards.urls_recipient")),
+    # Order files: upload, check, confirm, history (cards/urls_uploads.py).
+    path("", include("cards.urls_uploads")),
 ]

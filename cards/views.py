@@ -53,13 +53,14 @@ from cards.services.workflow import (
     order_submit,
 )
 from portal.access import (
+    active_company,
     active_membership,
     company_member_required,
     company_objects,
     get_company_object_or_404,
     role_required,
 )
-from portal.models import AuditEvent, Role, User
+from portal.models import AuditEvent, Company, Role, User
 from portal.services.audit import client_ip
 
 ORDERS_PER_PAGE = 25
@@ -85,7 +86,7 @@ def catalog(request: HttpRequest) -> HttpResponse:
         request,
         "cards/catalog.html",
         {
-            "products": selectors.catalog_products(),
+            "products": selectors.catalog_products(active_company(request)),
             "can_order": active_membership(request).role in ORDERING_ROLES,
         },
     )
@@ -170,8 +171,8 @@ def _line_initial(order: Order) -> list[dict[str, str]]:
     ]
 
 
-def _choices(order: Order | None) -> list[tuple[str, str]]:
-    products = list(selectors.catalog_products())
+def _choices(company: Company, order: Order | None) -> list[tuple[str, str]]:
+    products = list(selectors.catalog_products(company))
     choices = product_choices(products)
     if order is not None:
         # A product taken off sale since the draft was saved stays selectable, so the row
@@ -226,8 +227,8 @@ def _apply_service_error(exc: ValidationError, page: OrderPage) -> None:
     _attach_line_errors(exc.messages, page.rows)
 
 
-def _build_page(order: Order | None, data: QueryDict | None) -> OrderPage:
-    choices = _choices(order)
+def _build_page(company: Company, order: Order | None, data: QueryDict | None) -> OrderPage:
+    choices = _choices(company, order)
     initial: dict[str, Any] = {}
     line_initial: list[dict[str, str]] = [{} for _row in range(NEW_ORDER_ROWS)]
     if order is not None:
@@ -269,7 +270,7 @@ def _order_form(request: HttpRequest, order: Order | None) -> HttpResponse:
     data: QueryDict | None = None
     if request.method == "POST":
         data = _with_more_rows(request.POST) if action == "add_lines" else request.POST
-    page = _build_page(order, data)
+    page = _build_page(company, order, data)
     if request.method != "POST":
         if order is not None:
             for number, row in enumerate(page.rows, start=1):

@@ -28,6 +28,7 @@ from cards.models.ordering import (
     PurchaseRegistration,
     RiskReviewOrder,
 )
+from cards.models.uploads import OrderUpload, UploadStatus
 
 __all__ = [
     "BEARER_FACE_VALUE_CAP",
@@ -50,9 +51,11 @@ __all__ = [
     "Order",
     "OrderLine",
     "OrderStatus",
+    "OrderUpload",
     "PaymentMethod",
     "PurchaseRegistration",
     "RecipientDelivery",
     "RiskReviewOrder",
     "SerialCounter",
+    "UploadStatus",
 ]

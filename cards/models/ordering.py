@@ -63,6 +63,17 @@ class CardProduct(models.Model):
         help_text=_("Bearer cards: at least 36. Registered cards do not expire: leave empty."),
     )
     active = models.BooleanField(_("on sale"), default=True)
+    # Empty: in every company's catalog. Set: a product made for one company only, which no
+    # other company can order (the portal, the API and file uploads all refuse it).
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="exclusive_products",
+        verbose_name=_("only for company"),
+        help_text=_("Leave empty to offer the product to every company."),
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -164,6 +175,10 @@ class CardProduct(models.Model):
         if self.name_en and (get_language() or "").startswith("en"):
             return self.name_en
         return self.name
+
+    def offered_to(self, company: Company) -> bool:
+        """In this company's catalog: offered to every company, or made for this one."""
+        return self.company_id is None or self.company_id == company.pk
 
     @property
     def face_value_cap(self) -> Decimal:

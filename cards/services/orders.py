@@ -154,6 +154,16 @@ def order_lines_check(*, company: Company, lines: list[LineInput]) -> CheckedOrd
             errors.append(
                 line_error(position, _("product"), raw.product, _("not a product on sale."))
             )
+        elif not product.offered_to(company):
+            errors.append(
+                line_error(
+                    position,
+                    _("product"),
+                    raw.product,
+                    _("not in your company's catalog."),
+                )
+            )
+            product = None
         try:
             face_value = parse_amount(raw.face_value, field=_("face value"))
         except ValidationError as exc:

@@ -1,0 +1,1 @@
+"""Admin pages for this part of billing (imported by billing/admin.py)."""

@@ -1,0 +1,1 @@
+"""Celery tasks; see billing/tasks.py."""
