@@ -321,5 +321,11 @@ class AccountAdmin(ReadOnlyAdmin):
 
 
 # Payments and bank statements, receivables (aging, reminders, holds, ledger checks) and
-# statements register their admin pages in their own modules.
-from billing import admin_payments, admin_receivables, admin_statements  # noqa: E402, F401
+# statements register their admin pages in their own modules; admin_import adds import and
+# export (django-import-export) to the pricing admin.
+from billing import (  # noqa: E402, F401
+    admin_import,
+    admin_payments,
+    admin_receivables,
+    admin_statements,
+)

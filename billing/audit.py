@@ -14,6 +14,13 @@ class BillingAction(models.TextChoices):
     PROFORMA_PAID = "billing.proforma_paid", _("Recorded payment of a pro-forma invoice")
     INVOICE_VOIDED = "billing.invoice_voided", _("Voided an invoice with a credit note")
     PROFORMA_VOIDED = "billing.proforma_voided", _("Withdrew a pro-forma invoice")
+    PAYMENT_RECORDED = "billing.payment_recorded", _("Recorded a payment")
+    PAYMENT_ALLOCATED = "billing.payment_allocated", _("Allocated a payment")
+    ALLOCATION_REVERSED = "billing.allocation_reversed", _("Reversed a payment allocation")
+    CREDIT_APPLIED = "billing.credit_applied", _("Applied company credit to an invoice")
+    BANK_STATEMENT_IMPORTED = "billing.bank_statement_imported", _("Imported a bank statement")
+    CREDIT_HOLD_PLACED = "billing.credit_hold_placed", _("Held new credit orders (past due)")
+    CREDIT_HOLD_LIFTED = "billing.credit_hold_lifted", _("Lifted the hold on credit orders")
 
 
 register_audit_actions(BillingAction)

@@ -1,3 +1,8 @@
-from django.urls import URLPattern, path  # noqa: F401
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from billing import views_receivables as views
+
+urlpatterns: list[URLPattern] = [
+    path("aging/", views.aging, name="aging"),
+    path("payments/", views.payment_history, name="payment_history"),
+]

@@ -12,6 +12,7 @@ from billing import selectors
 from billing.models import Invoice
 from billing.pdf import render_pdf
 from billing.services.credit import credit_position
+from billing.services.receivables import credit_hold_open
 from portal.access import (
     active_company,
     company_member_required,
@@ -82,5 +83,12 @@ def credit(request: HttpRequest) -> HttpResponse:
             ),
             "open_balance": selectors.open_invoice_balance(invoices),
             "today": today,
+            # Receivables: the open hold on credit orders, and what falls due next.
+            "hold": credit_hold_open(active_company(request)),
+            "next_due_amount": (
+                selectors.open_invoice_balance(invoices.filter(due_date=position.next_due))
+                if position and position.next_due
+                else None
+            ),
         },
     )

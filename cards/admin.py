@@ -706,3 +706,7 @@ class RecipientDeliveryAdmin(ReadOnlyAdmin):
         if obj.mobile:
             parts.append(mask(obj.mobile, keep_start=3, keep_end=4))
         return " · ".join(p for p in parts if p)
+
+
+# Import and export of products, and order files uploaded by support: cards/admin_import.py.
+from cards import admin_import  # noqa: E402, F401

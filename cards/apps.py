@@ -12,3 +12,13 @@ class CardsConfig(AppConfig):
         from cards.receivers import fund_order_on_proforma_paid
 
         proforma_paid.connect(fund_order_on_proforma_paid, dispatch_uid="cards.fund_on_proforma")
+
+        from billing.statement_sections import register_card_activity
+        from cards.statement_activity import card_statement_activity
+
+        register_card_activity(card_statement_activity)
+
+        from billing.invariants import register_invariant
+        from cards.invariants import card_liability_check
+
+        register_invariant("card_liability_matches_cards", card_liability_check)

@@ -207,3 +207,30 @@ def recipient_delivery_send(self: Task, delivery_id: int) -> str:
         raise self.retry(
             countdown=min(30 * 2**self.request.retries, 1800), exc=DeliveryAttemptFailed(reason)
         ) from None
+
+
+@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900)
+def upload_check(upload_id: int) -> str:
+    """Check an order file too large to check while the buyer waits. Idempotent: an upload that
+    is no longer waiting for its check is left alone; any failure marks it FAILED with a reason
+    (never CHECKING for ever)."""
+    from cards.models import OrderUpload, UploadStatus
+    from cards.services import uploads
+
+    upload = OrderUpload.objects.select_related("company").filter(pk=upload_id).first()
+    if upload is None or upload.status != UploadStatus.CHECKING:
+        return "skipped"
+    language = (upload.result or {}).get("language") or settings.LANGUAGE_CODE
+    with translation.override(language):
+        try:
+            upload = uploads.upload_check(upload=upload)
+        except Exception:
+            uploads.upload_fail(
+                upload_id=upload_id,
+                reason=translation.gettext(
+                    "The file could not be checked because of an error on our side; upload it "
+                    "again, or send it to support."
+                ),
+            )
+            raise
+    return str(upload.status)

@@ -5,6 +5,9 @@ from cards import views
 app_name = "cards"
 
 urlpatterns = [
+    # Order files: upload, check, confirm, history (cards/urls_uploads.py). First, so that
+    # orders/upload/ and orders/uploads/ are not taken for order numbers.
+    path("", include("cards.urls_uploads")),
     path("catalog/", views.catalog, name="catalog"),
     path("orders/", views.order_list, name="order_list"),
     path("orders/new/", views.order_create_view, name="order_create"),
@@ -20,6 +23,4 @@ urlpatterns = [
     path("", include("cards.urls_cards")),
     path("", include("cards.urls_delivery")),
     path("", include("cards.urls_recipient")),
-    # Order files: upload, check, confirm, history (cards/urls_uploads.py).
-    path("", include("cards.urls_uploads")),
 ]

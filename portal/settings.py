@@ -283,6 +283,14 @@ ORDER_STRUCTURING_COUNT = env.int("ORDER_STRUCTURING_COUNT", default=3)
 ORDER_STRUCTURING_MARGIN = Decimal(env.str("ORDER_STRUCTURING_MARGIN", default="0.10"))
 ORDER_MAX_LINES = env.int("ORDER_MAX_LINES", default=200_000)
 ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=1_000_000)
+# Order files (cards/services/uploads.py, portal/tabular.py): refused from their size before
+# reading, and at the first row over the limit; files over the inline size are checked by a worker.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+UPLOAD_MAX_ROWS = env.int("UPLOAD_MAX_ROWS", default=200_000)
+UPLOAD_INLINE_MAX_BYTES = env.int("UPLOAD_INLINE_MAX_BYTES", default=256 * 1024)
+# XLSX zip bombs: total unpacked size, and unpacked / packed size of any member over 1 MB.
+UPLOAD_XLSX_MAX_UNCOMPRESSED = env.int("UPLOAD_XLSX_MAX_UNCOMPRESSED", default=200 * 1024 * 1024)
+UPLOAD_XLSX_MAX_RATIO = env.int("UPLOAD_XLSX_MAX_RATIO", default=100)
 PROFORMA_PAY_DAYS = env.int("PROFORMA_PAY_DAYS", default=14)
 
 # --- Card issuance -------------------------------------------------------------------------------
@@ -314,6 +322,23 @@ SMS_BACKEND = env.str(
 
 CELERY_BEAT_SCHEDULE = {
     "issuance-sweep": {"task": "cards.tasks.sweep_issuance", "schedule": ISSUANCE_SWEEP_SECONDS},
+}
+# Statements of last month, the 1st at 02:00 (Celery's timezone is Asia/Shanghai: portal/celery.py).
+from celery.schedules import crontab as _crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE["statements-monthly"] = {
+    "task": "billing.tasks.statement_monthly",
+    "schedule": _crontab(minute=0, hour=2, day_of_month=1),
+}
+# Receivables (billing/tasks_receivables.py): the money invariants at 03:30, then overdue
+# marking, reminders and credit holds at 06:00, before buyers start ordering.
+CELERY_BEAT_SCHEDULE["ledger-check-nightly"] = {
+    "task": "billing.tasks.ledger_check",
+    "schedule": _crontab(minute=30, hour=3),
+}
+CELERY_BEAT_SCHEDULE["receivables-daily"] = {
+    "task": "billing.tasks.receivables_daily",
+    "schedule": _crontab(minute=0, hour=6),
 }
 # The seller on every invoice, and the account a pro-forma invoice asks buyers to pay into.
 PLATFORM_LEGAL_NAME = env.str("PLATFORM_LEGAL_NAME", default="上海易卡预付卡服务有限公司")
@@ -434,6 +459,15 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://localhost:8000")
 
 ADMIN_PATH = env.str("ADMIN_PATH", default="ops/").strip("/") + "/"
 
+# django-import-export in the admin (billing/admin_import.py, cards/admin_import.py). Its formats
+# there neutralise formula cells and write CSV in UTF-8 with a BOM themselves: the library's own
+# escaping only drops a leading "=" (and makes every value text), so it stays off. Previews are
+# dry runs inside a transaction that is rolled back; importing needs the change permission.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+
 # The API takes buyer API keys only (no session cookies, so no CSRF surface), speaks JSON only,
 # and answers errors as {"detail", "code", "errors"} in the request's language.
 REST_FRAMEWORK = {
@@ -461,6 +495,9 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "cards.models.OrderStatus",
         "InvoiceStatusEnum": "billing.models.Invoice.Status",
         "InvoiceKindEnum": "billing.models.Invoice.Kind",
+        "PaymentStatusEnum": "billing.models.Payment.Status",
+        "AllocationKindEnum": "billing.models.Allocation.Kind",
+        "AllocationMethodEnum": "billing.models.Allocation.Method",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

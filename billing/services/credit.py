@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.audit import BillingAction
-from billing.models import CreditLine, CreditReservation, Invoice
+from billing.models import CreditHold, CreditLine, CreditReservation, Invoice
 from billing.money import MAX_AMOUNT, ZERO, format_cny, quantize
 from billing.services.invoices import InvoiceLineData, invoice_issue
 from portal.models import Company, User
@@ -114,6 +114,28 @@ def credit_check(
             _("The credit line of %(company)s is suspended; pay by bank transfer.")
             % {"company": company.legal_name},
             code="credit_suspended",
+        )
+    hold = (
+        CreditHold.objects.filter(
+            company=company, lifted_at__isnull=True, invoice__status__in=OPEN_STATUSES
+        )
+        .select_related("invoice")
+        .first()
+    )
+    if hold is not None:
+        raise CreditRefused(
+            _(
+                "New credit orders of %(company)s are on hold since %(date)s: invoice %(number)s "
+                "is past its due date and grace period. Pay it (or order by bank transfer); the "
+                "hold is lifted as soon as the payment is allocated."
+            )
+            % {
+                "company": company.legal_name,
+                "date": timezone.localtime(hold.placed_at).date().isoformat(),
+                "number": hold.invoice.number,
+            },
+            code="credit_hold",
+            available=position.available,
         )
     if position.past_due_invoice:
         raise CreditRefused(

@@ -121,8 +121,12 @@ def invoice_issue(
     net_days: int,
     actor: User | None,
     ip: str | None = None,
+    apply_credit: bool = True,
 ) -> Invoice:
-    """Issue a numbered invoice (non-taxable prepaid card sale) and post it to the ledger."""
+    """Issue a numbered invoice (non-taxable prepaid card sale) and post it to the ledger.
+
+    The company's credit balance (an earlier overpayment, a voided invoice) is then applied to
+    it, unless the caller pays it otherwise at once (``apply_credit=False``)."""
     today = timezone.localdate()
     invoice = _new_invoice(
         kind=Invoice.Kind.INVOICE,
@@ -149,6 +153,11 @@ def invoice_issue(
         ip=ip,
         changes={"number": invoice.number, "order": order_number, "total": str(invoice.total)},
     )
+    if apply_credit:
+        from billing.services.payments import company_credit_apply
+
+        if company_credit_apply(company=company, invoice=invoice, actor=actor):
+            invoice.refresh_from_db()
     return invoice
 
 
@@ -195,10 +204,20 @@ def proforma_issue(
 
 
 @transaction.atomic
-def proforma_mark_paid(*, proforma: Invoice, actor: User | None, ip: str | None = None) -> Invoice:
+def proforma_mark_paid(
+    *,
+    proforma: Invoice,
+    actor: User | None,
+    ip: str | None = None,
+    receipt_from_credit: bool = False,
+) -> Invoice:
     """Record that the transfer for a pro-forma invoice arrived: issue the invoice, post the sale
     and the receipt, and announce it (the order is funded). Exactly once: a second call returns
-    the invoice issued by the first."""
+    the invoice issued by the first.
+
+    ``receipt_from_credit``: the money already came in through payment allocations, which held
+    it as the company's credit (billing.services.payments); the receipt then moves it from that
+    credit to the receivable instead of posting cash a second time."""
     locked = Invoice.objects.select_for_update().get(pk=proforma.pk)
     if locked.kind != Invoice.Kind.PROFORMA:
         raise InvoiceStateError(_("Only a pro-forma invoice can be paid this way."))
@@ -229,12 +248,18 @@ def proforma_mark_paid(*, proforma: Invoice, actor: User | None, ip: str | None 
         net_days=0,
         actor=actor,
         ip=ip,
+        apply_credit=False,
+    )
+    paid_from = (
+        account_get(Account.Kind.COMPANY_CREDIT, locked.company)
+        if receipt_from_credit
+        else account_get(Account.Kind.CASH)
     )
     journal_post(
         kind="payment_received",
         idempotency_key=f"proforma_paid:{locked.number}",
         postings=[
-            (account_get(Account.Kind.CASH), invoice.total),
+            (paid_from, invoice.total),
             (account_get(Account.Kind.RECEIVABLE, locked.company), -invoice.total),
         ],
         company=locked.company,
