@@ -634,7 +634,7 @@ def _part_two(companies: int, env: Environment) -> dict[int, float]:
         try:
             started = time.perf_counter()
             queued = app.send_task(
-                "billing.tasks.statement_monthly", kwargs={"month_start": end.isoformat()}
+                "billing.tasks.statement_monthly", kwargs={"month_start": (end + datetime.timedelta(days=1)).isoformat()}
             ).get(timeout=300)
             if queued != companies:
                 raise RuntimeError(f"{queued} statements queued for {companies} companies")

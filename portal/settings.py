@@ -498,6 +498,7 @@ SPECTACULAR_SETTINGS = {
         "PaymentStatusEnum": "billing.models.Payment.Status",
         "AllocationKindEnum": "billing.models.Allocation.Kind",
         "AllocationMethodEnum": "billing.models.Allocation.Method",
+        "StatementStatusEnum": "billing.models.Statement.Status",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -52,6 +52,8 @@ _BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"7z\xbc\xaf", "7Z"),
 )
 _WHITESPACE_RUN = re.compile(r"\s+")
+# Whitespace that is not one plain space between words.
+_ODD_SPACE = re.compile(r"\s\s|[^\S ]")
 # After NFKC, full-width punctuation is ASCII, so a unit in brackets is "(元)".
 _HEADER_NOISE = re.compile(r"[\s_\-.:*]+|\((?:元|cny|rmb|¥)\)", re.IGNORECASE)
 
@@ -100,11 +102,11 @@ class Table:
 def normalise_cell(text: str) -> str:
     """Text as a person meant it: NFKC (full-width digits, letters and punctuation to
     half-width, the ideographic space to a space), trimmed, inner whitespace as one space."""
-    if text.isascii():
-        if "  " not in text and text == text.strip() and "\t" not in text and "\n" not in text:
-            return text
+    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    if text and (text[0].isspace() or text[-1].isspace() or _ODD_SPACE.search(text)):
         return _WHITESPACE_RUN.sub(" ", text).strip()
-    return _WHITESPACE_RUN.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    return text
 
 
 def header_key(text: str) -> str:

@@ -26,6 +26,7 @@ def main(path: str) -> int:
             entry.flags.remove("fuzzy")
         entry.previous_msgid = None
         entry.previous_msgctxt = None
+        entry.previous_msgid_plural = None
         filled += 1
     po.save(str(PO))
     po.save_as_mofile(str(PO.with_suffix(".mo")))

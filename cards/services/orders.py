@@ -163,7 +163,10 @@ def _email_ok(email: str) -> bool:
     return True
 
 
-def _hashable_key(value: object) -> tuple[type, object] | None:
+def _hashable_key(value: object) -> object | None:
+    """A cache key that keeps 100, Decimal("100") and "100" apart (their messages differ)."""
+    if type(value) is str:
+        return value
     try:
         hash(value)
     except TypeError:
@@ -426,8 +429,12 @@ def _parse_quantity(raw: object) -> int | None:
 
 def _recipient(raw: LineInput, problems: list[LineProblem]) -> dict[str, str]:
     """The recipient fields as stored; a broken rule is appended to ``problems``."""
-    mobile = "".join((raw.recipient_mobile or "").split())
-    email = (raw.recipient_email or "").strip().lower()
+    mobile = raw.recipient_mobile or ""
+    if mobile and not mobile.isdigit():
+        mobile = "".join(mobile.split())
+    email = raw.recipient_email or ""
+    if email:
+        email = email.strip().lower()
     if mobile:
         digits = mobile.removeprefix("+86").removeprefix("0086")
         if not (len(digits) == 11 and digits.isdigit() and digits.startswith("1")):

@@ -1,7 +1,7 @@
 """Order files: a buyer's CSV or XLSX of card lines, checked (a dry run with totals and every
 error by row), then confirmed into one draft order, all lines in one transaction or nothing.
 
-The format (docs/order-files.md): one row per line, columns in any order, headers in Chinese or
+The format (docs/uploads.md): one row per line, columns in any order, headers in Chinese or
 English (``ORDER_COLUMNS``). ``product`` and ``face value`` are required; without a quantity
 column, or with the quantity cell empty, a row is one card. Blank rows and total rows
 ("合计", "Total"...) are skipped with a note naming the row; the same mobile, email or employee
