@@ -184,6 +184,14 @@ def celery_worker_process(worker_pool: WorkerPool) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture
+def no_celery_worker(worker_pool: WorkerPool) -> None:
+    """No worker runs during this test (the shared one, if an earlier test started it, is
+    stopped), so what the test queues waits in the broker: for tests that check the state an
+    order is left in before any worker picks it up."""
+    worker_pool.stop_shared()
+
+
+@pytest.fixture
 def celery_worker_factory(
     worker_pool: WorkerPool, transactional_db: None
 ) -> Iterator[Callable[..., Worker]]:

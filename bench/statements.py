@@ -280,9 +280,9 @@ def _ledger(
                 Allocation(
                     kind=Allocation.Kind.INVOICE,
                     method=Allocation.Method.REFERENCE,
-                    company_id=p.company_id,
+                    company=p.company,
                     payment=p,
-                    invoice=by_company[p.company_id][i % len(by_company[p.company_id])],
+                    invoice=by_company[p.company_id or 0][i % len(by_company[p.company_id or 0])],
                     amount=p.amount,
                     created_at=p.created_at,
                 )
@@ -299,8 +299,15 @@ def _cards(company: Any, count: int, start: datetime.date, days: int) -> None:
     from django.conf import settings
     from django.db import connection, transaction
 
-    from cards.models import Batch, BatchStatus, CardProduct, CardType, Order, OrderLine
-    from cards.models import OrderStatus
+    from cards.models import (
+        Batch,
+        BatchStatus,
+        CardProduct,
+        CardType,
+        Order,
+        OrderLine,
+        OrderStatus,
+    )
     from portal.models import User
 
     zone = ZoneInfo(settings.TIME_ZONE)
@@ -400,7 +407,7 @@ def _start_worker(concurrency: int, work_dir: Path, name: str) -> Worker:
 
     log_path = work_dir / f"{name}.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -575,8 +582,7 @@ def _part_one(cards: int, repeat: int, env: Environment) -> PartOne:
     print(f"  floor (aggregates + COPY to a file): {' / '.join(f'{f:.2f}' for f in floors)} s")
     parts = _parts(statement, env.work_dir)
     print(
-        "  parts alone: "
-        + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in parts.items()),
+        "  parts alone: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in parts.items()),
         flush=True,
     )
     sizes = {f.format: f.size for f in statement.files.all()}
@@ -634,13 +640,12 @@ def _part_two(companies: int, env: Environment) -> dict[int, float]:
         try:
             started = time.perf_counter()
             queued = app.send_task(
-                "billing.tasks.statement_monthly", kwargs={"month_start": (end + datetime.timedelta(days=1)).isoformat()}
+                "billing.tasks.statement_monthly",
+                kwargs={"month_start": (end + datetime.timedelta(days=1)).isoformat()},
             ).get(timeout=300)
             if queued != companies:
                 raise RuntimeError(f"{queued} statements queued for {companies} companies")
-            _wait_issued(
-                {"period_start": start, "period_end": end}, companies, 3600, worker
-            )
+            _wait_issued({"period_start": start, "period_end": end}, companies, 3600, worker)
             seconds = time.perf_counter() - started
         finally:
             worker.stop()

@@ -39,7 +39,7 @@ from tests import factories
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("english_and_fast_hashing"),
+    pytest.mark.usefixtures("english_and_fast_hashing", "no_celery_worker"),
 ]
 
 POOL = 24  # concurrent connections; well under max_connections even beside other test runs
