@@ -30,13 +30,29 @@ from django.utils.translation import gettext as _
 
 from billing.money import ZERO
 
-_DETAIL_FROM = """
-    FROM cards_card c
-    JOIN cards_batch b ON b.id = c.batch_id
+# The text columns come from the order line and the order: a handful of distinct values per
+# company-month however many cards. They are neutralised and escaped once per batch (the
+# MATERIALIZED CTE keeps PostgreSQL from inlining it and escaping them again for every card);
+# each card row then only concatenates.
+_BATCHES = """
+    SELECT b.id, {columns}
+    FROM cards_batch b
     JOIN cards_orderline l ON l.id = b.line_id
     JOIN cards_order o ON o.id = b.order_id
-    WHERE b.company_id = %(company)s AND c.created_at >= %(start)s AND c.created_at < %(end)s
+    WHERE b.company_id = %(company)s
 """
+
+_CARDS = """
+    FROM cards_card c JOIN batches t ON t.id = c.batch_id
+    WHERE c.created_at >= %(start)s AND c.created_at < %(end)s
+"""
+
+_TEXT_COLUMNS = (
+    ("l.recipient_name", "recipient"),
+    ("l.employee_id", "employee"),
+    ("l.cost_center", "cost_center"),
+    ("o.number", "order_no"),
+)
 
 
 def _safe(expression: str) -> str:
@@ -58,45 +74,52 @@ def _xml(expression: str) -> str:
     return escaped
 
 
-_TEXT_COLUMNS = ("l.recipient_name", "l.employee_id", "l.cost_center", "o.number")
-
 _CSV_SQL = (
-    "COPY (SELECT lpad(c.serial::text, 16, '0'), c.face_value, "
-    + ", ".join(_safe(column) for column in _TEXT_COLUMNS)
+    "COPY (WITH batches AS MATERIALIZED ("
+    + _BATCHES.format(
+        columns=", ".join(f"{_safe(column)} AS {name}" for column, name in _TEXT_COLUMNS)
+    )
+    + ") SELECT lpad(c.serial::text, 16, '0'), c.face_value, "
+    + ", ".join(f"t.{name}" for _column, name in _TEXT_COLUMNS)
     + ", to_char(c.created_at AT TIME ZONE %(tz)s, 'YYYY-MM-DD HH24:MI:SS')"
-    + _DETAIL_FROM
+    + _CARDS
     + " ORDER BY c.serial) TO STDOUT WITH (FORMAT csv)"
 )
 
 
-def _inline(column: str, expression: str) -> str:
-    """SQL: an inline-string cell, or nothing for empty text."""
+def _inline_text(expression: str) -> str:
+    """SQL, once per batch: the escaped text of an inline-string cell, NULL for empty text."""
+    return f"CASE WHEN {expression} = '' THEN NULL ELSE {_xml(expression)} END"
+
+
+def _inline(column: str, name: str) -> str:
+    """SQL, per card: an inline-string cell, or nothing for empty (NULL) text."""
     return (
-        f"CASE WHEN {expression} = '' THEN '' ELSE "
-        f'\'<c r="{column}\' || n || \'" t="inlineStr"><is><t xml:space="preserve">\' || '
-        f"{_xml(expression)} || '</t></is></c>' END"
+        f'coalesce(\'<c r="{column}\' || n || \'" t="inlineStr"><is><t xml:space="preserve">\' || '
+        f"{name} || '</t></is></c>', '')"
     )
 
 
-# Style 2 is XlsxWriter's date-and-time style; Excel counts days from 1899-12-30.
+# Style 2 is XlsxWriter's date-and-time style; Excel counts days from 1899-12-30. Row numbers
+# count from the sheet's first card (``row_number()`` also counts the rows OFFSET skips).
 _XLSX_SQL = (
-    "COPY (SELECT '<row r=\"' || n || '\">' || "  # noqa: S608 - constant SQL, values bound
+    "COPY (WITH batches AS MATERIALIZED ("  # noqa: S608 - constant SQL, values bound
+    + _BATCHES.format(
+        columns=", ".join(f"{_inline_text(column)} AS {name}" for column, name in _TEXT_COLUMNS)
+    )
+    + ") SELECT '<row r=\"' || n || '\">' || "
     "'<c r=\"A' || n || '\" t=\"inlineStr\"><is><t>' || lpad(serial::text, 16, '0') "
     "|| '</t></is></c>' || '<c r=\"B' || n || '\"><v>' || face_value || '</v></c>' || "
     + " || ".join(
-        _inline(letter, field)
-        for letter, field in zip(
-            "CDEF", ("recipient", "employee", "cost_center", "order_no"), strict=True
-        )
+        _inline(letter, name) for letter, (_column, name) in zip("CDEF", _TEXT_COLUMNS, strict=True)
     )
     + " || '<c r=\"G' || n || '\" s=\"2\"><v>' || "
     "round(extract(epoch FROM (created_at AT TIME ZONE %(tz)s) - timestamp '1899-12-30') "
     "/ 86400, 8) || '</v></c></row>' "
-    "FROM (SELECT %(first)s - 1 + row_number() OVER (ORDER BY serial) AS n, * FROM ("
-    "SELECT c.serial, c.face_value, l.recipient_name AS recipient, l.employee_id AS employee, "
-    "l.cost_center, o.number AS order_no, c.created_at"
-    + _DETAIL_FROM
-    + " ORDER BY c.serial LIMIT %(limit)s OFFSET %(offset)s) AS page) AS numbered ORDER BY n"
+    "FROM (SELECT %(first)s - 1 - %(offset)s + row_number() OVER (ORDER BY c.serial) AS n, "
+    "c.serial, c.face_value, c.created_at, t.recipient, t.employee, t.cost_center, t.order_no"
+    + _CARDS
+    + " ORDER BY c.serial LIMIT %(limit)s OFFSET %(offset)s) AS page ORDER BY serial"
     ") TO STDOUT"
 )
 

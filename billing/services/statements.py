@@ -29,6 +29,7 @@ import datetime
 import hashlib
 import logging
 import tempfile
+import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
-from django.db import connection, models, transaction
+from django.db import connection, connections, models, transaction
 from django.db.models import Count, Max, Q, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -637,6 +638,16 @@ def _detail_row(values: list[str]) -> str:
     )
 
 
+# Lines of the activity listing per preformatted block of the PDF: one block per line costs
+# WeasyPrint a box, a style and a layout pass each; one block for hundreds of lines makes it
+# break a long text again and again. A few dozen lines per block measured fastest.
+_BLOCK_LINES = 25
+
+
+def _blocks(rows: list[str]) -> list[str]:
+    return ["\n".join(rows[i : i + _BLOCK_LINES]) for i in range(0, len(rows), _BLOCK_LINES)]
+
+
 def _write_pdf(content: _Content, path: Path) -> None:
     s = content.summary
     labels = aging_labels()
@@ -655,41 +666,43 @@ def _write_pdf(content: _Content, path: Path) -> None:
             "detail_header": _detail_row(
                 [_("Date"), _("Type"), _("Document"), _("Debit"), _("Credit"), _("Balance")]
             ),
-            "detail_rows": [
-                _detail_row(
-                    [
-                        f"{content.statement.period_start:%Y-%m-%d}",
-                        _("Opening balance"),
-                        "",
-                        "",
-                        "",
-                        format_cny(content.opening),
-                    ]
-                ),
-                *(
+            "detail_blocks": _blocks(
+                [
                     _detail_row(
                         [
-                            f"{line.at:%Y-%m-%d}",
-                            line.label,
-                            line.reference,
-                            format_cny(line.debit) if line.debit else "",
-                            format_cny(line.credit) if line.credit else "",
-                            format_cny(line.balance),
+                            f"{content.statement.period_start:%Y-%m-%d}",
+                            _("Opening balance"),
+                            "",
+                            "",
+                            "",
+                            format_cny(content.opening),
                         ]
-                    )
-                    for line in content.lines
-                ),
-                _detail_row(
-                    [
-                        f"{content.statement.period_end:%Y-%m-%d}",
-                        _("Closing balance"),
-                        "",
-                        "",
-                        "",
-                        format_cny(content.closing),
-                    ]
-                ),
-            ],
+                    ),
+                    *(
+                        _detail_row(
+                            [
+                                f"{line.at:%Y-%m-%d}",
+                                line.label,
+                                line.reference,
+                                format_cny(line.debit) if line.debit else "",
+                                format_cny(line.credit) if line.credit else "",
+                                format_cny(line.balance),
+                            ]
+                        )
+                        for line in content.lines
+                    ),
+                    _detail_row(
+                        [
+                            f"{content.statement.period_end:%Y-%m-%d}",
+                            _("Closing balance"),
+                            "",
+                            "",
+                            "",
+                            format_cny(content.closing),
+                        ]
+                    ),
+                ]
+            ),
             "aging": [
                 (labels[name], format_cny(Decimal(s["aging"][name]))) for name in AGING_BUCKETS
             ],
@@ -724,8 +737,48 @@ def _store(statement: Statement, fmt: str, path: Path, stored: list[str]) -> Sta
     return record
 
 
+def _write_exports(content: _Content, paths: dict[str, Path]) -> None:
+    _write_csv(content, paths[StatementFile.Format.CSV])
+    _write_xlsx(content, paths[StatementFile.Format.XLSX])
+
+
+def _write_files(content: _Content, paths: dict[str, Path], *, overlap: bool) -> None:
+    """The three files. With ``overlap``, the CSV and XLSX (PostgreSQL's work: COPY streamed to
+    the files) are written by a second thread on a connection of its own while this one renders
+    the PDF (Python's work), and both are done when this returns. Only reads happen there, and
+    reads of committed rows: the caller must not have uncommitted writes the exports need to
+    see (``_build`` overlaps only when its transaction is the outermost one)."""
+    if not overlap:
+        _write_pdf(content, paths[StatementFile.Format.PDF])
+        _write_exports(content, paths)
+        return
+    language = translation.get_language()
+    zone = timezone.get_current_timezone()
+    failure: list[BaseException] = []
+
+    def exports() -> None:
+        try:
+            with translation.override(language), timezone.override(zone):
+                _write_exports(content, paths)
+        except Exception as exc:  # noqa: BLE001 - re-raised by the building thread
+            failure.append(exc)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    thread = threading.Thread(target=exports, name="statement-exports", daemon=True)
+    thread.start()
+    try:
+        _write_pdf(content, paths[StatementFile.Format.PDF])
+    finally:
+        thread.join()
+    if failure:
+        raise failure[0]
+
+
 def _build(statement_id: int) -> Statement:
     stored: list[str] = []
+    # Inside a caller's transaction, a second connection would not see its uncommitted rows.
+    outer_transaction = connection.in_atomic_block
     try:
         with transaction.atomic():
             statement = (
@@ -738,15 +791,15 @@ def _build(statement_id: int) -> Statement:
             content = _collect(statement)
             with tempfile.TemporaryDirectory(prefix="statement-") as work:
                 folder = Path(work)
-                writers = (
-                    (StatementFile.Format.PDF, _write_pdf),
-                    (StatementFile.Format.CSV, _write_csv),
-                    (StatementFile.Format.XLSX, _write_xlsx),
-                )
-                for fmt, write in writers:
-                    path = folder / f"statement.{fmt}"
-                    write(content, path)
-                    _store(statement, fmt, path, stored)
+                paths = {fmt: folder / f"statement.{fmt}" for fmt in StatementFile.Format.values}
+                _write_files(content, paths, overlap=not outer_transaction)
+                # Stored only once every file is written: a failure stores nothing.
+                for fmt in (
+                    StatementFile.Format.PDF,
+                    StatementFile.Format.CSV,
+                    StatementFile.Format.XLSX,
+                ):
+                    _store(statement, fmt, paths[fmt], stored)
             issued_at = timezone.now()
             # The last write: from here on the trigger refuses any change.
             Statement.objects.filter(pk=statement.pk).update(
