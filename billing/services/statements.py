@@ -55,6 +55,7 @@ from billing.models import Account, Allocation, Invoice, Payment, Statement, Sta
 from billing.money import ZERO, format_cny
 from billing.pdf import render_pdf
 from billing.selectors import platform_seller
+from billing.services.receivables import aging_report
 from billing.statement_sections import card_activity_provider
 from portal.exports import XLSX_MAX_ROWS, CsvWriter, XlsxWriter
 from portal.models import Company, Membership, Role, User, register_audit_actions
@@ -405,34 +406,23 @@ def _receivable_movements(
 
 
 def _aging(company: Company, as_of: datetime.date) -> dict[str, str]:
-    """Open balances of the company's sale invoices issued by ``as_of``, by days past due on that
-    day. Balances are the invoices' current ones (paid amounts today).
-    TODO(receivables): switch to billing.services.receivables.aging_report once it exists."""
-    invoices = Invoice.objects.filter(
-        company=company, kind=Invoice.Kind.INVOICE, issue_date__lte=as_of
-    ).exclude(status=Invoice.Status.VOID)
-    due = models.ExpressionWrapper(
-        models.F("total") - models.F("paid_amount"), models.DecimalField()
-    )
-    bounds = {
-        "current": Q(due_date__isnull=True) | Q(due_date__gte=as_of),
-        "1_30": Q(due_date__lt=as_of, due_date__gte=as_of - datetime.timedelta(days=30)),
-        "31_60": Q(
-            due_date__lt=as_of - datetime.timedelta(days=30),
-            due_date__gte=as_of - datetime.timedelta(days=60),
-        ),
-        "61_90": Q(
-            due_date__lt=as_of - datetime.timedelta(days=60),
-            due_date__gte=as_of - datetime.timedelta(days=90),
-        ),
-        "over_90": Q(due_date__lt=as_of - datetime.timedelta(days=90)),
-    }
-    totals = invoices.aggregate(
-        **{name: Sum(due, filter=condition) for name, condition in bounds.items()}
-    )
-    result = {name: str(totals[name] or ZERO) for name in AGING_BUCKETS}
+    """Open balances of the company's sale invoices as they stood at the end of ``as_of``, by
+    days past due on that day: the receivables aging report, so a statement of an old period
+    shows that period's aging, not today's."""
+    buckets = aging_report(as_of=as_of, company=company).buckets_for(company)
+    result = {name: str(buckets[_AGING_KEYS[name]]) for name in AGING_BUCKETS}
     result["total"] = str(sum((Decimal(result[name]) for name in AGING_BUCKETS), ZERO))
     return result
+
+
+# Statement bucket names (kept in issued statements' summaries) → the aging report's.
+_AGING_KEYS = {
+    "current": "current",
+    "1_30": "d1_30",
+    "31_60": "d31_60",
+    "61_90": "d61_90",
+    "over_90": "over_90",
+}
 
 
 def _collect(statement: Statement) -> _Content:

@@ -286,3 +286,23 @@ def test_the_csv_and_xlsx_list_every_card_issued_with_formulas_neutralised() -> 
     assert issued_at == datetime.datetime(2025, 10, 5, 12, 0)
     summary = {row[0]: row[1:] for row in book["Statement"].iter_rows(values_only=True) if row}
     assert summary["Closing balance"][0] == 1000
+
+
+@pytest.mark.django_db
+def test_the_aging_is_that_of_the_period_end_not_of_today() -> None:
+    """An invoice paid in November still shows as owed, and past due, on October's statement,
+    and its aging adds up to October's closing balance."""
+    from tests.billing.test_aging import allocate_at
+
+    company = factories.company("华南商贸有限公司")
+    paid_later = data.invoice(company, total="700.00", issued=shanghai(2025, 9, 1, 10), due_days=10)
+    data.invoice(company, total="300.00", issued=shanghai(2025, 10, 20, 10))
+    allocate_at(paid_later, "700.00", shanghai(2025, 11, 5, 9))
+    data.post(company, kind="payment_allocated", amount="-700.00", at=shanghai(2025, 11, 5, 9))
+
+    october = build(company, OCT)
+
+    aging = october.summary["aging"]
+    assert aging["31_60"] == "700.00"  # due 11 September: 50 days past due on 31 October
+    assert aging["current"] == "300.00"
+    assert Decimal(aging["total"]) == october.closing_balance == Decimal("1000.00")
