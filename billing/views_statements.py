@@ -23,7 +23,6 @@ from billing.services.statements import statement_request
 from portal.access import (
     active_company,
     active_membership,
-    company_member_required,
     company_objects,
     get_company_object_or_404,
     role_required,
@@ -32,6 +31,9 @@ from portal.models import Role
 
 STATEMENTS_PER_PAGE = 25
 REQUEST_ROLES = (Role.OWNER, Role.FINANCE)
+# Statements carry payments, aging and (in the CSV/XLSX) recipients' names and employee ids:
+# the roles that see the aging and payment pages, not viewers.
+READ_ROLES = (Role.OWNER, Role.FINANCE, Role.APPROVER, Role.PURCHASER)
 CONTENT_TYPES = {
     StatementFile.Format.PDF: "application/pdf",
     StatementFile.Format.CSV: "text/csv; charset=utf-8",
@@ -48,7 +50,7 @@ class StatementRequestForm(forms.Form):
     )
 
 
-@company_member_required
+@role_required(*READ_ROLES)
 def statement_list(request: HttpRequest) -> HttpResponse:
     statements = company_objects(request, Statement).prefetch_related("files")
     page = Paginator(statements, STATEMENTS_PER_PAGE).get_page(request.GET.get("page"))
@@ -96,7 +98,7 @@ def statement_request_view(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@company_member_required
+@role_required(*READ_ROLES)
 def statement_download(request: HttpRequest, public_id: str, fmt: str) -> HttpResponse:
     statement = get_company_object_or_404(request, Statement, public_id=public_id)
     # A streamed file; the access decorators are typed for plain responses.

@@ -254,24 +254,33 @@ def bank_statement_import(
     )
     new: list[Payment] = []
     duplicates = 0
+    conflicts: list[RowError] = []
     for line in parsed.lines:
-        payment, created = payment_record(
-            bank_reference=line.bank_reference,
-            payer_name=line.payer_name,
-            payer_account=line.payer_account,
-            amount=line.amount,
-            received_on=line.received_on,
-            remittance=line.remittance,
-            actor=actor,
-            source=Payment.Source.STATEMENT,
-            statement_import=statement,
-            ip=ip,
-            auto_match=False,
-        )
+        try:
+            payment, created = payment_record(
+                bank_reference=line.bank_reference,
+                payer_name=line.payer_name,
+                payer_account=line.payer_account,
+                amount=line.amount,
+                received_on=line.received_on,
+                remittance=line.remittance,
+                actor=actor,
+                source=Payment.Source.STATEMENT,
+                statement_import=statement,
+                ip=ip,
+                auto_match=False,
+            )
+        except ValidationError as exc:
+            conflicts.append(
+                RowError(line.row, _("bank reference"), line.bank_reference, exc.messages[0])
+            )
+            continue
         if created:
             new.append(payment)
         else:
             duplicates += 1
+    if conflicts:
+        raise StatementFileError(conflicts)  # the transaction rolls back: nothing imported
     matched = 0
     for payment in new:
         try:

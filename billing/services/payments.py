@@ -358,6 +358,24 @@ def payment_record(
         },
     )
     if not created:
+        if payment.amount != value or payment.received_on != received_on:
+            # The same reference with another amount or date is not a repeat: a typo, or two
+            # accounts' serial numbers colliding. Refuse rather than drop the money silently.
+            raise ValidationError(
+                _(
+                    "Bank reference %(reference)s is already recorded as %(amount)s received "
+                    "on %(date)s; this line says %(new_amount)s on %(new_date)s. Check the "
+                    "recorded payment before importing this one."
+                )
+                % {
+                    "reference": payment.bank_reference,
+                    "amount": format_cny(payment.amount),
+                    "date": payment.received_on,
+                    "new_amount": format_cny(value),
+                    "new_date": received_on,
+                },
+                code="reference_conflict",
+            )
         return payment, False
     audit_record(
         action=BillingAction.PAYMENT_RECORDED,

@@ -114,16 +114,17 @@ def _is_whole_month(start: datetime.date, end: datetime.date) -> bool:
     return (
         start.day == 1
         and (end + datetime.timedelta(days=1)).day == 1
-        and start.month == (end.month)
+        and (start.year, start.month) == (end.year, end.month)
     )
 
 
 def statement_number(
     company: Company, period_start: datetime.date, period_end: datetime.date, version: int
 ) -> str:
-    """``ST-202610-1A2B3C4D-v1`` for a calendar month, ``ST-20261005-20261020-1A2B3C4D-v1``
-    for any other range; the middle part is the start of the company's public id."""
-    short = company.public_id.hex[:8].upper()
+    """``ST-202610-000042-v1`` for a calendar month, ``ST-20261005-20261020-000042-v1``
+    for any other range; the middle part is the company's number (unique, unlike a prefix of
+    its public id)."""
+    short = f"{company.pk:06d}"
     if _is_whole_month(period_start, period_end):
         period = f"{period_start:%Y%m}"
     else:

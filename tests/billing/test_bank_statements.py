@@ -173,3 +173,26 @@ def test_text_that_is_no_encoding_at_all_is_refused() -> None:
     with pytest.raises(ValidationError, match="Row 2 is "):
         run(data)
     assert not Payment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_known_reference_with_another_amount_is_refused_not_dropped(company) -> None:
+    """A bank reference already recorded with another amount (a typo in a hand-entered payment,
+    or two accounts' serials colliding) is not a repeat: the file is refused naming the row."""
+    run(csv_bytes([HEADER, [TODAY, "S9", "厦门礼品有限公司", "6222 1", "1000.00", "货款"]]))
+    data = csv_bytes(
+        [
+            HEADER,
+            [TODAY, "S10", "厦门礼品有限公司", "6222 1", "20.00", "货款"],
+            [TODAY, "S9", "厦门礼品有限公司", "6222 1", "10000.00", "货款"],
+        ]
+    )
+
+    with pytest.raises(StatementFileError) as refused:
+        run(data)
+
+    assert refused.value.rows[0].row == 3
+    assert "S9" in refused.value.messages[0]
+    assert "10,000.00" in refused.value.messages[0]
+    assert not Payment.objects.filter(bank_reference="S10").exists()
+    assert Payment.objects.get(bank_reference="S9").amount == Decimal("1000.00")

@@ -39,9 +39,9 @@ def october(company) -> Statement:
 
 def test_the_list_shows_balances_and_downloads_return_the_stored_bytes(client) -> None:
     company = factories.company()
-    viewer = factories.member(company, Role.VIEWER)
+    approver = factories.member(company, Role.APPROVER)
     statement = october(company)
-    sign_in(client, viewer, second_factor=False)
+    sign_in(client, approver, second_factor=True)
 
     page = client.get(reverse("billing:statement_list"))
 
@@ -49,7 +49,7 @@ def test_the_list_shows_balances_and_downloads_return_the_stored_bytes(client) -
     html = page.content.decode()
     assert statement.number in html
     assert "¥250.00" in html
-    assert "Request a statement" not in html  # viewers cannot request
+    assert "Request a statement" not in html  # only owners and finance request
     for fmt in ("pdf", "csv", "xlsx"):
         url = reverse("billing:statement_download", args=[statement.public_id, fmt])
         assert url in html
@@ -130,3 +130,15 @@ def test_purchasers_cannot_request_statements(client) -> None:
     )
     assert response.status_code == 403
     assert not Statement.objects.exists()
+
+
+def test_viewers_do_not_see_statements(client) -> None:
+    """Statements carry payments and, in the CSV/XLSX, recipients' names and employee ids."""
+    company = factories.company()
+    viewer = factories.member(company, Role.VIEWER)
+    statement = october(company)
+    sign_in(client, viewer, second_factor=False)
+
+    assert client.get(reverse("billing:statement_list")).status_code == 403
+    url = reverse("billing:statement_download", args=[statement.public_id, "csv"])
+    assert client.get(url).status_code == 403

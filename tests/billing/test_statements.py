@@ -306,3 +306,18 @@ def test_the_aging_is_that_of_the_period_end_not_of_today() -> None:
     assert aging["31_60"] == "700.00"  # due 11 September: 50 days past due on 31 October
     assert aging["current"] == "300.00"
     assert Decimal(aging["total"]) == october.closing_balance == Decimal("1000.00")
+
+
+@pytest.mark.django_db
+def test_a_range_of_months_is_not_numbered_as_its_first_month() -> None:
+    company = factories.company()
+    january = build(company, (datetime.date(2025, 1, 1), datetime.date(2025, 1, 31)))
+    longer = build(
+        company,
+        (datetime.date(2025, 1, 1), datetime.date(2026, 1, 31)),
+        trigger=Statement.Trigger.ON_DEMAND,
+    )
+
+    assert january.number == f"ST-202501-{company.pk:06d}-v1"
+    assert longer.number == f"ST-20250101-20260131-{company.pk:06d}-v1"
+    assert longer.pk != january.pk
