@@ -257,6 +257,13 @@ def _trim(cells: list[str]) -> list[str]:
     return cells
 
 
+# Blank rows a file may hold beyond the row limit (spacing, trailing empty lines).
+BLANK_ROWS_ALLOWED = 10_000
+# Columns read from a worksheet: an order or bank file has a dozen; a sheet whose declared
+# dimension is A1:XFD1048576 must not be read 16,384 cells a row.
+XLSX_MAX_COLUMNS = 100
+
+
 def _with_limits(
     records: Iterator[tuple[int, list[str]]], max_rows: int
 ) -> tuple[tuple[int, list[str]], Iterator[tuple[int, list[str]]]]:
@@ -272,11 +279,16 @@ def _with_limits(
         raise TableError(_("The file is empty."), code="empty")
     first: tuple[int, list[str]] | None = None
     pending: list[int] = []
+    # Blank rows count too (beyond an allowance), or a file of empty lines, or a workbook with
+    # one cell in its last row, would be read for minutes and held in memory row by row.
+    physical_limit = max_rows + BLANK_ROWS_ALLOWED
     for number, cells in records:
         if any(cells):
             first = (number, cells)
             break
         pending.append(number)
+        if len(pending) > physical_limit:
+            raise _too_many_rows(max_rows, number)
     if first is None:
         raise _only_header()
 
@@ -285,8 +297,12 @@ def _with_limits(
             yield number, []
         yield first
         counted = 1
+        physical = len(pending) + 1
         blank: list[int] = []
         for number, cells in records:
+            physical += 1
+            if physical > physical_limit:
+                raise _too_many_rows(max_rows, number)
             if not any(cells):
                 blank.append(number)
                 continue
@@ -559,10 +575,16 @@ def _read_xlsx(binary: IO[bytes], *, max_rows: int) -> Table:
     if sheet is None:
         raise TableError(_("The file is empty."), code="empty")
     estimate = getattr(sheet, "max_row", None)
+    # The sheet's declared dimension is the file's claim, not its content: reading by it pads
+    # every row to the declared width. Read the rows the sheet really has.
+    if hasattr(sheet, "reset_dimensions"):
+        sheet.reset_dimensions()
 
     def records() -> Iterator[tuple[int, list[str]]]:
         try:
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            for number, values in enumerate(
+                sheet.iter_rows(values_only=True, max_col=XLSX_MAX_COLUMNS), start=1
+            ):
                 yield number, _trim([cell_text(v) for v in values])
         finally:
             workbook.close()

@@ -476,8 +476,60 @@ def _count_lines(binary: IO[bytes]) -> int:
     return count
 
 
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r\x00]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+
+
 def _copy_text(value: str) -> str:
-    return value.replace("\\", "\\\\") if "\\" in value else value
+    """A value for COPY's text format: backslash, tab and line breaks escaped, NUL (which
+    PostgreSQL text cannot hold) dropped."""
+    return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
+
+
+def _copy_unescape(value: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n", "r": "\r"}.get(m[1], m[1]), value)
+
+
+class _LineWriter:
+    """Where confirmed lines go: PostgreSQL's COPY, or (the embedded SQLite default of a
+    laptop) ``bulk_create`` of the same rows."""
+
+    def __init__(self, cursor: Any, sql: str) -> None:
+        self._copy_cm = cursor.cursor.copy(sql) if connection.vendor == "postgresql" else None
+        self._copy: Any = None
+
+    def __enter__(self) -> _LineWriter:
+        if self._copy_cm is not None:
+            self._copy = self._copy_cm.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        if self._copy_cm is not None:
+            return self._copy_cm.__exit__(*exc)
+        return None
+
+    def write(self, text: str) -> None:
+        if self._copy is not None:
+            self._copy.write(text)
+            return
+        rows = []
+        for record in text.split("\n"):
+            if not record:
+                continue
+            values = dict(zip(_LINE_COLUMNS, record.split("\t"), strict=True))
+            rows.append(
+                OrderLine(
+                    order_id=int(values["order_id"]),
+                    position=int(values["position"]),
+                    product_id=int(values["product_id"]),
+                    face_value=Decimal(values["face_value"]),
+                    quantity=int(values["quantity"]),
+                    unit_price=Decimal(values["unit_price"]),
+                    amount=Decimal(values["amount"]),
+                    **{name: _copy_unescape(values[name]) for name in _LINE_COLUMNS[7:]},
+                )
+            )
+        OrderLine.objects.bulk_create(rows, batch_size=500)
 
 
 def upload_check(*, upload: OrderUpload) -> OrderUpload:
@@ -825,6 +877,9 @@ def upload_confirm(
     company = locked.company
     _require_active_company(company)
     _check_methods(locked.payment_method, locked.delivery_method)
+    # One confirm at a time per company: two uploads of the same file confirmed at once (two
+    # tabs) would otherwise both miss the other's order in the duplicate check below.
+    Company.objects.select_for_update().filter(pk=company.pk).first()
     earlier = _duplicate_orders(locked)
     if earlier and not allow_duplicate:
         raise ValidationError(
@@ -848,6 +903,17 @@ def upload_confirm(
         ip=ip,
         via="upload",
     )
+    checked_total = (locked.result or {}).get("total")
+    if checked_total is not None and order.total != Decimal(checked_total):
+        # The company's price changed since the check: the buyer confirmed another total.
+        raise ValidationError(
+            _(
+                "The price changed since the file was checked: %(then)s then, %(now)s now. "
+                "Upload the file again to see today's price before confirming."
+            )
+            % {"then": format_cny(Decimal(checked_total)), "now": format_cny(order.total)},
+            code="catalog_changed",
+        )
     locked.status = UploadStatus.CONFIRMED
     locked.order = order
     locked.confirmed_at = timezone.now()
@@ -885,7 +951,7 @@ def _copy_lines(order: Order, upload: OrderUpload) -> OrderTotals:
     name = upload.result["lines_file"]
     with upload.file.storage.open(name, "rb") as stored, connection.cursor() as cursor:
         text = io.TextIOWrapper(getattr(stored, "file", stored), encoding="utf-8", newline="\n")
-        with cursor.cursor.copy(sql) as copy:
+        with _LineWriter(cursor, sql) as copy:
             block: list[str] = []
             for record in text:
                 row, pk, face, quantity, rest = record.split("\t", 4)

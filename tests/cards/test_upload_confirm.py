@@ -138,13 +138,21 @@ def test_a_face_value_no_longer_offered_refuses_the_file(company, buyer, card):
     assert not Order.objects.exists()
 
 
-def test_prices_are_todays_at_confirm(company, buyer, card):
-    upload = receive(company, buyer, csv_bytes([ZH, ["京东礼品卡", "100", "10"]]))
+def test_a_price_changed_since_the_check_is_shown_before_anything_is_ordered(company, buyer, card):
+    """The buyer confirms the total the preview showed, never another one."""
+    data = csv_bytes([ZH, ["京东礼品卡", "100", "10"]])
+    upload = receive(company, buyer, data)
     factories.pricing(company, CompanyPricing.Mode.FEE, "1.00")
 
-    order = upload_confirm(upload=upload, actor=buyer)
+    with pytest.raises(ValidationError) as refused:
+        upload_confirm(upload=upload, actor=buyer)
 
-    assert order.total == Decimal("1010.00")
+    assert refused.value.error_list[0].code == "catalog_changed"
+    assert "¥1,000.00" in refused.value.messages[0]
+    assert "¥1,010.00" in refused.value.messages[0]
+    assert not Order.objects.exists() and not OrderLine.objects.exists()
+    again = receive(company, buyer, data)
+    assert upload_confirm(upload=again, actor=buyer).total == Decimal("1010.00")
 
 
 def test_an_approver_cannot_confirm_and_nothing_is_written(company, buyer, card):

@@ -346,3 +346,28 @@ def test_generated_csv_files_round_trip(header, body, encoding, delimiter, quoti
         assert table.encoding == "utf-8"  # plain ASCII is the same in all three
     assert table.header == header
     assert list(table.rows()) == expected
+
+
+def test_a_small_workbook_claiming_a_huge_sheet_is_refused_quickly():
+    """One cell in the sheet's last row and last column: a few KB that, read by its declared
+    dimension, would be 16,384 cells in each of a million rows."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["产品", "面值"])
+    sheet.append(["礼品卡", "100"])
+    sheet.cell(row=1_048_576, column=16_384, value="x")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    assert len(buffer.getvalue()) < 10_000
+
+    refused = error(buffer.getvalue(), name="f.xlsx", max_rows=1000)
+
+    assert "1,000" in refused.messages[0]
+
+
+def test_a_file_of_blank_lines_counts_them_beyond_an_allowance():
+    data = ("产品,面值\n礼品卡,100\n" + "\n" * 30_000 + "礼品卡,100\n").encode()
+
+    refused = error(data, max_rows=1000)
+
+    assert "1,000" in refused.messages[0]
