@@ -150,7 +150,8 @@ def test_a_price_changed_since_the_check_is_shown_before_anything_is_ordered(com
     assert refused.value.error_list[0].code == "catalog_changed"
     assert "¥1,000.00" in refused.value.messages[0]
     assert "¥1,010.00" in refused.value.messages[0]
-    assert not Order.objects.exists() and not OrderLine.objects.exists()
+    assert not Order.objects.exists()
+    assert not OrderLine.objects.exists()
     again = receive(company, buyer, data)
     assert upload_confirm(upload=again, actor=buyer).total == Decimal("1010.00")
 
