@@ -26,13 +26,10 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from multiprocessing.synchronize import Event
@@ -41,24 +38,12 @@ from typing import Any
 from unittest import mock
 
 # The throwaway database and Redis helpers are the approvals benchmark's.
-from bench.approvals import (
-    DEFAULT_REDIS_URL,
-    _admin_connect,
-    _create_database,
-    _drop_database,
-    _pid_alive,
-    _purge_redis,
-    _redis_reachable,
-    _server_url,
-    _with_database,
-)
+from bench.common import Environment, Worker, start_worker, throwaway_environment
 
 CARDS = 1_000_000
 PLAIN_CARDS = 50_000
 FACE_VALUE = "100"
 LINE_MAX = 1_000_000  # ORDER_MAX_QUANTITY: larger orders get more lines
-DB_PREFIX = "bench_issuance_"
-ROOT = Path(__file__).resolve().parent.parent
 LARGE = "900000000000.00"  # no refusal for credit, no review for size or velocity
 
 TARGETS = {
@@ -73,79 +58,16 @@ TARGETS = {
 # --- The throwaway database, broker keys and environment ----------------------------------------
 
 
-def _drop_stale_databases() -> None:
-    """Databases of runs that were killed outright (SIGKILL): no connections, process gone."""
-    with _admin_connect() as conn:
-        rows = conn.execute(
-            "SELECT d.datname FROM pg_database d WHERE d.datname LIKE %s AND NOT EXISTS "
-            "(SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)",
-            [DB_PREFIX.replace("_", r"\_") + "%"],
-        ).fetchall()
-        for (name,) in rows:
-            suffix = name.removeprefix(DB_PREFIX)
-            if suffix.isdigit() and not _pid_alive(int(suffix)):
-                print(f"dropping {name}, left behind by a killed run")
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-
-
-@dataclass
-class Environment:
-    database: str
-    redis_url: str
-    prefix: str
-    work_dir: Path
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
-@contextlib.contextmanager
-def _throwaway_environment(chunk_size: int | None) -> Iterator[Environment]:
-    pid = os.getpid()
-    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
-    if not _redis_reachable(redis_url):
-        raise SystemExit(f"Redis is not reachable at {redis_url} (set BENCH_REDIS_URL)")
-    work = tempfile.TemporaryDirectory(prefix="bench-issuance-")
-    env = Environment(
-        database=f"{DB_PREFIX}{pid}",
-        redis_url=redis_url,
-        prefix=f"bench-issuance-{pid}:",
-        work_dir=Path(work.name),
-    )
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    _drop_stale_databases()
-    _create_database(env.database)
-    try:
-        # Read once by portal.settings here, and inherited by the worker and helper processes.
-        os.environ.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "portal.settings",
-                "PORTAL_ENV": "development",
-                "DEBUG": "false",  # DEBUG keeps every query in memory
-                "LOG_LEVEL": "WARNING",
-                "DATABASE_URL": _with_database(_server_url(), env.database),
-                "DB_CONN_MAX_AGE": "600",
-                "REDIS_URL": env.redis_url,
-                "REDIS_KEY_PREFIX": env.prefix,
-                "ORDER_PLATFORM_LIMIT": LARGE,
-                "ORDER_VELOCITY_MAX_VALUE": LARGE,
-            }
-        )
+def _throwaway_environment(
+    chunk_size: int | None,
+) -> contextlib.AbstractContextManager[Environment]:
+    def settings(env: Environment) -> dict[str, str]:
+        values = {"ORDER_PLATFORM_LIMIT": LARGE, "ORDER_VELOCITY_MAX_VALUE": LARGE}
         if chunk_size:
-            os.environ["ISSUANCE_CHUNK_SIZE"] = str(chunk_size)
-        yield env
-    finally:
-        try:
-            from django.db import connections
+            values["ISSUANCE_CHUNK_SIZE"] = str(chunk_size)
+        return values
 
-            connections.close_all()
-        finally:
-            _drop_database(env.database)
-            _purge_redis(env.redis_url, env.prefix)
-            work.cleanup()
-            signal.signal(signal.SIGTERM, previous)
-            print(f"dropped database {env.database}; broker keys removed")
+    return throwaway_environment("issuance", settings)
 
 
 # --- The order ---------------------------------------------------------------------------------
@@ -275,67 +197,8 @@ class MemorySampler:
             self._thread.join()
 
 
-@dataclass
-class Worker:
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()  # warm shutdown
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=60)
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-
 def _start_worker(concurrency: int, work_dir: Path) -> Worker:
-    from portal.celery import app
-
-    log_path = work_dir / "worker.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "-Q",
-                "codes,default",
-                "--concurrency",
-                str(concurrency),
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, stopped whole
-        )
-    worker = Worker(proc, log_path)
-    deadline = time.monotonic() + 90
-    # One ping per worker process warms each up (imports, connections).
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the Celery worker exited at start:\n{worker.log_tail()}")
-        try:
-            pings = [app.send_task("portal.tasks.ping") for _ in range(concurrency * 2)]
-            if all(p.get(timeout=10) == "pong" for p in pings):
-                return worker
-        except Exception:
-            if time.monotonic() > deadline:
-                worker.stop()
-                raise
+    return start_worker(concurrency, work_dir, queues="codes,default")
 
 
 # --- The project's run -------------------------------------------------------------------------

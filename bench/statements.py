@@ -26,111 +26,35 @@ companies per second and their ratio. See docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.approvals import (
-    DEFAULT_REDIS_URL,
-    _admin_connect,
-    _create_database,
-    _drop_database,
-    _pid_alive,
-    _purge_redis,
-    _redis_reachable,
-    _server_url,
-    _with_database,
-)
+from bench.common import Environment, Worker, start_worker, throwaway_environment
 from bench.issuance import MemorySampler
 
 CARDS = 100_000
 INVOICES = 200
 COMPANIES = 1_000
 ORDERS = 10
-DB_PREFIX = "bench_statements_"
-ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"vs_floor": 5, "workers_2_vs_1": 1.6}
 
 
 # --- The throwaway database, broker keys and folders ---------------------------------------------
 
 
-def _drop_stale_databases() -> None:
-    with _admin_connect() as conn:
-        rows = conn.execute(
-            "SELECT d.datname FROM pg_database d WHERE d.datname LIKE %s AND NOT EXISTS "
-            "(SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)",
-            [DB_PREFIX.replace("_", r"\_") + "%"],
-        ).fetchall()
-        for (name,) in rows:
-            suffix = name.removeprefix(DB_PREFIX)
-            if suffix.isdigit() and not _pid_alive(int(suffix)):
-                print(f"dropping {name}, left behind by a killed run")
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-
-
-@dataclass
-class Environment:
-    database: str
-    redis_url: str
-    prefix: str
-    work_dir: Path
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
-@contextlib.contextmanager
-def _throwaway_environment() -> Iterator[Environment]:
-    pid = os.getpid()
-    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
-    if not _redis_reachable(redis_url):
-        raise SystemExit(f"Redis is not reachable at {redis_url} (set BENCH_REDIS_URL)")
-    work = tempfile.TemporaryDirectory(prefix="bench-statements-")
-    env = Environment(f"{DB_PREFIX}{pid}", redis_url, f"bench-statements-{pid}:", Path(work.name))
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    _drop_stale_databases()
-    _create_database(env.database)
-    try:
-        (env.work_dir / "mail").mkdir()
-        os.environ.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "portal.settings",
-                "PORTAL_ENV": "development",
-                "DEBUG": "false",
-                "LOG_LEVEL": "WARNING",
-                "DATABASE_URL": _with_database(_server_url(), env.database),
-                "DB_CONN_MAX_AGE": "600",
-                "REDIS_URL": env.redis_url,
-                "REDIS_KEY_PREFIX": env.prefix,
-                "MEDIA_ROOT": str(env.work_dir / "media"),
-                "EMAIL_URL": f"file://{env.work_dir / 'mail'}",
-            }
-        )
-        yield env
-    finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        finally:
-            _drop_database(env.database)
-            _purge_redis(env.redis_url, env.prefix)
-            work.cleanup()
-            signal.signal(signal.SIGTERM, previous)
-            print(f"dropped database {env.database}; broker keys and files removed")
+def _settings(env: Environment) -> dict[str, str]:
+    (env.work_dir / "mail").mkdir()
+    return {
+        "MEDIA_ROOT": str(env.work_dir / "media"),
+        "EMAIL_URL": f"file://{env.work_dir / 'mail'}",
+    }
 
 
 # --- Data ----------------------------------------------------------------------------------------
@@ -385,68 +309,8 @@ def _cards(company: Any, count: int, start: datetime.date, days: int) -> None:
 # --- The worker ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Worker:
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=60)
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-
 def _start_worker(concurrency: int, work_dir: Path, name: str) -> Worker:
-    from portal.celery import app
-
-    log_path = work_dir / f"{name}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "-Q",
-                "statements,default",
-                "--concurrency",
-                str(concurrency),
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"{name}@%h",
-            ],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    worker = Worker(proc, log_path)
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the Celery worker exited at start:\n{worker.log_tail()}")
-        try:
-            pings = [app.send_task("portal.tasks.ping") for _ in range(concurrency * 2)]
-            if all(p.get(timeout=10) == "pong" for p in pings):
-                return worker
-        except Exception:
-            if time.monotonic() > deadline:
-                worker.stop()
-                raise
+    return start_worker(concurrency, work_dir, queues="statements,default", name=name)
 
 
 def _wait_issued(
@@ -684,7 +548,7 @@ def main(argv: list[str]) -> int:
     cards = max(1_000, round(args.cards * args.scale))
     companies = max(20, round(args.companies * args.scale))
 
-    with _throwaway_environment() as env:
+    with throwaway_environment("statements", _settings) as env:
         import django
 
         django.setup()

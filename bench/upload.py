@@ -27,37 +27,22 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import json
 import os
 import random
-import signal
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.approvals import (
-    DEFAULT_REDIS_URL,
-    _admin_connect,
-    _create_database,
-    _drop_database,
-    _pid_alive,
-    _purge_redis,
-    _redis_reachable,
-    _server_url,
-    _with_database,
-)
-from bench.issuance import MemorySampler, _start_worker
+from bench.common import Environment, start_worker, throwaway_environment
+from bench.issuance import MemorySampler
 
 SIZES = (10_000, 100_000)
 PLAIN_ROWS = 5_000
-DB_PREFIX = "bench_upload_"
 HEADER = ["产品", "面值", "数量", "姓名", "手机", "邮箱", "工号", "成本中心", "备注"]
 PRODUCTS = (
     ("京东E卡", "JD e-card", ["100", "200", "500", "1000"]),
@@ -69,76 +54,12 @@ GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平�
 TARGETS = {"vs_floor": 8, "speedup_vs_plain": 40, "peak_rss_mb": 300}
 
 
-@dataclass
-class Environment:
-    database: str
-    redis_url: str
-    prefix: str
-    work_dir: Path
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
-def _drop_stale_databases() -> None:
-    with _admin_connect() as conn:
-        rows = conn.execute(
-            "SELECT d.datname FROM pg_database d WHERE d.datname LIKE %s AND NOT EXISTS "
-            "(SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)",
-            [DB_PREFIX.replace("_", r"\_") + "%"],
-        ).fetchall()
-        for (name,) in rows:
-            suffix = name.removeprefix(DB_PREFIX)
-            if suffix.isdigit() and not _pid_alive(int(suffix)):
-                print(f"dropping {name}, left behind by a killed run")
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-
-
-@contextlib.contextmanager
-def _throwaway_environment() -> Iterator[Environment]:
-    pid = os.getpid()
-    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
-    if not _redis_reachable(redis_url):
-        raise SystemExit(f"Redis is not reachable at {redis_url} (set BENCH_REDIS_URL)")
-    work = tempfile.TemporaryDirectory(prefix="bench-upload-")
-    env = Environment(
-        database=f"{DB_PREFIX}{pid}",
-        redis_url=redis_url,
-        prefix=f"bench-upload-{pid}:",
-        work_dir=Path(work.name),
-    )
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    _drop_stale_databases()
-    _create_database(env.database)
-    try:
-        os.environ.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "portal.settings",
-                "PORTAL_ENV": "development",
-                "DEBUG": "false",
-                "LOG_LEVEL": "WARNING",
-                "DATABASE_URL": _with_database(_server_url(), env.database),
-                "DB_CONN_MAX_AGE": "600",
-                "REDIS_URL": env.redis_url,
-                "REDIS_KEY_PREFIX": env.prefix,
-                "MEDIA_ROOT": str(env.work_dir / "media"),
-                # Every file takes the large files' path (the worker), whatever --scale.
-                "UPLOAD_INLINE_MAX_BYTES": "0",
-            }
-        )
-        yield env
-    finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        finally:
-            _drop_database(env.database)
-            _purge_redis(env.redis_url, env.prefix)
-            work.cleanup()
-            signal.signal(signal.SIGTERM, previous)
-            print(f"dropped database {env.database}; broker keys removed")
+def _settings(env: Environment) -> dict[str, str]:
+    return {
+        "MEDIA_ROOT": str(env.work_dir / "media"),
+        # Every file takes the large files' path (the worker), whatever --scale.
+        "UPLOAD_INLINE_MAX_BYTES": "0",
+    }
 
 
 # --- Data -------------------------------------------------------------------------------------
@@ -409,7 +330,7 @@ def main(argv: list[str]) -> int:
     sizes = [max(100, round(size * args.scale)) for size in SIZES]
     plain_rows = max(100, round(args.plain_rows * min(1.0, args.scale * 2)))
 
-    with _throwaway_environment() as env:
+    with throwaway_environment("upload", _settings) as env:
         import django
 
         django.setup()
@@ -434,7 +355,7 @@ def main(argv: list[str]) -> int:
             _generate(path, rows, seed)
             files[rows] = path
             print(f"generated {path.name}: {rows:,} rows, {path.stat().st_size / 1e6:.1f} MB")
-        worker = _start_worker(1, env.work_dir)
+        worker = start_worker(1, env.work_dir, queues="default")
         runs: list[ProjectRun] = []
         problems: list[str] = []
         try:
