@@ -257,10 +257,8 @@ def statement_request(
     return statement
 
 
-def statement_reissue(*, statement: Statement, actor: User | None = None) -> Statement:
-    """A new version of an issued statement, built now from the ledger as it stands."""
-    if statement.status != Statement.Status.ISSUED:
-        return _build(statement.pk)
+def _claim_next_version(statement: Statement, actor: User | None) -> Statement:
+    """The row of the next version of ``statement``'s company and period (a re-issue)."""
     version = (
         Statement.objects.filter(
             company=statement.company,
@@ -269,7 +267,7 @@ def statement_reissue(*, statement: Statement, actor: User | None = None) -> Sta
         ).aggregate(top=Max("version"))["top"]
         or 0
     ) + 1
-    fresh = _claim(
+    return _claim(
         company=statement.company,
         period_start=statement.period_start,
         period_end=statement.period_end,
@@ -277,6 +275,13 @@ def statement_reissue(*, statement: Statement, actor: User | None = None) -> Sta
         trigger=Statement.Trigger.REISSUE,
         actor=actor,
     )
+
+
+def statement_reissue(*, statement: Statement, actor: User | None = None) -> Statement:
+    """A new version of an issued statement, built now from the ledger as it stands."""
+    if statement.status != Statement.Status.ISSUED:
+        return _build(statement.pk)
+    fresh = _claim_next_version(statement, actor)
     audit_record(
         action=StatementAction.REISSUED,
         actor=actor,
@@ -291,22 +296,7 @@ def statement_reissue(*, statement: Statement, actor: User | None = None) -> Sta
 
 def statement_queue_reissue(*, statement: Statement, actor: User | None) -> Statement:
     """Claims the next version now and leaves the build to a worker."""
-    version = (
-        Statement.objects.filter(
-            company=statement.company,
-            period_start=statement.period_start,
-            period_end=statement.period_end,
-        ).aggregate(top=Max("version"))["top"]
-        or 0
-    ) + 1
-    fresh = _claim(
-        company=statement.company,
-        period_start=statement.period_start,
-        period_end=statement.period_end,
-        version=version,
-        trigger=Statement.Trigger.REISSUE,
-        actor=actor,
-    )
+    fresh = _claim_next_version(statement, actor)
     _queue_build(fresh, actor)
     return fresh
 

@@ -321,3 +321,25 @@ def test_a_range_of_months_is_not_numbered_as_its_first_month() -> None:
     assert january.number == f"ST-202501-{company.pk:06d}-v1"
     assert longer.number == f"ST-20250101-20260131-{company.pk:06d}-v1"
     assert longer.pk != january.pk
+
+
+@pytest.mark.django_db
+def test_a_queued_reissue_claims_the_next_version_and_the_worker_side_builds_it(
+    django_capture_on_commit_callbacks,
+) -> None:
+    """The admin's re-issue: version 2 is claimed at once (so a second click cannot claim it
+    again) and built by the task; version 1 is untouched."""
+    company = factories.company()
+    data.invoice(company, total="100.00", issued=shanghai(2025, 10, 2))
+    first = build(company, OCT)
+
+    with django_capture_on_commit_callbacks() as queued:
+        claimed = service.statement_queue_reissue(statement=first, actor=None)
+
+    assert (claimed.version, claimed.status) == (2, Statement.Status.BUILDING)
+    assert len(queued) == 1
+    built = service.statement_build_claimed(statement_id=claimed.pk)
+    assert built is not None
+    assert (built.version, built.status) == (2, Statement.Status.ISSUED)
+    assert built.closing_balance == first.closing_balance == Decimal("100.00")
+    assert Statement.objects.filter(company=company).count() == 2
