@@ -423,8 +423,9 @@ def _mailer_from_url(url: str) -> dict[str, Any]:
     if parts.scheme == "console":
         return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
     if parts.scheme == "file":
+        # A spool directory a relay picks up: valid in production (portal/mail.py checks it).
         return {
-            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "BACKEND": "portal.mail.SpoolDirectoryBackend",
             "OPTIONS": {"file_path": unquote(parts.path)},
         }
     if parts.scheme in {"smtp", "smtp+tls", "smtps"}:

@@ -71,6 +71,40 @@ def test_production_deploy_check_has_no_issues(tmp_path: Path) -> None:
     assert not (tmp_path / "secrets.env").exists()
 
 
+def test_production_deploy_check_accepts_a_mail_spool_directory(tmp_path: Path) -> None:
+    # Given production settings whose EMAIL_URL is a spool directory, as the README allows
+    spool = tmp_path / "mail-spool"
+    env = {**_production_env(tmp_path), "EMAIL_URL": f"file://{spool}"}
+
+    # When the deploy check runs
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+
+    # Then it finds nothing wrong
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "no issues" in output
+
+
+@pytest.mark.parametrize(
+    ("email_url", "error"),
+    [
+        ("console://", "mail.E001"),
+        # A spool "directory" under a plain file can never be created.
+        ("file://{tmp}/a-file/spool", "portal.E002"),
+    ],
+)
+def test_production_deploy_check_still_refuses_mail_that_goes_nowhere(
+    tmp_path: Path, email_url: str, error: str
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    env = {**_production_env(tmp_path), "EMAIL_URL": email_url.format(tmp=tmp_path)}
+
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+
+    assert result.returncode != 0
+    assert error in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"])
 def test_production_refuses_to_start_without(tmp_path: Path, missing: str) -> None:
     env = _production_env(tmp_path)
