@@ -235,6 +235,15 @@ else:
     CELERY_RESULT_BACKEND = f"file://{_broker_dir / 'results'}"
     CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {}
 
+# --- The client's address behind proxies (portal/client_ip.py) ------------------------------------
+# REMOTE_ADDR, unless the portal runs behind TRUSTED_PROXY_COUNT proxies (one by default behind
+# BEHIND_TLS_PROXY): then the entry that many places from the right of TRUSTED_PROXY_HEADER.
+# With no proxy configured the header is ignored, as any client can write it.
+TRUSTED_PROXY_COUNT = env.int(
+    "TRUSTED_PROXY_COUNT", default=1 if env.bool("BEHIND_TLS_PROXY", default=False) else 0
+)
+TRUSTED_PROXY_HEADER = env.str("TRUSTED_PROXY_HEADER", default="X-Forwarded-For")
+
 # --- Authentication ------------------------------------------------------------------------------
 
 AUTHENTICATION_BACKENDS = [
@@ -255,10 +264,18 @@ LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "portal:login"
 PASSWORD_RESET_TIMEOUT = 3600
 
+# Sign-in lockout (portal/login_throttle.py): an account from one address after
+# AXES_FAILURE_LIMIT failures, an account from anywhere after LOGIN_ACCOUNT_FAILURE_LIMIT, one
+# address (an office shares one) across accounts after LOGIN_ADDRESS_FAILURE_LIMIT, for
+# AXES_COOLOFF_MINUTES from the last counted failure; failures while locked are not counted.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+LOGIN_ACCOUNT_FAILURE_LIMIT = env.int("LOGIN_ACCOUNT_FAILURE_LIMIT", default=10)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=100)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-# Each alone: one address guessing many accounts, or many addresses guessing one account.
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username", "ip_address"]
+AXES_HANDLER = "portal.login_throttle.LoginThrottleHandler"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "portal.client_ip.client_ip"
 # The sign-in forms post, and authenticate() receives, "username" (axes would default to "email",
 # USERNAME_FIELD, find nothing there and never lock an account by name).
 AXES_USERNAME_FORM_FIELD = "username"

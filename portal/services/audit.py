@@ -5,17 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
-from django.http import HttpRequest
 
+from portal.client_ip import client_ip
 from portal.models import AuditEvent, Company, User
 
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    """The peer address. Behind a proxy, the proxy sets REMOTE_ADDR (never trust X-Forwarded-For
-    from the client itself)."""
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+# Views and admin actions take the address they pass as ``ip=`` from here.
+__all__ = ["audit_record", "client_ip"]
 
 
 def audit_record(

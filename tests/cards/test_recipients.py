@@ -450,6 +450,39 @@ def test_failed_links_are_limited_per_address(delivered, mailoutbox, monkeypatch
     assert open_link(Client(REMOTE_ADDR="198.51.100.7"), token).status_code == 200
 
 
+def test_behind_the_proxy_failed_links_are_limited_per_forwarded_client(
+    delivered, mailoutbox, monkeypatch, settings
+) -> None:
+    # Given the portal behind one trusted proxy, which every request comes through
+    settings.TRUSTED_PROXY_COUNT = 1
+    monkeypatch.setattr(views_recipient, "LINK_FAILURE_LIMIT", 3)
+
+    def via_proxy(client_address: str) -> Client:
+        return Client(REMOTE_ADDR="10.0.0.5", headers={"X-Forwarded-For": client_address})
+
+    # When one client guesses links until blocked
+    for n in range(3):
+        assert open_link(via_proxy("203.0.113.29"), f"guess{n}" * 6).status_code == 404
+    token = last_email_token(mailoutbox, "xiaoming@example.com")
+    assert open_link(via_proxy("203.0.113.29"), token).status_code == 429
+
+    # Then a recipient coming through the same proxy from elsewhere still sees the card
+    assert open_link(via_proxy("198.51.100.27"), token).status_code == 200
+
+
+def test_without_a_proxy_a_forwarded_header_does_not_get_around_the_link_limit(
+    delivered, mailoutbox, monkeypatch, settings
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 0
+    monkeypatch.setattr(views_recipient, "LINK_FAILURE_LIMIT", 3)
+    for n in range(3):
+        guesser = Client(REMOTE_ADDR="203.0.113.19", headers={"X-Forwarded-For": f"192.0.2.{n}"})
+        assert open_link(guesser, f"guess{n}" * 6).status_code == 404
+    token = last_email_token(mailoutbox, "xiaoming@example.com")
+    spoofing = Client(REMOTE_ADDR="203.0.113.19", headers={"X-Forwarded-For": "192.0.2.200"})
+    assert open_link(spoofing, token).status_code == 429
+
+
 def test_a_frozen_cards_code_is_not_shown(delivered, mailoutbox) -> None:
     delivery = delivery_of(delivered, email="xiaoming@example.com")
     Card.objects.filter(pk=delivery.card_id).update(status=CardStatus.FROZEN)

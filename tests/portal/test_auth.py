@@ -15,6 +15,8 @@ from http import HTTPStatus
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
+from django.db.models import F
 from django.test import Client
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -213,12 +215,14 @@ def test_account_locks_after_five_wrong_passwords_and_even_the_right_one_is_refu
     assert events("auth.login") == []
 
 
-def test_lockout_of_one_account_is_per_account_from_another_address(client: Client) -> None:
-    # Given an account locked by failures from one address
+def test_lockout_of_one_account_is_per_account_from_another_address(
+    client: Client, settings: Settings
+) -> None:
+    # Given an account locked by the account-wide limit of failures from a few addresses
     victim = make_user("victim@example.com", role=Role.VIEWER)
     other = make_user("colleague@example.com", role=Role.PURCHASER)
-    for _ in range(5):
-        sign_in(client, victim.email, "guess-guess", REMOTE_ADDR="198.51.100.66")
+    for n in range(settings.LOGIN_ACCOUNT_FAILURE_LIMIT):
+        sign_in(client, victim.email, "guess-guess", REMOTE_ADDR=f"198.51.100.{60 + n % 3}")
 
     # When a colleague signs in from another address
     response = Client().post(
@@ -239,12 +243,12 @@ def test_lockout_of_one_account_is_per_account_from_another_address(client: Clie
 
 
 def test_changing_the_capitals_of_the_address_does_not_get_around_the_lockout(
-    client: Client,
+    client: Client, settings: Settings
 ) -> None:
     # Given a user, and someone guessing from a new address each time with other capitals
     user = make_user(role=Role.VIEWER)
     spellings = ["li.wei@example.com", "Li.Wei@example.com", "LI.WEI@EXAMPLE.COM"]
-    for n in range(5):
+    for n in range(settings.LOGIN_ACCOUNT_FAILURE_LIMIT):
         sign_in(
             Client(), spellings[n % len(spellings)], "guess-guess", REMOTE_ADDR=f"198.51.100.{n}"
         )
@@ -274,12 +278,12 @@ def test_a_few_wrong_passwords_are_forgotten_after_a_successful_sign_in(client: 
 
 
 def test_resetting_the_password_as_the_locked_out_page_suggests_ends_the_lockout(
-    client: Client, mailoutbox: list[Any]
+    client: Client, mailoutbox: list[Any], settings: Settings
 ) -> None:
     # Given an account locked by someone guessing from elsewhere
     user = make_user(role=Role.VIEWER)
-    for _ in range(5):
-        sign_in(Client(), user.email, "guess-guess", REMOTE_ADDR="198.51.100.66")
+    for n in range(settings.LOGIN_ACCOUNT_FAILURE_LIMIT):
+        sign_in(Client(), user.email, "guess-guess", REMOTE_ADDR=f"198.51.100.{60 + n % 3}")
     locked = sign_in(client, user.email, REMOTE_ADDR="203.0.113.30", headers=EN)
     assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
 
@@ -298,6 +302,154 @@ def test_resetting_the_password_as_the_locked_out_page_suggests_ends_the_lockout
     response = sign_in(client, user.email, NEW_PASSWORD, REMOTE_ADDR="203.0.113.30")
     assert response.status_code == HTTPStatus.FOUND
     assert client.get("/").status_code == HTTPStatus.OK
+
+
+def test_one_persons_typos_do_not_lock_a_colleague_behind_the_same_address(
+    client: Client, settings: Settings
+) -> None:
+    # Given two colleagues in one office, behind one address
+    typist = make_user("typist@example.com", role=Role.VIEWER)
+    colleague = make_user("colleague@example.com", role=Role.PURCHASER)
+    office = "203.0.113.50"
+
+    # When one of them mistypes the password until locked out
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(Client(), typist.email, "typo-typo", REMOTE_ADDR=office)
+    assert sign_in(Client(), typist.email, REMOTE_ADDR=office).status_code == (
+        HTTPStatus.TOO_MANY_REQUESTS
+    )
+
+    # Then the colleague signs in from the same address all the same
+    response = sign_in(client, colleague.email, REMOTE_ADDR=office)
+    assert response.status_code == HTTPStatus.FOUND
+    assert client.get("/").status_code == HTTPStatus.OK
+
+
+def test_failures_from_one_address_lock_the_account_there_before_they_lock_it_everywhere(
+    settings: Settings,
+) -> None:
+    # Given an account with as many failures from one address as the per-address limit allows,
+    # fewer than the account-wide limit
+    user = make_user(role=Role.VIEWER)
+    assert settings.AXES_FAILURE_LIMIT < settings.LOGIN_ACCOUNT_FAILURE_LIMIT
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(Client(), user.email, "guess-guess", REMOTE_ADDR="198.51.100.66")
+
+    # Then that address is locked out of the account
+    from_there = sign_in(Client(), user.email, REMOTE_ADDR="198.51.100.66")
+    assert from_there.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    # But its owner still signs in from their own address
+    assert sign_in(Client(), user.email, REMOTE_ADDR="203.0.113.30").status_code == HTTPStatus.FOUND
+
+
+def test_one_address_guessing_many_accounts_is_locked_out(settings: Settings) -> None:
+    # Given a lower per-address limit, and real users behind two addresses
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 12
+    user = make_user(role=Role.VIEWER)
+    sprayer = "198.51.100.99"
+
+    # When one address tries a password on one account fewer than the limit, no lockout yet
+    for n in range(settings.LOGIN_ADDRESS_FAILURE_LIMIT - 1):
+        sign_in(Client(), f"person{n}@example.com", "Summer2026!", REMOTE_ADDR=sprayer)
+    assert sign_in(Client(), user.email, REMOTE_ADDR=sprayer).status_code == HTTPStatus.FOUND
+    # And a further round of guesses reaching the limit locks that address for every account
+    for n in range(settings.LOGIN_ADDRESS_FAILURE_LIMIT):
+        sign_in(Client(), f"other{n}@example.com", "Summer2026!", REMOTE_ADDR=sprayer)
+    assert sign_in(Client(), user.email, REMOTE_ADDR=sprayer).status_code == (
+        HTTPStatus.TOO_MANY_REQUESTS
+    )
+    # While other addresses are not affected
+    assert sign_in(Client(), user.email, REMOTE_ADDR="203.0.113.30").status_code == HTTPStatus.FOUND
+
+
+def _age_failures(minutes: int) -> None:
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=minutes))
+
+
+def test_attempts_during_a_lockout_do_not_extend_it(settings: Settings) -> None:
+    # Given an account locked out from an address
+    user = make_user(role=Role.VIEWER)
+    address = "198.51.100.66"
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(Client(), user.email, "guess-guess", REMOTE_ADDR=address)
+    cooloff = settings.AXES_COOLOFF_TIME
+    assert cooloff == timedelta(minutes=15)
+
+    # When, ten minutes later, more passwords are tried while it is locked
+    _age_failures(10)
+    for password in ("guess-again", PASSWORD):
+        response = sign_in(Client(), user.email, password, REMOTE_ADDR=address)
+        assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+    # Then the lockout still ends fifteen minutes after the failure that caused it
+    _age_failures(6)
+    assert sign_in(Client(), user.email, REMOTE_ADDR=address).status_code == HTTPStatus.FOUND
+
+
+# --- The client's address behind the TLS proxy ---------------------------------------------------
+
+PROXY = "10.0.0.5"
+
+
+def test_behind_the_proxy_lockout_and_audit_use_the_forwarded_client_address(
+    settings: Settings,
+) -> None:
+    # Given the portal behind one trusted proxy, and two people whose requests it forwards
+    settings.TRUSTED_PROXY_COUNT = 1
+    user = make_user(role=Role.VIEWER)
+
+    def via_proxy(client_address: str, password: str) -> Any:
+        forwarded = f"192.0.2.1, {client_address}"  # the left entry is whatever the client sent
+        return sign_in(
+            Client(),
+            user.email,
+            password,
+            REMOTE_ADDR=PROXY,
+            headers={"X-Forwarded-For": forwarded},
+        )
+
+    # When one address fails until locked out
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        via_proxy("198.51.100.66", "guess-guess")
+
+    # Then the lockout and the audit trail name that client, not the proxy
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"198.51.100.66"}
+    assert {e.ip for e in events("auth.login_failed")} == {"198.51.100.66"}
+    assert via_proxy("198.51.100.66", PASSWORD).status_code == HTTPStatus.TOO_MANY_REQUESTS
+    # And the same account signs in from another client through the same proxy
+    assert via_proxy("203.0.113.30", PASSWORD).status_code == HTTPStatus.FOUND
+    (login,) = events("auth.login")
+    assert login.ip == "203.0.113.30"
+
+
+def test_without_a_proxy_a_forwarded_header_sent_by_the_client_is_ignored(
+    settings: Settings,
+) -> None:
+    # Given the portal reached directly (no trusted proxy)
+    settings.TRUSTED_PROXY_COUNT = 0
+    user = make_user(role=Role.VIEWER)
+    attacker = "198.51.100.66"
+
+    # When a client fails with a new made-up X-Forwarded-For each time
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(
+            Client(),
+            user.email,
+            "guess-guess",
+            REMOTE_ADDR=attacker,
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},
+        )
+
+    # Then its own address is locked and recorded, whatever the header said
+    response = sign_in(
+        Client(),
+        user.email,
+        REMOTE_ADDR=attacker,
+        headers={"X-Forwarded-For": "203.0.113.200"},
+    )
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {attacker}
+    assert {e.ip for e in events("auth.login_failed")} == {attacker}
 
 
 # --- Setting up the second factor ----------------------------------------------------------------
