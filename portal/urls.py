@@ -18,3 +18,9 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("portal.portal_urls")),
 ]
+
+# Under /api/ these answer JSON in the API's error shape; elsewhere Django's HTML pages.
+handler400 = "portal.views.errors.bad_request"
+handler403 = "portal.views.errors.permission_denied"
+handler404 = "portal.views.errors.page_not_found"
+handler500 = "portal.views.errors.server_error"
