@@ -1,26 +1,76 @@
-"""Swagger UI from drf-spectacular-sidecar (no CDN), under the site's strict CSP.
+"""The OpenAPI schema and the Swagger UI page (drf-spectacular-sidecar, no CDN), for the portal's
+members (signed in) and API keys only: the schema maps every endpoint and field.
 
-The split view serves the start-up script from its own URL (``?script``), so no inline script
-is needed; the page keeps ``script-src 'self'``. Only its small inline ``<style>`` block needs
-an exception, and only on this page.
+The page runs under the site's strict CSP, unchanged: the split view serves the start-up script
+from its own URL (``?script``), and the template (templates/portal/api_docs.html) takes the few
+page styles from a static file instead of an inline ``<style>`` block.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.utils.csp import CSP
-from django.views.decorators.csp import csp_override
-from drf_spectacular.views import SpectacularSwaggerSplitView
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
 
-DOCS_CSP: dict[str, Any] = {
-    **settings.SECURE_CSP,
-    # A nonce in style-src would make browsers ignore 'unsafe-inline'.
-    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+from portal.api.authentication import ApiKeyAuthentication
+from portal.models import ApiKey, Membership
+
+
+class PortalSessionAuthentication(SessionAuthentication):
+    """The portal's sign-in, for the schema and its docs page only (they are read with GET): the
+    API's endpoints take API keys only."""
+
+
+class IsMemberOrApiKey(BasePermission):
+    message = _("Sign in to the portal or send an API key to read the API's documentation.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if isinstance(request.auth, ApiKey):
+            return True
+        user = request.user
+        if user is None or not user.is_authenticated:
+            return False
+        return bool(user.is_staff or Membership.objects.filter(user=user).exists())
+
+
+_DOCS_ACCESS: dict[str, Any] = {
+    # The key first: its challenge header makes an anonymous request a 401, not a 403.
+    "authentication_classes": [ApiKeyAuthentication, PortalSessionAuthentication],
+    "permission_classes": [IsMemberOrApiKey],
 }
 
 
+class ApiSchemaView(SpectacularAPIView):
+    authentication_classes = _DOCS_ACCESS["authentication_classes"]
+    permission_classes = _DOCS_ACCESS["permission_classes"]
+
+
+class ApiDocsView(SpectacularSwaggerSplitView):
+    authentication_classes = _DOCS_ACCESS["authentication_classes"]
+    permission_classes = _DOCS_ACCESS["permission_classes"]
+    template_name = "portal/api_docs.html"
+
+    # DRF's finalize_response passes any Django response through, a redirect included.
+    def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]
+        # A person reading the docs in a browser is sent to sign in, then back here.
+        sent_a_key = (
+            "HTTP_AUTHORIZATION" in self.request.META or "HTTP_X_API_KEY" in self.request.META
+        )
+        if isinstance(exc, (NotAuthenticated, AuthenticationFailed)) and not sent_a_key:
+            return redirect_to_login(self.request.get_full_path())
+        return super().handle_exception(exc)
+
+
+def api_schema_view() -> Any:
+    return ApiSchemaView.as_view()
+
+
 def api_docs_view() -> Any:
-    # functools.wraps inside csp_override keeps the view's csrf_exempt and view_class.
-    return csp_override(DOCS_CSP)(SpectacularSwaggerSplitView.as_view(url_name="api-schema"))
+    return ApiDocsView.as_view(url_name="api-schema")

@@ -1,7 +1,7 @@
-"""The API: /api/v1/ (buyer endpoints), /api/schema/ (OpenAPI) and /api/docs/ (Swagger UI)."""
+"""The API: /api/v1/ (buyer endpoints), /api/schema/ (OpenAPI) and /api/docs/ (Swagger UI); the
+last two for signed-in members and API keys only (portal/api/docs.py)."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
 from billing.api import InvoiceViewSet
@@ -13,7 +13,7 @@ from cards.api_cards import register_card_routes
 from cards.api_codes import register_code_routes
 from cards.api_uploads import register_upload_routes
 from portal.api import schema  # noqa: F401  (registers the authentication scheme)
-from portal.api.docs import api_docs_view
+from portal.api.docs import api_docs_view, api_schema_view
 
 router = SimpleRouter(trailing_slash=False)
 router.register("products", ProductViewSet, basename="api-product")
@@ -28,6 +28,6 @@ register_statement_routes(router)  # billing/api_statements.py: /statements
 
 urlpatterns = [
     path("v1/", include(router.urls)),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("schema/", api_schema_view(), name="api-schema"),
     path("docs/", api_docs_view(), name="api-docs"),
 ]

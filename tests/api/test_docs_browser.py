@@ -6,8 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.test import Client
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+
+from portal.models import Role
+from tests import factories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,6 +26,13 @@ document.addEventListener('securitypolicyviolation', (e) => {
 
 
 def test_swagger_ui_renders_the_schema_without_csp_violations(browser: Any, live_server: Any):
+    # A signed-in member (the docs and the schema are not public)
+    client = Client()
+    client.force_login(factories.member(factories.company(), Role.PURCHASER))
+    browser.get(f"{live_server.url}/login/")
+    browser.add_cookie(
+        {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies["sessionid"].value}
+    )
     browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _RECORD_VIOLATIONS})
     browser.get(f"{live_server.url}/api/docs/")
 
