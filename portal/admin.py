@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 from portal.models import AuditAction, AuditEvent, Company, Invitation, Membership, User
 from portal.services.audit import audit_record, client_ip
 from portal.services.companies import IllegalTransition, company_set_status
+from portal.services.users import user_set_active
 
 
 @admin.register(User)
@@ -26,6 +27,54 @@ class UserAdmin(DjangoUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     readonly_fields = ["last_login", "date_joined"]
+    actions = ["deactivate", "reactivate"]
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        # Activation changes go through the service: deactivation deletes the user's sessions.
+        active = obj.is_active
+        toggled = change and "is_active" in form.changed_data
+        if toggled:
+            obj.is_active = not active
+        super().save_model(request, obj, form, change)
+        if toggled:
+            user_set_active(
+                user=obj,
+                active=active,
+                actor=request.user,  # type: ignore[arg-type]
+                ip=client_ip(request),
+            )
+
+    def _set_active(self, request: HttpRequest, queryset: Any, active: bool) -> int:
+        for user in queryset.order_by("pk"):
+            user_set_active(
+                user=user,
+                active=active,
+                actor=request.user,  # type: ignore[arg-type]
+                ip=client_ip(request),
+            )
+        return int(queryset.count())
+
+    @admin.action(description=_("Deactivate the selected users (ends their sessions)"))
+    def deactivate(self, request: HttpRequest, queryset: Any) -> None:
+        count = self._set_active(request, queryset, False)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d user deactivated; their sessions are ended.",
+                "%(count)d users deactivated; their sessions are ended.",
+                count,
+            )
+            % {"count": count},
+        )
+
+    @admin.action(description=_("Reactivate the selected users"))
+    def reactivate(self, request: HttpRequest, queryset: Any) -> None:
+        count = self._set_active(request, queryset, True)
+        self.message_user(
+            request,
+            ngettext("%(count)d user reactivated.", "%(count)d users reactivated.", count)
+            % {"count": count},
+        )
 
 
 class MembershipInline(admin.TabularInline):

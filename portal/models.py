@@ -249,6 +249,8 @@ class AuditAction(models.TextChoices):
     MEMBERSHIP_REMOVED = "membership.removed", _("Removed a member")
     API_KEY_CREATED = "api_key.created", _("Created an API key")
     API_KEY_REVOKED = "api_key.revoked", _("Revoked an API key")
+    USER_DEACTIVATED = "user.deactivated", _("Deactivated a user")
+    USER_REACTIVATED = "user.reactivated", _("Reactivated a user")
 
 
 class ApiKey(models.Model):

@@ -120,6 +120,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "portal.session_timeout.SessionIdleTimeoutMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -364,6 +365,9 @@ PLATFORM_BANK_NAME = env.str("PLATFORM_BANK_NAME", default="招商银行上海�
 PLATFORM_BANK_ACCOUNT_NAME = env.str("PLATFORM_BANK_ACCOUNT_NAME", default=PLATFORM_LEGAL_NAME)
 PLATFORM_BANK_ACCOUNT = env.str("PLATFORM_BANK_ACCOUNT", default="1219 0000 0000 0000 0001")
 
+# Sessions (portal/session_timeout.py): signed out after SESSION_IDLE_TIMEOUT_MINUTES without a
+# request (0: never idle), and SESSION_COOKIE_AGE after sign-in at the latest.
+SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)
 SESSION_COOKIE_AGE = 8 * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
