@@ -7,4 +7,5 @@ class PortalConfig(AppConfig):
     verbose_name = _("Portal")
 
     def ready(self) -> None:
-        from portal import mail  # noqa: F401  (registers the spool directory's deploy check)
+        # Deploy checks: the mail spool directory, the proxy count.
+        from portal import client_ip, mail  # noqa: F401

@@ -11,8 +11,10 @@ N-th entry from the right; entries further left were written by the client and a
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from django.conf import settings
+from django.core import checks
 from django.http import HttpRequest
 
 
@@ -47,3 +49,18 @@ def client_ip(request: HttpRequest | None) -> str | None:
         return peer
     # Fewer entries than proxies: the first proxy on the way wrote the leftmost one.
     return _address(hops[-min(proxies, len(hops))]) or peer
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def proxy_count_check(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) and settings.TRUSTED_PROXY_COUNT <= 0:
+        return [
+            checks.Warning(
+                "BEHIND_TLS_PROXY is on but TRUSTED_PROXY_COUNT is 0: every client would have "
+                "the proxy's address in the sign-in lockout, the link rate limit and the audit "
+                "trail.",
+                hint="Set TRUSTED_PROXY_COUNT to the number of proxies in front of the portal.",
+                id="portal.W001",
+            )
+        ]
+    return []

@@ -105,6 +105,21 @@ def test_production_deploy_check_still_refuses_mail_that_goes_nowhere(
     assert error in result.stdout + result.stderr
 
 
+def test_production_behind_the_tls_proxy_trusts_one_proxy_unless_told_otherwise(
+    tmp_path: Path,
+) -> None:
+    env = {**_production_env(tmp_path), "BEHIND_TLS_PROXY": "true"}
+    assert _shell_print("settings.TRUSTED_PROXY_COUNT", env) == "1"
+    ok = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+    no_proxy_counted = _manage(
+        "check", "--deploy", "--fail-level", "WARNING", env={**env, "TRUSTED_PROXY_COUNT": "0"}
+    )
+    assert no_proxy_counted.returncode != 0
+    assert "portal.W001" in no_proxy_counted.stdout + no_proxy_counted.stderr
+
+
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"])
 def test_production_refuses_to_start_without(tmp_path: Path, missing: str) -> None:
     env = _production_env(tmp_path)
