@@ -45,14 +45,15 @@ class UserAdmin(DjangoUserAdmin):
             )
 
     def _set_active(self, request: HttpRequest, queryset: Any, active: bool) -> int:
-        for user in queryset.order_by("pk"):
+        users = list(queryset.order_by("pk"))
+        for user in users:
             user_set_active(
                 user=user,
                 active=active,
                 actor=request.user,  # type: ignore[arg-type]
                 ip=client_ip(request),
             )
-        return int(queryset.count())
+        return len(users)
 
     @admin.action(description=_("Deactivate the selected users (ends their sessions)"))
     def deactivate(self, request: HttpRequest, queryset: Any) -> None:

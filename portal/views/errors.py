@@ -22,7 +22,8 @@ API_PREFIX = "/api/"
 
 
 def is_api_request(request: HttpRequest) -> bool:
-    return request.path_info.startswith(API_PREFIX)
+    path = request.path_info
+    return path.startswith(API_PREFIX) or path == API_PREFIX.rstrip("/")
 
 
 def _json(detail: str, code: str, status: int) -> JsonResponse:

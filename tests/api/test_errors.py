@@ -29,6 +29,7 @@ def assert_api_error(response: Any, status: int, code: str) -> dict[str, Any]:
     [
         "/api/v1/no-such-thing",
         "/api/no-such-thing",
+        "/api",
         "/api/v1/orders/not.a.number",
         "/api/v1/orders/2026-0001/no-such-action",
     ],
