@@ -92,6 +92,12 @@ def _role_ensure(connection: BaseDatabaseWrapper, role: str, password: str | Non
     any attribute it should not have and set the password DATABASE_URL gives."""
     quoted = connection.ops.quote_name(role)
     attributes = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+    if password:
+        # Hashed here (SCRAM, as the server asks), so no statement log ever holds the password.
+        connection.ensure_connection()
+        password = connection.connection.pgconn.encrypt_password(
+            password.encode(), role.encode()
+        ).decode()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT rolsuper, rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls "

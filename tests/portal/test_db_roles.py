@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import environ
@@ -24,6 +25,7 @@ from cards.models import Order
 from portal.models import AuditEvent, Company, Membership, Role
 from portal.services.audit import audit_record
 from tests import factories
+from tests.portal.test_settings import _manage, _production_env, _shell_print
 
 if TYPE_CHECKING:
     from conftest import WorkerPool
@@ -148,3 +150,38 @@ def test_granting_again_is_idempotent_and_refuses_a_superuser_as_application_rol
     assert "billing_posting" in granted.append_only
     with pytest.raises(RoleSetupRefused, match="superuser"):
         role_grants_apply(role="postgres")
+
+
+# --- Settings: which URL is whose ---------------------------------------------------------------
+
+
+def test_production_takes_the_application_role_from_database_url(tmp_path: Path) -> None:
+    env = {
+        **_production_env(tmp_path),
+        "DATABASE_URL": "postgres://portal_app:app-pw@db.internal:5432/portal",
+        "MIGRATE_DATABASE_URL": "postgres://portal_owner:owner-pw@db.internal:5432/portal",
+    }
+
+    assert _shell_print("settings.DATABASE_APP_ROLE", env) == "portal_app"
+    assert _shell_print("settings.DATABASES['default']['USER']", env) == "portal_app"
+    assert _shell_print("settings.DATABASE_OWNER['USER']", env) == "portal_owner"
+
+
+def test_an_owner_url_for_another_database_is_refused(tmp_path: Path) -> None:
+    env = {
+        **_production_env(tmp_path),
+        "MIGRATE_DATABASE_URL": "postgres://portal_owner@127.0.0.1:5432/elsewhere",
+    }
+
+    result = _manage("check", env=env)
+
+    assert result.returncode != 0
+    assert "MIGRATE_DATABASE_URL must name the same PostgreSQL database" in result.stderr
+
+
+def test_the_embedded_default_has_one_database_and_no_roles(tmp_path: Path) -> None:
+    env = {"PORTAL_ENV": "development", "PORTAL_VAR_DIR": str(tmp_path)}
+
+    assert _shell_print("settings.DATABASES['default']['ENGINE']", env).endswith("sqlite3")
+    assert _shell_print("repr(settings.DATABASE_APP_ROLE)", env) == "''"
+    assert _shell_print("settings.DATABASE_OWNER", env) == "None"
