@@ -25,11 +25,17 @@ def mail_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _test_database_url() -> str:
+    """The test database as the application's role (``DATABASE_APP_ROLE``, which the test run's
+    migrate creates and grants; no password: the test cluster trusts local connections), as
+    production runs workers and web servers. The test process itself stays the owner: it
+    creates, migrates and flushes the test database."""
     db = settings.DATABASES["default"]
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     host = db.get("HOST") or "127.0.0.1"
     port = db.get("PORT") or 5432
+    if settings.DATABASE_APP_ROLE:
+        return f"postgres://{settings.DATABASE_APP_ROLE}@{host}:{port}/{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
@@ -225,6 +231,39 @@ def _clean_redis_keys() -> Iterator[None]:
     keys += list(client.scan_iter(match=f"*{settings.REDIS_KEY_PREFIX}*", count=1000))
     if keys:
         client.delete(*set(keys))
+
+
+@pytest.fixture(scope="session")
+def live_server(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """pytest-django's live server, whose requests connect as the application's database role
+    (each request runs in a thread of its own), as a production web server does."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.db import connections
+    from pytest_django.live_server_helper import LiveServer
+
+    role = settings.DATABASE_APP_ROLE
+
+    class ApplicationRoleHandler(StaticFilesHandler):
+        def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+            usual = connections["default"]
+            if role and usual.vendor == "postgresql" and usual.settings_dict["USER"] != role:
+                connections["default"] = type(usual)(
+                    {**usual.settings_dict, "USER": role, "PASSWORD": ""}, "default"
+                )
+            return super().__call__(environ, start_response)
+
+    addr = (
+        request.config.getvalue("liveserver")
+        or os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS")
+        or "localhost"
+    )
+    server = LiveServer(addr, start=False)
+    server.thread.static_handler = ApplicationRoleHandler
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

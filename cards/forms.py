@@ -4,6 +4,7 @@ line, the field and the value."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -63,6 +64,9 @@ class OrderForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    # One per rendering of a new order's form, posted back with every button: the service's
+    # idempotency key, so sending the same form twice creates one order.
+    form_token = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, reference_locked: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,6 +74,13 @@ class OrderForm(forms.Form):
             field = self.fields["client_reference"]
             field.disabled = True
             field.help_text = _("The reference stays as it was when the order was created.")
+
+    def clean_form_token(self) -> uuid.UUID | None:
+        """A token that is not one this form made counts as none (the order is still made)."""
+        try:
+            return uuid.UUID(self.cleaned_data["form_token"])
+        except ValueError:
+            return None
 
 
 class RegistrationForm(forms.Form):

@@ -4,6 +4,7 @@ actions, and the approvals queue. Views read through ``cards.selectors`` scoped 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
@@ -39,6 +40,7 @@ from cards.services.orders import (
     ORDERING_ROLES,
     CheckedLine,
     CheckedOrder,
+    OrderAlreadyCreated,
     line_error,
     order_create,
     order_lines_check,
@@ -148,6 +150,8 @@ class OrderPage:
     rows: list[Row]
     errors: list[str] = field(default_factory=list)
     checked: CheckedOrder | None = None
+    # The number of the order that already has the reference typed in, to link to it.
+    reference_order: str = ""
 
     @property
     def adjustment(self) -> Decimal:
@@ -213,6 +217,9 @@ def _apply_service_error(exc: ValidationError, page: OrderPage) -> None:
     list above the lines (line by line)."""
     if hasattr(exc, "error_dict"):
         for name, errors in exc.error_dict.items():
+            for error in errors:
+                if error.code == "reference_used" and error.params:
+                    page.reference_order = str(error.params["number"])
             texts = [text for error in errors for text in error.messages]
             if name in page.order_form.fields and not page.order_form.fields[name].disabled:
                 page.order_form.add_error(name, texts)
@@ -229,7 +236,7 @@ def _apply_service_error(exc: ValidationError, page: OrderPage) -> None:
 
 def _build_page(company: Company, order: Order | None, data: QueryDict | None) -> OrderPage:
     choices = _choices(company, order)
-    initial: dict[str, Any] = {}
+    initial: dict[str, Any] = {"form_token": uuid.uuid4()} if order is None else {}
     line_initial: list[dict[str, str]] = [{} for _row in range(NEW_ORDER_ROWS)]
     if order is not None:
         initial = {
@@ -347,6 +354,7 @@ def _order_form_post(
                 note=cleaned["note"],
                 registration=registration,
                 ip=client_ip(request),
+                form_token=cleaned.get("form_token"),
             )
         else:
             saved = order_update(
@@ -359,6 +367,16 @@ def _order_form_post(
                 registration=registration,
                 ip=client_ip(request),
             )
+    except OrderAlreadyCreated as done:
+        messages.info(
+            request,
+            _(
+                "This form was already sent and created order %(number)s (a second click or a "
+                "resend); no other order was made. Here it is."
+            )
+            % {"number": done.order.number},
+        )
+        return redirect("cards:order_detail", number=done.order.number)
     except PermissionDenied as exc:
         page.errors.append(_error_text(exc))
         return None

@@ -7,5 +7,10 @@ class PortalConfig(AppConfig):
     verbose_name = _("Portal")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         # Deploy checks: the mail spool directory, the proxy count.
         from portal import client_ip, mail  # noqa: F401
+        from portal.db_roles import grant_after_migrate
+
+        post_migrate.connect(grant_after_migrate, sender=self, dispatch_uid="portal-db-roles")

@@ -11,7 +11,8 @@ def append_only(table: str) -> migrations.RunPython:
     """A migration operation that makes the database itself refuse UPDATE and DELETE on a table.
 
     Used for the audit trail, the ledger and card transactions: rows there are facts, corrected
-    by new rows, never edited. TRUNCATE stays possible (test databases are emptied with it).
+    by new rows, never edited. TRUNCATE stays possible for the owner only (test databases are
+    emptied with it): the application connects as a role that owns nothing (portal/db_roles.py).
     """
 
     def forward(apps: Any, schema_editor: Any) -> None:

@@ -180,6 +180,42 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Database roles (portal/db_roles.py) ---------------------------------------------------------
+# On PostgreSQL the application connects as a role that owns nothing: it reads and writes the
+# ordinary tables, only reads and appends to the append-only ones (ledger, card transactions,
+# audit trail) and can neither TRUNCATE nor touch triggers. DATABASE_URL is that role.
+# MIGRATE_DATABASE_URL is the role that owns the tables: `manage.py migrate` and
+# `manage.py db_roles` connect as it (same database) and grant the application role its rights.
+# Unset, everything connects as DATABASE_URL, as before (the embedded SQLite default, a laptop's
+# PostgreSQL). Tests: the test process is the owner (it creates, migrates and flushes the test
+# database); workers and the live server connect as DATABASE_APP_ROLE (conftest.py).
+MIGRATE_DATABASE_URL = env.str("MIGRATE_DATABASE_URL", default="")
+DATABASE_OWNER: dict[str, Any] | None = None
+if MIGRATE_DATABASE_URL:
+    _owner = env.db_url_config(MIGRATE_DATABASE_URL)
+    if _db["ENGINE"] == "django.db.backends.sqlite3" or _owner["NAME"] != _db["NAME"]:
+        raise ImproperlyConfigured(
+            "MIGRATE_DATABASE_URL must name the same PostgreSQL database as DATABASE_URL, "
+            "as the role that owns its tables"
+        )
+    DATABASE_OWNER = {
+        key: _owner[key] for key in ("USER", "PASSWORD", "HOST", "PORT") if _owner.get(key)
+    }
+# The application's role: DATABASE_URL's user once the owner is separate; in tests, a fixed role
+# the test run creates (roles are cluster-wide: concurrent runs on other databases share it).
+DATABASE_APP_ROLE = env.str(
+    "DATABASE_APP_ROLE",
+    default=(
+        ""
+        if _db["ENGINE"] == "django.db.backends.sqlite3"
+        else _db["USER"]
+        if DATABASE_OWNER
+        else "portal_app"
+        if IS_TEST
+        else ""
+    ),
+)
+
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0" if IS_TEST else "")
 if IS_PRODUCTION and not REDIS_URL:
     raise ImproperlyConfigured("PORTAL_ENV=production needs REDIS_URL")

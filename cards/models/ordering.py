@@ -289,6 +289,10 @@ class Order(models.Model):
     # The buyer's own reference, unique per company (the API's Idempotency-Key lands here too).
     # NULL means "none given", which must not collide with another order's missing reference.
     client_reference = models.CharField(_("your reference"), max_length=128, null=True, blank=True)  # noqa: DJ001
+    # The one-time token of the portal form this order was created from, unique per company: a
+    # second post of the same form (a double click, a resend) finds this order instead of
+    # making another one.
+    form_token = models.UUIDField(null=True, blank=True, editable=False)
     note = models.CharField(_("note"), max_length=300, blank=True)
     registration = models.ForeignKey(
         PurchaseRegistration,
@@ -337,6 +341,9 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["company", "client_reference"], name="order_client_reference_per_company"
+            ),
+            models.UniqueConstraint(
+                fields=["company", "form_token"], name="order_form_token_per_company"
             ),
         ]
         indexes = [

@@ -45,6 +45,15 @@ _NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ID_PURPOSE = "purchase-registration-id"
 
 
+class OrderAlreadyCreated(Exception):
+    """A form already created this order (the same one-time form token was sent again): the
+    caller shows that order instead of a second one."""
+
+    def __init__(self, order: Order) -> None:
+        super().__init__(order.number)
+        self.order = order
+
+
 @dataclass
 class LineInput:
     """One order line as a buyer sent it: raw values, checked by ``order_lines_check``."""
@@ -591,8 +600,11 @@ def order_create(
     registration: RegistrationInput | None = None,
     api_key: ApiKey | None = None,
     ip: str | None = None,
+    form_token: uuid.UUID | None = None,
 ) -> Order:
-    """A draft order. Nothing is written unless every line passes."""
+    """A draft order. Nothing is written unless every line passes. ``form_token`` is the portal
+    form's one-time token: a second call with it raises ``OrderAlreadyCreated`` (and writes
+    nothing), whichever of two concurrent calls the unique index lets through first."""
     require_role(company, actor, ORDERING_ROLES)
     _require_active_company(company)
     _check_methods(payment_method, delivery_method)
@@ -621,6 +633,7 @@ def order_create(
         registration=registration_row,
         api_key=api_key,
         ip=ip,
+        form_token=form_token,
     )
 
 
@@ -647,6 +660,7 @@ def order_insert(
     api_key: ApiKey | None = None,
     ip: str | None = None,
     via: str = "",
+    form_token: uuid.UUID | None = None,
 ) -> Order:
     """Write a draft order whose lines have passed ``order_lines_check`` (or ``LineRules``),
     inside the caller's transaction: a fresh order number, the lines (``write_lines``, which
@@ -665,6 +679,7 @@ def order_insert(
                     payment_method=payment_method,
                     delivery_method=delivery_method,
                     client_reference=client_reference,
+                    form_token=form_token,
                     note=note.strip()[:300],
                     registration=registration,
                     face_total=known.face_total,
@@ -674,20 +689,25 @@ def order_insert(
                 )
             break
         except IntegrityError as exc:
-            if (
-                client_reference
-                and Order.objects.filter(
-                    company=company, client_reference=client_reference
-                ).exists()
-            ):
-                raise ValidationError(
-                    {
-                        "client_reference": _(
-                            "Your reference “%(value)s” is already used by another order."
-                        )
-                        % {"value": client_reference}
-                    }
-                ) from exc
+            # The unique indexes decided; now say which one. The form token first: a form sent
+            # twice carries its reference twice too.
+            if form_token is not None:
+                created = Order.objects.filter(company=company, form_token=form_token).first()
+                if created is not None:
+                    raise OrderAlreadyCreated(created) from exc
+            if client_reference:
+                holder = (
+                    Order.objects.filter(company=company, client_reference=client_reference)
+                    .only("number")
+                    .first()
+                )
+                if holder is not None:
+                    used = ValidationError(
+                        _("Your reference “%(value)s” is already used by order %(number)s."),
+                        code="reference_used",
+                        params={"value": client_reference, "number": holder.number},
+                    )
+                    raise ValidationError({"client_reference": used}) from exc
     else:  # pragma: no cover - five random collisions in a row
         raise RuntimeError("could not allocate an order number")
     written = write_lines(order)

@@ -69,3 +69,33 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   window.setTimeout(poll, interval);
 });
+
+// A form marked data-submit-once (the new order form) is sent once: a second click, or Enter,
+// while the first request is in flight does nothing, and the buttons show they are locked. The
+// server makes one order of one form anyway (its one-time token); this spares the user a
+// second request and the doubt.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-submit-once")) return;
+  if (form.dataset.submitting) {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.submitting = "true";
+  form.setAttribute("aria-busy", "true");
+  // Not now: the browser takes the pressed button's name and value after this event, and a
+  // disabled button would be left out of the request.
+  window.setTimeout(() => {
+    for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = true;
+  }, 0);
+});
+
+// Back on the page from the browser's history cache: the form can be used again.
+window.addEventListener("pageshow", (event) => {
+  if (!event.persisted) return;
+  for (const form of document.querySelectorAll("form[data-submit-once][data-submitting]")) {
+    delete form.dataset.submitting;
+    form.removeAttribute("aria-busy");
+    for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = false;
+  }
+});

@@ -331,11 +331,13 @@ def test_a_company_that_is_not_active_cannot_order(card, status) -> None:
 
 
 def test_the_same_reference_twice_in_one_company_is_refused(company, purchaser, card) -> None:
-    create(company, purchaser, line(card), client_reference="PO-2026-001")
+    first = create(company, purchaser, line(card), client_reference="PO-2026-001")
     with pytest.raises(ValidationError) as exc:
         create(company, purchaser, line(card), client_reference="PO-2026-001")
     assert exc.value.message_dict == {
-        "client_reference": ["Your reference “PO-2026-001” is already used by another order."]
+        "client_reference": [
+            f"Your reference “PO-2026-001” is already used by order {first.number}."
+        ]
     }
     assert Order.objects.count() == 1
 

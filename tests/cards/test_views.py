@@ -279,14 +279,15 @@ def test_an_empty_form_says_an_order_needs_a_line(shop: Shop) -> None:
 
 
 def test_a_reference_already_used_is_shown_next_to_the_reference(shop: Shop) -> None:
-    make_order(shop, client_reference="PO-1")
+    existing = make_order(shop, client_reference="PO-1")
     lines = [{"product": shop.product, "face_value": "100", "quantity": "1"}]
 
     response = shop.client("purchaser").post(
         "/orders/new/", form_data(lines, action="save", client_reference="PO-1")
     )
 
-    assert "Your reference “PO-1” is already used by another order." in text_of(response)
+    said = f"Your reference “PO-1” is already used by order {existing.number}."
+    assert said in text_of(response)
     assert Order.objects.count() == 1
 
 

@@ -1,0 +1,65 @@
+"""A double click on "Save and submit" makes one order, in a real browser (issue 11, defect 12).
+
+The page locks its buttons once the form is sent (static/portal/app.js), so the second click
+sends nothing; had it been sent, the form's one-time token would have landed it on the same
+order with a "this form was already sent" message, which the page does not show.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
+
+import cards.views
+from cards.models import Order
+from portal.models import Role
+from tests import factories
+from tests.e2e.test_order_journey import _path, _prefer_english, _sign_in, _wait, _wait_for_path
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PURCHASER_EMAIL = "double@click.example"
+
+
+def test_double_clicking_save_and_submit_makes_one_order(
+    live_server: Any, browser: WebDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The live server answers in a few milliseconds; a real one under load takes longer, and a
+    # person's second click lands while the first post is still running. Make it so here.
+    order_create = cards.views.order_create
+
+    def slow_order_create(**kwargs: Any) -> Order:
+        time.sleep(0.5)
+        return order_create(**kwargs)
+
+    monkeypatch.setattr(cards.views, "order_create", slow_order_create)
+    company = factories.company("Double Click Trading Co., Ltd.", approval_threshold="5000.00")
+    factories.credit_line(company, "100000.00")
+    product = factories.product()
+    factories.member(company, Role.PURCHASER, PURCHASER_EMAIL)
+    _prefer_english(browser)
+    _sign_in(browser, live_server.url, PURCHASER_EMAIL)
+    _wait_for_path(browser, "/")
+    browser.get(live_server.url + "/orders/new/")
+    Select(browser.find_element(By.NAME, "lines-0-product")).select_by_value(str(product.public_id))
+    browser.find_element(By.NAME, "lines-0-face_value").send_keys("100")
+    browser.find_element(By.NAME, "lines-0-quantity").send_keys("3")
+
+    button = browser.find_element(By.CSS_SELECTOR, '[data-testid="save-submit"]')
+    # A person's double click: two clicks 150 ms apart. In the page, not through the driver:
+    # chromedriver waits for the navigation a click starts before it clicks again.
+    browser.execute_script(
+        "const button = arguments[0]; button.click(); setTimeout(() => button.click(), 150);",
+        button,
+    )
+
+    _wait(browser, lambda b: _path(b).startswith("/orders/PO"))
+    time.sleep(1.5)  # a second post, had one been sent, would be done by now
+    order = Order.objects.get(company=company)
+    assert _path(browser) == f"/orders/{order.number}/"
+    assert "already sent" not in browser.find_element(By.TAG_NAME, "main").text
