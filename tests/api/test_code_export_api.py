@@ -1,5 +1,5 @@
 """POST /api/v1/orders/{number}/codes: the encrypted archive of an order's codes, for a key with
-the codes:export scope acting as a finance member, under the password the client chose."""
+the codes:export scope of an owner or finance member, under the password the client chose."""
 
 from __future__ import annotations
 

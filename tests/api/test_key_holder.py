@@ -203,3 +203,38 @@ def test_order_submit_by_key_records_the_holder(acme):
     assert created.status_code == 201, created.content
     order = Order.objects.get(number=created.json()["number"])
     assert order.created_by == acme.people[Role.PURCHASER]
+
+
+def test_the_migration_revokes_live_keys_that_act_for_someone_else(acme):
+    """Keys made on main to act as another member are revoked (and the act audited); a
+    member's own key is left alone. The constraint is lifted inside the test's transaction
+    only, to recreate such a key."""
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module("portal.migrations.0004_api_key_acts_for_its_creator")
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE portal_apikey DROP CONSTRAINT api_key_acts_for_its_creator")
+    owner, finance = acme.people[Role.OWNER], acme.people[Role.FINANCE]
+    impostor = ApiKey.objects.create(
+        company=acme.company,
+        user=finance,
+        created_by=owner,
+        name="as finance",
+        prefix="zzzzzzzz",
+        digest="0" * 64,
+        scopes=[EXPORT],
+    )
+    own = ApiKey.objects.filter(company=acme.company, user=finance).exclude(pk=impostor.pk).get()
+
+    migration.revoke_impersonating_keys(apps, None)
+
+    impostor.refresh_from_db()
+    own.refresh_from_db()
+    assert impostor.revoked_at is not None
+    assert own.revoked_at is None
+    event = AuditEvent.objects.get(action=AuditAction.API_KEY_REVOKED, object_id=impostor.public_id)
+    assert event.changes["acted_as"] == finance.email
