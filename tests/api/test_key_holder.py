@@ -238,3 +238,43 @@ def test_the_migration_revokes_live_keys_that_act_for_someone_else(acme):
     assert own.revoked_at is None
     event = AuditEvent.objects.get(action=AuditAction.API_KEY_REVOKED, object_id=impostor.public_id)
     assert event.changes["acted_as"] == finance.email
+
+
+def test_the_portal_creates_a_code_export_key_after_the_current_code(
+    acme, django_capture_on_commit_callbacks
+):
+    from tests.cards.test_code_download import current_code
+
+    finance = portal_client(acme, Role.FINANCE, fresh_second_factor=False)
+    url = reverse("portal:api_keys")
+    assert 'name="token"' in finance.get(url).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = finance.post(
+            url,
+            {
+                "name": "treasury",
+                "scopes": [EXPORT],
+                "token": current_code(acme.people[Role.FINANCE]),
+            },
+        )
+
+    assert response.status_code == 200
+    key = ApiKey.objects.get(name="treasury")
+    assert key.user == acme.people[Role.FINANCE]
+    assert response.context["plaintext"].startswith(f"ecp_{key.prefix}_")
+    assert len(callbacks) == 1  # the owners' email, after commit
+    # The fresh check counts for a while: no second code asked for now
+    assert 'name="token"' not in finance.get(url).content.decode()
+
+
+def test_the_portal_offers_only_the_scopes_the_role_allows(acme):
+    viewer = portal_client(acme, Role.VIEWER, fresh_second_factor=True)
+    page = viewer.get(reverse("portal:api_keys")).content.decode()
+    assert 'value="orders:read"' in page
+    assert 'value="invoices:read"' in page
+    for scope in (ApiKey.Scope.ORDERS_WRITE, APPROVE, EXPORT):
+        assert f'value="{scope}"' not in page
+    refused = viewer.post(reverse("portal:api_keys"), {"name": "x", "scopes": [EXPORT]})
+    assert refused.status_code == 200
+    assert not ApiKey.objects.filter(name="x").exists()

@@ -157,3 +157,15 @@ def test_portal_api_and_menu_give_every_role_the_policys_answer(acme: Company_, 
     # And every link of the menu opens (no "Not allowed" behind a link).
     for href in re.findall(r'href="([^"]+)"', nav.group(0)):
         assert client.get(href).status_code == 200, href
+
+
+def test_the_order_page_says_why_an_action_is_not_available(acme: Company_) -> None:
+    draft = factories.draft(acme.company, acme.people[Role.PURCHASER], quantity=1)
+    client = Client()
+    sign_in(client, acme.people[Role.VIEWER], second_factor=False)
+
+    page = html.unescape(client.get(f"/orders/{draft.number}/").content.decode())
+
+    assert 'data-testid="submit"' not in page
+    assert policy.refusal(Action.ORDER_SUBMIT) in page
+    assert policy.refusal(Action.ORDER_CANCEL) in page
