@@ -89,6 +89,7 @@ def catalog(request: HttpRequest) -> HttpResponse:
         {
             "products": selectors.catalog_products(active_company(request)),
             "can_order": can(request, Action.ORDER_CREATE),
+            "order_refusal": policy.refusal(Action.ORDER_CREATE),
         },
     )
 
@@ -114,6 +115,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "filtered": filters != selectors.OrderFilters(),
             "can_order": can(request, Action.ORDER_CREATE),
+            "order_refusal": policy.refusal(Action.ORDER_CREATE),
         },
     )
 
