@@ -169,3 +169,21 @@ def test_the_order_page_says_why_an_action_is_not_available(acme: Company_) -> N
     assert 'data-testid="submit"' not in page
     assert policy.refusal(Action.ORDER_SUBMIT) in page
     assert policy.refusal(Action.ORDER_CANCEL) in page
+
+
+def test_the_membership_services_ask_the_policy_too() -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from portal.services.memberships import invitation_create, membership_change_role
+
+    company = factories.company()
+    people = factories.team(company)
+    viewer = company.memberships.get(user=people[Role.VIEWER])
+    with pytest.raises(PermissionDenied, match="Only owners can invite"):
+        invitation_create(
+            company=company, email="new@example.com", role=Role.OWNER, invited_by=viewer.user
+        )
+    with pytest.raises(PermissionDenied):
+        membership_change_role(membership=viewer, role=Role.OWNER, actor=people[Role.PURCHASER])
+    viewer.refresh_from_db()
+    assert viewer.role == Role.VIEWER
