@@ -154,10 +154,6 @@ def require(company: Company, user: User, action: Action) -> Membership:
     return membership
 
 
-def actions_for(subject: Subject) -> frozenset[Action]:
-    return frozenset(action for action in Action if can(subject, action))
-
-
 def roles_for(action: Action) -> frozenset[Role]:
     return ROLES[action]
 
@@ -169,13 +165,6 @@ def scope_allowed(subject: Subject, scope: str) -> bool:
 
 def scopes_for(subject: Subject) -> list[str]:
     return [scope for scope in ApiKey.Scope.values if scope_allowed(subject, scope)]
-
-
-def key_can(key: ApiKey, role: str | None, action: Action) -> bool:
-    """Whether an API key may do ``action`` now: its scopes open it and its holder's current
-    ``role`` allows it."""
-    scope = ACTION_SCOPE.get(action)
-    return scope is not None and scope in key.scopes and can(role, action)
 
 
 def sensitive(scopes: Iterable[str]) -> list[str]:

@@ -20,7 +20,6 @@ from rest_framework.views import APIView
 
 from portal.api.authentication import request_api_key
 from portal.api.permissions import ANY_KEY, HasPolicyAction, key_refusal, view_action
-from portal.models import Membership
 from portal.policy import Action
 
 
@@ -29,12 +28,6 @@ def api_require(request: Request, action: Action) -> None:
     refusal = key_refusal(request_api_key(request), action)
     if refusal:
         raise PermissionDenied(refusal)
-
-
-def api_membership(request: Request) -> Membership:
-    """The key holder's membership in the key's company (its current role)."""
-    key = request_api_key(request)
-    return Membership(user=key.user, company=key.company, role=getattr(key, "holder_role", ""))
 
 
 def api_objects[M: models.Model](

@@ -187,3 +187,15 @@ def test_the_membership_services_ask_the_policy_too() -> None:
         membership_change_role(membership=viewer, role=Role.OWNER, actor=people[Role.PURCHASER])
     viewer.refresh_from_db()
     assert viewer.role == Role.VIEWER
+
+
+def test_an_owner_may_do_everything_and_sensitive_acts_need_a_second_factor() -> None:
+    from portal.models import TWO_FACTOR_ROLES
+
+    assert all(policy.can(Role.OWNER, action) for action in Action)
+    for action in (Action.CODES_DOWNLOAD, Action.ORDER_APPROVE, Action.MEMBERS_MANAGE):
+        assert policy.roles_for(action) <= TWO_FACTOR_ROLES, action
+    # A scope is offered to a role only if the role may do everything it opens.
+    for role in Role:
+        for scope in policy.scopes_for(role):
+            assert all(policy.can(role, a) for a in policy.SCOPE_ACTIONS[scope])
