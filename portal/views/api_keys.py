@@ -122,9 +122,16 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
     if not can(request, Action.API_KEYS_MANAGE):
         keys = keys.filter(user=user)
     scope_labels = dict(ApiKey.Scope.choices)
+    roles = dict(company_objects(request, Membership).values_list("user_id", "role"))
     rows = list(keys)
     for key in rows:
         key.scope_labels = [str(scope_labels.get(s, s)) for s in key.scopes]  # type: ignore[attr-defined]
+        # Scopes the holder's role no longer allows: the key keeps them, but they do nothing.
+        key.idle_scopes = [  # type: ignore[attr-defined]
+            str(scope_labels.get(s, s))
+            for s in key.scopes
+            if s in scope_labels and not policy.scope_allowed(roles.get(key.user_id), s)
+        ]
     response = render(
         request,
         "portal/api_keys.html",

@@ -278,3 +278,14 @@ def test_the_portal_offers_only_the_scopes_the_role_allows(acme):
     refused = viewer.post(reverse("portal:api_keys"), {"name": "x", "scopes": [EXPORT]})
     assert refused.status_code == 200
     assert not ApiKey.objects.filter(name="x").exists()
+
+
+def test_the_keys_page_says_which_scopes_stopped_working(acme):
+    key_for(acme.company, acme.people[Role.FINANCE])
+    Membership.objects.filter(user=acme.people[Role.FINANCE], company=acme.company).update(
+        role=Role.VIEWER
+    )
+    owner = portal_client(acme, Role.OWNER, fresh_second_factor=False)
+    page = owner.get(reverse("portal:api_keys")).content.decode()
+    assert "Not working: the holder" in page
+    assert "Export card codes." in page
