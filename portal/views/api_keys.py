@@ -65,7 +65,9 @@ class ApiKeyForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
     )
 
-    def __init__(self, *args: Any, membership: Membership, needs_token: bool, **kwargs: Any):
+    def __init__(
+        self, *args: Any, membership: Membership, needs_token: bool, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         labels = dict(ApiKey.Scope.choices)
         self.fields["scopes"].choices = [  # type: ignore[attr-defined]
