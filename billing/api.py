@@ -15,10 +15,9 @@ from rest_framework.response import Response
 from billing.models import Invoice
 from billing.selectors import invoice_filter
 from billing.serializers import InvoiceDetailSerializer, InvoiceSummarySerializer
-from portal.api.authentication import request_company
-from portal.api.permissions import HasApiKeyScope
+from portal.api.access import ApiAccess
 from portal.api.schema import ERROR_RESPONSES
-from portal.models import ApiKey
+from portal.policy import Action
 
 
 def _choice(name: str, value: str, choices: list[str]) -> str:
@@ -33,22 +32,16 @@ def _choice(name: str, value: str, choices: list[str]) -> str:
     return value
 
 
-class InvoiceViewSet(viewsets.GenericViewSet[Invoice]):
+class InvoiceViewSet(ApiAccess, viewsets.GenericViewSet[Invoice]):
     """Invoices of the key's company."""
 
-    permission_classes = [HasApiKeyScope]
-    required_scopes = {
-        "list": ApiKey.Scope.INVOICES_READ,
-        "retrieve": ApiKey.Scope.INVOICES_READ,
-    }
+    policy_actions = {"list": Action.INVOICES_READ, "retrieve": Action.INVOICES_READ}
     lookup_field = "number"
     lookup_value_regex = r"[A-Za-z0-9-]+"
     serializer_class = InvoiceDetailSerializer
 
     def get_queryset(self) -> QuerySet[Invoice]:
-        return Invoice.objects.filter(company=request_company(self.request)).select_related(
-            "credited_invoice"
-        )
+        return self.company_objects(Invoice).select_related("credited_invoice")
 
     @extend_schema(
         summary=gettext_lazy("List invoices, pro-forma invoices and credit notes"),

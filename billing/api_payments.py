@@ -1,8 +1,9 @@
 """API routes for payments: /payments (list) and /payments/{id} (one, with its allocations).
 
 Read-only, the key's company only (payments not yet identified as the company's are not shown),
-``invoices:read`` scope. ``{id}`` is the payment's public id (a UUID). The payer's account
-number is shown by its last four characters only.
+``invoices:read`` scope, and only for roles that may see payments (``portal.policy``). ``{id}``
+is the payment's public id (a UUID). The payer's account number is shown by its last four
+characters only.
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ from rest_framework.routers import SimpleRouter
 
 from billing.models import Allocation, Payment
 from billing.serializers import money_field
-from portal.api.authentication import request_company
-from portal.api.permissions import HasApiKeyScope
+from portal.api.access import ApiAccess
 from portal.api.schema import ERROR_RESPONSES
-from portal.models import ApiKey
+from portal.policy import Action
 
 
 class AllocationSerializer(serializers.ModelSerializer[Allocation]):
@@ -99,14 +99,10 @@ def _date_param(request: Request, name: str) -> datetime.date | None:
         ) from None
 
 
-class PaymentViewSet(viewsets.GenericViewSet[Payment]):
+class PaymentViewSet(ApiAccess, viewsets.GenericViewSet[Payment]):
     """Payments received from the key's company, with how each was allocated."""
 
-    permission_classes = [HasApiKeyScope]
-    required_scopes = {
-        "list": ApiKey.Scope.INVOICES_READ,
-        "retrieve": ApiKey.Scope.INVOICES_READ,
-    }
+    policy_actions = {"list": Action.PAYMENTS_READ, "retrieve": Action.PAYMENTS_READ}
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
     lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
@@ -117,7 +113,7 @@ class PaymentViewSet(viewsets.GenericViewSet[Payment]):
             "created_at", "id"
         )
         return (
-            Payment.objects.filter(company=request_company(self.request))
+            self.company_objects(Payment)
             .prefetch_related(Prefetch("allocations", queryset=allocations))
             .order_by("-received_on", "-id")
         )

@@ -1,4 +1,4 @@
-"""API routes for aging: /aging (the key's company, invoices:read)."""
+"""API routes for aging: /aging (the key's company, invoices:read, roles that may see aging)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from billing.services.receivables import BUCKET_KEYS, aging_report
+from portal.api.access import ApiAccess, api_require
 from portal.api.authentication import request_company
-from portal.api.permissions import HasApiKeyScope
 from portal.api.schema import ERROR_RESPONSES
-from portal.models import ApiKey
+from portal.policy import Action
 
 
 class AgingBucketsSerializer(serializers.Serializer[Any]):
@@ -85,11 +85,10 @@ def _as_of(raw: str) -> datetime.date:
     return value
 
 
-class AgingViewSet(viewsets.ViewSet):
+class AgingViewSet(ApiAccess, viewsets.ViewSet):
     """Aging of the key's company: open invoice balances by days past due."""
 
-    permission_classes = [HasApiKeyScope]
-    required_scopes = {"list": ApiKey.Scope.INVOICES_READ}
+    policy_actions = {"list": Action.AGING_READ}
 
     @extend_schema(
         summary=gettext_lazy("Aging of unpaid invoices, as of a day"),
@@ -108,6 +107,7 @@ class AgingViewSet(viewsets.ViewSet):
         responses={200: AgingSerializer, **ERROR_RESPONSES},
     )
     def list(self, request: Request) -> Response:
+        api_require(request, Action.AGING_READ)
         company = request_company(request)
         report = aging_report(as_of=_as_of(request.query_params.get("as_of", "")), company=company)
         row = report.row_for(company)

@@ -1,6 +1,7 @@
 """API routes for statements: /statements (list), /statements/{id} (one, with its files and
 summary) and /statements/{id}/download?format=pdf|csv|xlsx (the stored bytes). The key's
-company only; ``invoices:read`` scope. ``{id}`` is the statement's public id (a UUID)."""
+company only; ``invoices:read`` scope, and only for roles that may see statements. ``{id}`` is
+the statement's public id (a UUID)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,9 @@ from rest_framework.routers import SimpleRouter
 
 from billing.models import Statement, StatementFile
 from billing.views_statements import file_response
-from portal.api.authentication import request_company
-from portal.api.permissions import HasApiKeyScope
+from portal.api.access import ApiAccess
 from portal.api.schema import ERROR_RESPONSES
-from portal.models import ApiKey
+from portal.policy import Action
 
 
 class StatementFileSerializer(serializers.ModelSerializer[StatementFile]):
@@ -62,14 +62,13 @@ class StatementDetailSerializer(StatementSerializer):
         fields = [*StatementSerializer.Meta.fields, "summary"]
 
 
-class StatementViewSet(viewsets.GenericViewSet[Statement]):
+class StatementViewSet(ApiAccess, viewsets.GenericViewSet[Statement]):
     """Statements of account of the key's company."""
 
-    permission_classes = [HasApiKeyScope]
-    required_scopes = {
-        "list": ApiKey.Scope.INVOICES_READ,
-        "retrieve": ApiKey.Scope.INVOICES_READ,
-        "download": ApiKey.Scope.INVOICES_READ,
+    policy_actions = {
+        "list": Action.STATEMENTS_READ,
+        "retrieve": Action.STATEMENTS_READ,
+        "download": Action.STATEMENTS_READ,
     }
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
@@ -85,9 +84,7 @@ class StatementViewSet(viewsets.GenericViewSet[Statement]):
         return super().perform_content_negotiation(request, force)
 
     def get_queryset(self) -> QuerySet[Statement]:
-        return Statement.objects.filter(company=request_company(self.request)).prefetch_related(
-            "files"
-        )
+        return self.company_objects(Statement).prefetch_related("files")
 
     @extend_schema(
         summary=gettext_lazy("List statements of account, the latest period first"),

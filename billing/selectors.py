@@ -19,10 +19,6 @@ from django.utils.translation import gettext_lazy as _
 from billing.models import CreditLine, Invoice, InvoiceLine
 from billing.money import ZERO
 from billing.services.credit import OPEN_STATUSES, CreditPosition
-from portal.models import Role
-
-# Who may read the company's credit terms (the credit page; the dashboard links there for them).
-CREDIT_ROLES = (Role.OWNER, Role.FINANCE)
 
 TAX_CATEGORY_LABELS: dict[str, Promise] = {
     Invoice.TAX_CATEGORY: _("Non-taxable prepaid card sale"),

@@ -15,16 +15,16 @@ from billing.services.credit import credit_position
 from billing.services.receivables import credit_hold_open
 from portal.access import (
     active_company,
-    company_member_required,
     company_objects,
     get_company_object_or_404,
-    role_required,
+    policy_required,
 )
+from portal.policy import Action
 
 INVOICES_PER_PAGE = 25
 
 
-@company_member_required
+@policy_required(Action.INVOICES_READ)
 def invoice_list(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     status = request.GET.get("status", "")
@@ -52,13 +52,13 @@ def _document(request: HttpRequest, number: str) -> selectors.InvoiceDocument:
     return selectors.invoice_document(invoice, documents=company_objects(request, Invoice))
 
 
-@company_member_required
+@policy_required(Action.INVOICES_READ)
 def invoice_detail(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, "billing/invoice_detail.html", {"doc": _document(request, number)})
 
 
 @never_cache
-@company_member_required
+@policy_required(Action.INVOICES_READ)
 def invoice_pdf(request: HttpRequest, number: str) -> HttpResponse:
     document = _document(request, number)
     pdf = render_pdf("billing/invoice_pdf.html", {"doc": document})
@@ -67,7 +67,7 @@ def invoice_pdf(request: HttpRequest, number: str) -> HttpResponse:
     return response
 
 
-@role_required(*selectors.CREDIT_ROLES)
+@policy_required(Action.CREDIT_READ)
 def credit(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     position = credit_position(active_company(request), today=today)

@@ -17,10 +17,9 @@ from django.views.decorators.cache import never_cache
 
 from billing.models import Allocation, Payment
 from billing.services.receivables import BUCKETS, AgingReport, aging_export, aging_report
-from portal.access import active_company, company_objects, role_required
-from portal.models import Role
+from portal.access import active_company, company_objects, policy_required
+from portal.policy import Action
 
-RECEIVABLE_ROLES = (Role.OWNER, Role.FINANCE, Role.APPROVER, Role.PURCHASER)
 PAYMENTS_PER_PAGE = 25
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -60,7 +59,7 @@ def parse_as_of(raw: str) -> tuple[datetime.date, str]:
 
 
 @never_cache
-@role_required(*RECEIVABLE_ROLES)
+@policy_required(Action.AGING_READ)
 def aging(request: HttpRequest) -> HttpResponse:
     company = active_company(request)
     as_of, error = parse_as_of(request.GET.get("as_of", ""))
@@ -88,7 +87,7 @@ def aging(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@role_required(*RECEIVABLE_ROLES)
+@policy_required(Action.PAYMENTS_READ)
 def payment_history(request: HttpRequest) -> HttpResponse:
     allocations = Allocation.objects.select_related("invoice", "reverses").order_by(
         "created_at", "id"

@@ -22,18 +22,14 @@ from billing.models import Statement, StatementFile
 from billing.services.statements import statement_request
 from portal.access import (
     active_company,
-    active_membership,
+    can,
     company_objects,
     get_company_object_or_404,
-    role_required,
+    policy_required,
 )
-from portal.models import Role
+from portal.policy import Action
 
 STATEMENTS_PER_PAGE = 25
-REQUEST_ROLES = (Role.OWNER, Role.FINANCE)
-# Statements carry payments, aging and (in the CSV/XLSX) recipients' names and employee ids:
-# the roles that see the aging and payment pages, not viewers.
-READ_ROLES = (Role.OWNER, Role.FINANCE, Role.APPROVER, Role.PURCHASER)
 CONTENT_TYPES = {
     StatementFile.Format.PDF: "application/pdf",
     StatementFile.Format.CSV: "text/csv; charset=utf-8",
@@ -50,11 +46,11 @@ class StatementRequestForm(forms.Form):
     )
 
 
-@role_required(*READ_ROLES)
+@policy_required(Action.STATEMENTS_READ)
 def statement_list(request: HttpRequest) -> HttpResponse:
     statements = company_objects(request, Statement).prefetch_related("files")
     page = Paginator(statements, STATEMENTS_PER_PAGE).get_page(request.GET.get("page"))
-    can_request = active_membership(request).role in REQUEST_ROLES
+    can_request = can(request, Action.STATEMENTS_REQUEST)
     return render(
         request,
         "billing/statements/list.html",
@@ -63,7 +59,7 @@ def statement_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@role_required(*REQUEST_ROLES)
+@policy_required(Action.STATEMENTS_REQUEST)
 def statement_request_view(request: HttpRequest) -> HttpResponse:
     form = StatementRequestForm(request.POST)
     if form.is_valid():
@@ -98,7 +94,7 @@ def statement_request_view(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@role_required(*READ_ROLES)
+@policy_required(Action.STATEMENTS_READ)
 def statement_download(request: HttpRequest, public_id: str, fmt: str) -> HttpResponse:
     statement = get_company_object_or_404(request, Statement, public_id=public_id)
     # A streamed file; the access decorators are typed for plain responses.

@@ -1,7 +1,8 @@
 """Buyer API: the catalog and orders (/api/v1/products, /api/v1/orders).
 
-Every query is scoped to the API key's company, so another company's order is a 404. Each action
-needs a scope of the key, and the services check the acting member's role themselves.
+Every query goes through ``portal.api.access``: scoped to the API key's company (another
+company's order is a 404) and checked against the policy for the key's scopes and its holder's
+current role. The services check the holder's role again themselves.
 """
 
 from __future__ import annotations
@@ -41,32 +42,31 @@ from cards.services.workflow import (
     order_reject,
     order_submit,
 )
+from portal.api.access import ApiAccess
 from portal.api.authentication import request_api_key, request_company
 from portal.api.exceptions import Conflict
 from portal.api.idempotency import idempotent_response
 from portal.api.pagination import ApiPagination
-from portal.api.permissions import ANY_SCOPE, HasApiKeyScope
+from portal.api.permissions import ANY_KEY
 from portal.api.schema import (
     ERROR_RESPONSES,
     IDEMPOTENCY_KEY_OPTIONAL,
     IDEMPOTENCY_KEY_REQUIRED,
     ErrorSerializer,
 )
-from portal.models import ApiKey, User
+from portal.models import User
+from portal.policy import Action
 from portal.services.audit import client_ip
-
-Scope = ApiKey.Scope
 
 
 def _acting_user(request: Request) -> User:
     return request_api_key(request).user
 
 
-class ProductViewSet(viewsets.ReadOnlyModelViewSet[CardProduct]):
+class ProductViewSet(ApiAccess, viewsets.ReadOnlyModelViewSet[CardProduct]):
     """The cards on sale."""
 
-    permission_classes = [HasApiKeyScope]
-    required_scopes = {"list": ANY_SCOPE, "retrieve": ANY_SCOPE}
+    policy_actions = {"list": ANY_KEY, "retrieve": ANY_KEY}
     serializer_class = ProductSerializer
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
@@ -122,26 +122,25 @@ _NUMBER_PARAMETER = OpenApiParameter(
 )
 
 
-class OrderViewSet(viewsets.GenericViewSet[Order]):
+class OrderViewSet(ApiAccess, viewsets.GenericViewSet[Order]):
     """Orders of the key's company."""
 
-    permission_classes = [HasApiKeyScope]
-    required_scopes = {
-        "list": Scope.ORDERS_READ,
-        "retrieve": Scope.ORDERS_READ,
-        "lines": Scope.ORDERS_READ,
-        "create": Scope.ORDERS_WRITE,
-        "submit": Scope.ORDERS_WRITE,
-        "cancel": Scope.ORDERS_WRITE,
-        "approve": Scope.ORDERS_APPROVE,
-        "reject": Scope.ORDERS_APPROVE,
+    policy_actions = {
+        "list": Action.ORDER_READ,
+        "retrieve": Action.ORDER_READ,
+        "lines": Action.ORDER_READ,
+        "create": Action.ORDER_CREATE,
+        "submit": Action.ORDER_SUBMIT,
+        "cancel": Action.ORDER_CANCEL,
+        "approve": Action.ORDER_APPROVE,
+        "reject": Action.ORDER_APPROVE,
     }
     lookup_field = "number"
     lookup_value_regex = r"[A-Za-z0-9-]+"
     serializer_class = OrderDetailSerializer
 
     def get_queryset(self) -> QuerySet[Order]:
-        return Order.objects.filter(company=request_company(self.request)).select_related(
+        return self.company_objects(Order).select_related(
             "created_by", "approved_by", "invoice", "proforma", "registration"
         )
 

@@ -1,8 +1,8 @@
 """Buyer API: issued cards (/api/v1/cards, /api/v1/orders/{number}/cards), without secrets.
 
-Scoped to the API key's company (another company's order is a 404) and read with the
-``orders:read`` scope. Pages are cursors over the serial: no count over a million rows, and a
-page far into a large order costs what the first one does.
+Scoped to the API key's company through ``portal.api.access`` (another company's order is a
+404) and read with the ``orders:read`` scope. Pages are cursors over the serial: no count over a
+million rows, and a page far into a large order costs what the first one does.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -31,10 +30,9 @@ from cards.views_cards import (
     cards_of_batches,
     serial_range,
 )
-from portal.api.authentication import request_company
-from portal.api.permissions import HasApiKeyScope
+from portal.api.access import ApiAccess
 from portal.api.schema import ERROR_RESPONSES
-from portal.models import ApiKey
+from portal.policy import Action
 
 
 class CardCursorPagination(CursorPagination):
@@ -58,14 +56,13 @@ _FILTER_PARAMETERS = [
 ]
 
 
-class _CardListBase(viewsets.GenericViewSet[Card]):
-    permission_classes = [HasApiKeyScope]
-    required_scopes = {"list": ApiKey.Scope.ORDERS_READ}
+class _CardListBase(ApiAccess, viewsets.GenericViewSet[Card]):
+    policy_actions = {"list": Action.ORDER_READ}
     serializer_class = CardSerializer
     pagination_class = CardCursorPagination
 
     def batches(self) -> QuerySet[Batch]:
-        return Batch.objects.filter(company=request_company(self.request))
+        return self.company_objects(Batch)
 
     def filters(self) -> CardFilters:
         params = self.request.query_params
@@ -124,10 +121,7 @@ class OrderCardViewSet(_CardListBase):
     """The cards of one order of the key's company."""
 
     def batches(self) -> QuerySet[Batch]:
-        company = request_company(self.request)
-        order = Order.objects.filter(company=company, number=self.kwargs["number"]).first()
-        if order is None:
-            raise Http404
+        order = self.company_object_or_404(Order, number=self.kwargs["number"])
         return order.batches.all()
 
     @extend_schema(

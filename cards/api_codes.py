@@ -1,6 +1,7 @@
 """Buyer API: export an order's card codes (``POST /api/v1/orders/{number}/codes``).
 
-Only with a key holding the ``codes:export`` scope, acting as a finance member. The client
+Only with a key holding the ``codes:export`` scope, of a member whose role may download codes
+(owners and finance, ``portal.policy``). The client
 chooses the archive password and sends it in the JSON body; the answer is the encrypted ZIP
 itself (``application/zip``), so no password ever travels in a response, a header or a URL.
 Every export counts against the order's download limit and is recorded (through the API) in the
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_variables
@@ -27,10 +28,10 @@ from cards.services.code_export import (
     code_archive_file,
     code_export_start,
 )
+from portal.api.access import ApiAccess
 from portal.api.authentication import request_api_key
-from portal.api.permissions import HasApiKeyScope
 from portal.api.schema import ERROR_RESPONSES
-from portal.models import ApiKey
+from portal.policy import Action
 from portal.services.audit import client_ip
 
 
@@ -47,17 +48,16 @@ class CodeExportSerializer(serializers.Serializer[Any]):
     )
 
 
-class OrderCodeExportViewSet(viewsets.ViewSet):
+class OrderCodeExportViewSet(ApiAccess, viewsets.ViewSet):
     """The card codes of one order of the key's company, as an encrypted archive."""
 
-    permission_classes = [HasApiKeyScope]
-    required_scopes = {"create": ApiKey.Scope.CODES_EXPORT}
+    policy_actions = {"create": Action.CODES_DOWNLOAD}
 
     @extend_schema(
         operation_id="orders_codes_export",
         summary=gettext_lazy("Export an order's card codes as an encrypted ZIP archive"),
         description=gettext_lazy(
-            "Needs the codes:export scope and a key acting as a finance member. The order's "
+            "Needs the codes:export scope, on a key of an owner or finance member. The order's "
             "cards must be ready and its delivery method “file”. The response is a ZIP archive "
             "encrypted with AES-256 under the password you send, holding the codes as CSV "
             "(UTF-8 with BOM) and XLSX. Each call counts against the order's download limit."
@@ -81,9 +81,7 @@ class OrderCodeExportViewSet(viewsets.ViewSet):
     @sensitive_variables()
     def create(self, request: Request, number: str) -> FileResponse:
         key = request_api_key(request)
-        order = Order.objects.filter(company=key.company, number=number).first()
-        if order is None:
-            raise Http404
+        order = self.company_object_or_404(Order, number=number)
         serializer = CodeExportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         download, password = code_export_start(

@@ -34,16 +34,15 @@ from cards.serializers_uploads import (
     OrderUploadSerializer,
 )
 from cards.services.uploads import upload_confirm, upload_error_file, upload_receive
-from portal.api.authentication import request_api_key, request_company
+from portal.api.access import ApiAccess
+from portal.api.authentication import request_api_key
 from portal.api.exceptions import Conflict
 from portal.api.idempotency import idempotent_response
 from portal.api.parsers import DecimalJSONParser
-from portal.api.permissions import HasApiKeyScope
 from portal.api.schema import ERROR_RESPONSES, IDEMPOTENCY_KEY_REQUIRED, ErrorSerializer
-from portal.models import ApiKey
+from portal.policy import Action
 from portal.services.audit import client_ip
 
-Scope = ApiKey.Scope
 DUPLICATE_CODE = "duplicate_upload"
 ERROR_FILE_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -78,15 +77,14 @@ class _JsonOnly(BaseContentNegotiation):
         return renderer, renderer.media_type
 
 
-class OrderUploadViewSet(viewsets.GenericViewSet[OrderUpload]):
+class OrderUploadViewSet(ApiAccess, viewsets.GenericViewSet[OrderUpload]):
     """Order files of the key's company."""
 
-    permission_classes = [HasApiKeyScope]
-    required_scopes = {
-        "create": Scope.ORDERS_WRITE,
-        "retrieve": Scope.ORDERS_WRITE,
-        "errors": Scope.ORDERS_WRITE,
-        "confirm": Scope.ORDERS_WRITE,
+    policy_actions = {
+        "create": Action.ORDER_UPLOAD,
+        "retrieve": Action.ORDER_UPLOAD,
+        "errors": Action.ORDER_UPLOAD,
+        "confirm": Action.ORDER_UPLOAD,
     }
     content_negotiation_class = _JsonOnly
     lookup_field = "public_id"
@@ -98,9 +96,7 @@ class OrderUploadViewSet(viewsets.GenericViewSet[OrderUpload]):
     parser_classes = [DecimalJSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self) -> QuerySet[OrderUpload]:
-        return OrderUpload.objects.filter(company=request_company(self.request)).select_related(
-            "order"
-        )
+        return self.company_objects(OrderUpload).select_related("order")
 
     def get_object(self) -> OrderUpload:
         try:

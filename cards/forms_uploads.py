@@ -11,7 +11,8 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from cards.models import DeliveryMethod, PaymentMethod
-from portal.models import Company, Membership, Role, User
+from portal.models import Company, Membership, User
+from portal.policy import Action, roles_for
 
 UPLOAD_ACCEPT = (
     ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -68,7 +69,9 @@ class SupportUploadForm(UploadForm):
     )
     purchaser = forms.ModelChoiceField(
         label=_("For purchaser"),
-        queryset=User.objects.filter(memberships__role__in=[Role.OWNER, Role.PURCHASER]).distinct(),
+        queryset=User.objects.filter(
+            memberships__role__in=roles_for(Action.ORDER_UPLOAD)
+        ).distinct(),
         help_text=_("The owner or purchaser of the company the draft order is created for."),
     )
     field_order = ["company", "purchaser", "file", "payment_method", "delivery_method"]
@@ -78,7 +81,7 @@ class SupportUploadForm(UploadForm):
         company, purchaser = data.get("company"), data.get("purchaser")
         if company is not None and purchaser is not None:
             allowed = Membership.objects.filter(
-                company=company, user=purchaser, role__in=[Role.OWNER, Role.PURCHASER]
+                company=company, user=purchaser, role__in=roles_for(Action.ORDER_UPLOAD)
             ).exists()
             if not allowed:
                 self.add_error(

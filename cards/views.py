@@ -37,7 +37,6 @@ from cards.forms import (
 )
 from cards.models import REGISTRATION_ORDER_THRESHOLD, Order, OrderStatus, PaymentMethod
 from cards.services.orders import (
-    ORDERING_ROLES,
     CheckedLine,
     CheckedOrder,
     OrderAlreadyCreated,
@@ -47,22 +46,24 @@ from cards.services.orders import (
     order_update,
 )
 from cards.services.workflow import (
-    APPROVER_ROLES,
     CANCELLABLE,
     order_approve,
     order_cancel,
     order_reject,
     order_submit,
 )
+from portal import policy
 from portal.access import (
     active_company,
     active_membership,
+    can,
     company_member_required,
     company_objects,
     get_company_object_or_404,
-    role_required,
+    policy_required,
 )
-from portal.models import AuditEvent, Company, Role, User
+from portal.models import AuditEvent, Company, User
+from portal.policy import Action
 from portal.services.audit import client_ip
 
 ORDERS_PER_PAGE = 25
@@ -89,7 +90,8 @@ def catalog(request: HttpRequest) -> HttpResponse:
         "cards/catalog.html",
         {
             "products": selectors.catalog_products(active_company(request)),
-            "can_order": active_membership(request).role in ORDERING_ROLES,
+            "can_order": can(request, Action.ORDER_CREATE),
+            "order_refusal": policy.refusal(Action.ORDER_CREATE),
         },
     )
 
@@ -114,7 +116,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "filtered": filters != selectors.OrderFilters(),
-            "can_order": active_membership(request).role in ORDERING_ROLES,
+            "can_order": can(request, Action.ORDER_CREATE),
+            "order_refusal": policy.refusal(Action.ORDER_CREATE),
         },
     )
 
@@ -393,12 +396,12 @@ def _order_form_post(
     return redirect("cards:order_detail", number=saved.number)
 
 
-@role_required(Role.OWNER, Role.PURCHASER)
+@policy_required(Action.ORDER_CREATE)
 def order_create_view(request: HttpRequest) -> HttpResponse:
     return _order_form(request, None)
 
 
-@role_required(Role.OWNER, Role.PURCHASER)
+@policy_required(Action.ORDER_CREATE)
 def order_edit(request: HttpRequest, number: str) -> HttpResponse:
     order = get_company_object_or_404(
         request, Order.objects.select_related("registration"), number=number
@@ -542,9 +545,24 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
         number=number,
     )
     membership = active_membership(request)
-    role = membership.role
     is_creator = order.created_by_id == request.user.pk
     waiting = order.status == OrderStatus.PENDING_APPROVAL
+    cancellable = order.status in CANCELLABLE
+    may_cancel = policy.can(membership, Action.ORDER_CANCEL) and (
+        is_creator or policy.can(membership, Action.ORDER_CANCEL_ANY)
+    )
+    # What the order's state would allow but this person's role does not: the page says why.
+    unavailable = [
+        policy.refusal(action)
+        for action, pending in (
+            (Action.ORDER_SUBMIT, order.status == OrderStatus.DRAFT),
+            (Action.ORDER_APPROVE, waiting and not is_creator),
+            (Action.ORDER_CANCEL, cancellable),
+        )
+        if pending and not policy.can(membership, action)
+    ]
+    if cancellable and policy.can(membership, Action.ORDER_CANCEL) and not may_cancel:
+        unavailable.append(policy.refusal(Action.ORDER_CANCEL_ANY))
     lines = Paginator(
         order.lines.select_related("product").order_by("position"), LINES_PER_PAGE
     ).get_page(request.GET.get("lines_page"))
@@ -565,13 +583,14 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
         "events": selectors.order_history(company_objects(request, AuditEvent), order),
         "is_creator": is_creator,
         "can_edit": order.is_editable
-        and role in ORDERING_ROLES
+        and policy.can(membership, Action.ORDER_CREATE)
         and order.line_count <= MAX_FORM_LINES,
-        "can_submit": order.status == OrderStatus.DRAFT and role in ORDERING_ROLES,
-        "can_decide": waiting and role in APPROVER_ROLES and not is_creator,
+        "can_submit": order.status == OrderStatus.DRAFT
+        and policy.can(membership, Action.ORDER_SUBMIT),
+        "can_decide": waiting and policy.can(membership, Action.ORDER_APPROVE) and not is_creator,
         "own_waiting": waiting and is_creator,
-        "can_cancel": order.status in CANCELLABLE
-        and (role == Role.OWNER or (role == Role.PURCHASER and is_creator)),
+        "can_cancel": cancellable and may_cancel,
+        "unavailable": unavailable,
         "next_step": _next_step(order),
     }
     return render(request, "cards/order_detail.html", context)
@@ -580,7 +599,7 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
 # --- Approvals -----------------------------------------------------------------------------------
 
 
-@role_required(*APPROVER_ROLES)
+@policy_required(Action.ORDER_APPROVE)
 def approvals(request: HttpRequest) -> HttpResponse:
     waiting = selectors.orders_awaiting_approval(company_objects(request, Order))
     page = Paginator(waiting, ORDERS_PER_PAGE).get_page(request.GET.get("page"))

@@ -1,4 +1,4 @@
-"""Portal pages of delivery by file: a finance user downloads an order's codes.
+"""Portal pages of delivery by file: an owner or finance member downloads an order's codes.
 
 1. ``code_download`` (GET) lists the order's earlier downloads and asks for the current code of
    the authenticator app, even though the session passed a second factor at sign-in: revealing
@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, cast
 
 from django import forms
@@ -33,7 +32,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from cards.models import CodeDownload, Order
 from cards.services.code_export import (
-    DOWNLOAD_ROLES,
     TICKET_MAX_AGE,
     archive_filename,
     archive_ticket_issue,
@@ -43,15 +41,22 @@ from cards.services.code_export import (
     code_archive_file,
     code_download_refusal,
     code_export_start,
-    finance_only_message,
 )
-from portal.access import active_membership, company_member_required, get_company_object_or_404
+from portal.access import (
+    FRESH_2FA_SESSION_KEY,
+    company_member_required,
+    fresh_2fa_passed,
+    fresh_2fa_record,
+    get_company_object_or_404,
+    require,
+)
 from portal.forms import TokenForm
 from portal.models import User
+from portal.policy import Action
 from portal.services.audit import client_ip
 from portal.services.auth import confirmed_totp_device, two_factor_verify
 
-FRESH_2FA_SESSION_KEY = "codes_2fa_at"
+__all__ = ["FRESH_2FA_SESSION_KEY", "code_archive", "code_download", "fresh_2fa_passed"]
 ARCHIVE_BLOCK_SIZE = 1 << 16
 
 
@@ -75,21 +80,11 @@ def _actor(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
-def fresh_2fa_passed(request: HttpRequest) -> bool:
-    """Whether this session passed a code check for revealing codes within the last minutes."""
-    at = request.session.get(FRESH_2FA_SESSION_KEY)
-    if not isinstance(at, (int, float)):
-        return False
-    age = time.time() - at
-    return 0 <= age < settings.CODE_REVEAL_2FA_MINUTES * 60
-
-
-def _finance_order(request: HttpRequest, number: str) -> Order:
+def _downloadable_order(request: HttpRequest, number: str) -> Order:
     order = get_company_object_or_404(
         request, Order.objects.select_related("company"), number=number
     )
-    if active_membership(request).role not in DOWNLOAD_ROLES:
-        raise PermissionDenied(finance_only_message())
+    require(request, Action.CODES_DOWNLOAD)
     return order
 
 
@@ -128,7 +123,7 @@ def _page(
 @company_member_required
 @sensitive_variables()
 def code_download(request: HttpRequest, number: str) -> HttpResponse:
-    order = _finance_order(request, number)
+    order = _downloadable_order(request, number)
     user = _actor(request)
     fresh = fresh_2fa_passed(request)
     form = CodeDownloadForm(
@@ -140,7 +135,7 @@ def code_download(request: HttpRequest, number: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         if not fresh:
             if two_factor_verify(user=user, token=form.cleaned_data["token"], request=request):
-                request.session[FRESH_2FA_SESSION_KEY] = time.time()
+                fresh_2fa_record(request)
                 fresh = True
             else:
                 form.add_error(
@@ -183,7 +178,7 @@ def code_download(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @sensitive_variables()
 def code_archive(request: HttpRequest, number: str) -> HttpResponseBase:
-    order = _finance_order(request, number)
+    order = _downloadable_order(request, number)
     user = _actor(request)
     try:
         download, password = archive_ticket_open(

@@ -23,9 +23,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cards.models import Order, RecipientDelivery
 from cards.services import recipients
-from cards.services.orders import ORDERING_ROLES
-from portal.access import get_company_object_or_404, role_required
+from portal.access import get_company_object_or_404, policy_required
 from portal.models import User
+from portal.policy import Action
 from portal.services.audit import client_ip
 
 SESSION_KEY = "recipient_link"
@@ -152,7 +152,7 @@ def _error_text(exc: ValidationError | PermissionDenied) -> str:
     return str(exc) or _("Your role in this company does not allow this.")
 
 
-@role_required(*ORDERING_ROLES)
+@policy_required(Action.RECIPIENTS_MANAGE)
 @require_POST
 def recipient_resend(request: HttpRequest, number: str, delivery: uuid.UUID) -> HttpResponse:
     row = _delivery_for_action(request, number, delivery)
@@ -171,7 +171,7 @@ def recipient_resend(request: HttpRequest, number: str, delivery: uuid.UUID) -> 
     return _back(row)
 
 
-@role_required(*ORDERING_ROLES)
+@policy_required(Action.RECIPIENTS_MANAGE)
 @require_POST
 def recipient_change(request: HttpRequest, number: str, delivery: uuid.UUID) -> HttpResponse:
     row = _delivery_for_action(request, number, delivery)

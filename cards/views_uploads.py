@@ -21,7 +21,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cards.forms_uploads import ConfirmUploadForm, UploadForm
 from cards.models import OrderUpload, UploadStatus
-from cards.services.orders import ORDERING_ROLES
 from cards.services.uploads import (
     upload_confirm,
     upload_discard,
@@ -34,9 +33,10 @@ from portal.access import (
     active_company,
     company_objects,
     get_company_object_or_404,
-    role_required,
+    policy_required,
 )
 from portal.models import User
+from portal.policy import Action
 from portal.services.audit import client_ip
 
 UPLOADS_PER_PAGE = 25
@@ -49,7 +49,7 @@ FILE_FORMATS = {
 }
 DUPLICATE_CODE = "duplicate_upload"
 
-uploader_required = role_required(*ORDERING_ROLES)
+uploader_required = policy_required(Action.ORDER_UPLOAD)
 
 
 def _actor(request: HttpRequest) -> User:

@@ -8,6 +8,7 @@ object is a 404 (never a 403, which would confirm it exists).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
@@ -20,9 +21,14 @@ from django.shortcuts import redirect
 from django.urls import resolve
 from django.utils.translation import gettext as _
 
+from portal import policy
 from portal.models import Company, Membership
+from portal.policy import Action
 
 ACTIVE_COMPANY_SESSION_KEY = "active_company"
+# When this session last passed a code check for a sensitive act (revealing codes, creating a
+# key that can export codes or approve orders); it counts for CODE_REVEAL_2FA_MINUTES.
+FRESH_2FA_SESSION_KEY = "codes_2fa_at"
 
 View = Callable[..., HttpResponse]
 
@@ -107,6 +113,22 @@ def session_is_verified(request: HttpRequest) -> bool:
     return bool(is_verified and is_verified())
 
 
+def fresh_2fa_at(request: HttpRequest) -> float | None:
+    at = request.session.get(FRESH_2FA_SESSION_KEY)
+    return float(at) if isinstance(at, (int, float)) else None
+
+
+def fresh_2fa_passed(request: HttpRequest) -> bool:
+    """Whether this session passed a code check for a sensitive act within the last minutes."""
+    from portal.services.api_keys import second_factor_is_fresh
+
+    return second_factor_is_fresh(fresh_2fa_at(request))
+
+
+def fresh_2fa_record(request: HttpRequest) -> None:
+    request.session[FRESH_2FA_SESSION_KEY] = time.time()
+
+
 def active_membership(request: HttpRequest) -> Membership:
     membership: Membership | None = getattr(request, "membership", None)
     if membership is None:
@@ -162,17 +184,30 @@ def company_member_required(view: View) -> View:
     return wrapper
 
 
-def role_required(*roles: str) -> Callable[[View], View]:
-    """Only these roles of the active company; others get a 403 naming what they lack."""
+def can(request: HttpRequest, action: Action) -> bool:
+    """Whether the active membership may do ``action`` (``portal.policy``)."""
+    return policy.can(getattr(request, "membership", None), action)
+
+
+def require(request: HttpRequest, action: Action) -> Membership:
+    """The active membership, if the policy lets it do ``action``; else a 403 saying why."""
+    membership = active_membership(request)
+    if not policy.can(membership, action):
+        raise PermissionDenied(policy.refusal(action))
+    return membership
+
+
+def policy_required(action: Action) -> Callable[[View], View]:
+    """Only members whose role may do ``action``; others get a 403 saying why."""
 
     def decorator(view: View) -> View:
         @wraps(view)
         @company_member_required
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if active_membership(request).role not in roles:
-                raise PermissionDenied(_("Your role in this company does not allow this."))
+            require(request, action)
             return view(request, *args, **kwargs)
 
+        wrapper.policy_action = action  # type: ignore[attr-defined]
         return wrapper
 
     return decorator

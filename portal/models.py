@@ -254,9 +254,9 @@ class AuditAction(models.TextChoices):
 
 
 class ApiKey(models.Model):
-    """A buyer's API key. It acts as one member of the company, with that member's current role,
-    limited further by its scopes. Only a SHA-256 digest of the secret is stored; the key is
-    shown once, at creation."""
+    """A buyer's API key. It acts for the member who created it (``user``, always the same person
+    as ``created_by`` for a live key), with that member's current role, limited further by its
+    scopes. Only a SHA-256 digest of the secret is stored; the key is shown once, at creation."""
 
     class Scope(models.TextChoices):
         ORDERS_READ = "orders:read", _("Read orders")
@@ -271,7 +271,7 @@ class ApiKey(models.Model):
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="api_keys",
-        verbose_name=_("acts as"),
+        verbose_name=_("holder"),
     )
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(_("key prefix"), max_length=16, unique=True)
@@ -288,6 +288,14 @@ class ApiKey(models.Model):
         verbose_name = _("API key")
         verbose_name_plural = _("API keys")
         ordering = ["-created_at"]
+        constraints = [
+            # A key never acts for someone other than the member who created it.
+            models.CheckConstraint(
+                condition=models.Q(revoked_at__isnull=False)
+                | models.Q(user=models.F("created_by")),
+                name="api_key_acts_for_its_creator",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

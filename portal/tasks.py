@@ -63,3 +63,52 @@ def invitation_send_email(invitation_id: int) -> str:
 def ping() -> str:
     """Answers from a worker: proves that a worker is consuming (the tests wait on it)."""
     return "pong"
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    max_retries=8,
+    ignore_result=True,
+)
+def api_key_created_notify_owners(key_id: int) -> str:
+    """Tell the company's owners that a key able to export codes or approve orders was made.
+    Bilingual, like the other account emails. The key's secret is never in it."""
+    from portal.models import ApiKey, Membership, Role
+    from portal.policy import SENSITIVE_SCOPES
+
+    key = ApiKey.objects.select_related("company", "user").filter(pk=key_id).first()
+    if key is None:
+        return "skipped"
+    owners = sorted(
+        {
+            m.user.email
+            for m in Membership.objects.filter(company=key.company, role=Role.OWNER)
+            .select_related("user")
+            .filter(user__is_active=True)
+            if m.user.email
+        }
+    )
+    if not owners:
+        return "no-owners"
+    labels = dict(ApiKey.Scope.choices)
+    link = settings.PORTAL_BASE_URL.rstrip("/") + reverse("portal:api_keys")
+    bodies, subjects = [], []
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            context = {
+                "key": key,
+                "link": link,
+                "scopes": [str(labels[s]) for s in key.scopes if s in labels],
+                "sensitive": [str(labels[s]) for s in key.scopes if s in SENSITIVE_SCOPES],
+            }
+            bodies.append(render_to_string("emails/api_key_created.txt", context))
+            subjects.append(render_to_string("emails/api_key_created_subject.txt", context).strip())
+    send_mail(
+        subject=" / ".join(subjects),
+        message="\n\n----\n\n".join(bodies),
+        from_email=None,
+        recipient_list=owners,
+    )
+    return "sent"

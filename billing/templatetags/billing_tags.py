@@ -9,7 +9,9 @@ from billing import selectors
 from billing.models import Invoice
 from billing.money import format_cny, quantize
 from billing.services.credit import credit_position
+from portal import policy
 from portal.access import company_objects
+from portal.policy import Action
 
 register = template.Library()
 
@@ -46,5 +48,5 @@ def credit_panel(context: template.Context) -> dict[str, Any]:
         "show": True,
         "position": credit_position(membership.company),
         "open_balance": selectors.open_invoice_balance(company_objects(request, Invoice)),
-        "can_see_credit": membership.role in selectors.CREDIT_ROLES,
+        "can_see_credit": policy.can(membership, Action.CREDIT_READ),
     }

@@ -1,7 +1,7 @@
-"""Delivery by file: an order's card codes in an encrypted archive, for the company's finance.
+"""Delivery by file: an order's card codes in an encrypted archive, for owners and finance.
 
-Who and when. Only a member with the finance role downloads codes (owners see who downloaded
-what, on the order page), only for an order of their company whose cards are ready (fulfilled or
+Who and when. Only a member whose role may (``portal.policy``: owners and finance) downloads
+codes, only for an order of their company whose cards are ready (fulfilled or
 delivered) and whose delivery method is "file", and at most ``CODE_DOWNLOAD_LIMIT`` times per
 order. ``code_export_start`` locks the order row, counts the earlier downloads after the lock,
 records the ``CodeDownload`` and an audit row (counts only, never a code or the password).
@@ -48,7 +48,7 @@ import pyzipper
 from cryptography.exceptions import InvalidTag
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -57,9 +57,10 @@ from django.views.decorators.debug import sensitive_variables
 
 from cards import codes
 from cards.models import Card, CodeDownload, DeliveryMethod, Order, OrderStatus
-from portal import crypto
+from portal import crypto, policy
 from portal.exports import CsvWriter, XlsxWriter
-from portal.models import AuditEvent, Company, Membership, Role, User, register_audit_actions
+from portal.models import AuditEvent, Company, User, register_audit_actions
+from portal.policy import Action
 from portal.services.audit import audit_record
 
 
@@ -73,7 +74,6 @@ class CodeExportAction(models.TextChoices):
 
 register_audit_actions(CodeExportAction)
 
-DOWNLOAD_ROLES = (Role.FINANCE,)
 DOWNLOADABLE_STATUSES = (OrderStatus.FULFILLED, OrderStatus.DELIVERED)
 PASSWORD_LENGTH = 20
 # No 0/O/o, 1/I/i/l: read off a screen and typed into an unzip tool without doubt.
@@ -93,16 +93,8 @@ def archive_password_new() -> str:
     return "".join(secrets.choice(PASSWORD_ALPHABET) for _i in range(PASSWORD_LENGTH))
 
 
-def finance_only_message() -> str:
-    return _(
-        "Only members with the Finance role can download card codes. Ask an owner of your "
-        "company to give you that role, or to ask a finance member."
-    )
-
-
-def _require_finance(company: Company, user: User) -> None:
-    if not Membership.objects.filter(company=company, user=user, role__in=DOWNLOAD_ROLES).exists():
-        raise PermissionDenied(finance_only_message())
+def _require_download_role(company: Company, user: User) -> None:
+    policy.require(company, user, Action.CODES_DOWNLOAD)
 
 
 def code_download_refusal(order: Order) -> str:
@@ -162,7 +154,7 @@ def code_export_start(
     locked = (
         Order.objects.select_for_update(of=("self",)).select_related("company").get(pk=order.pk)
     )
-    _require_finance(locked.company, user)
+    _require_download_role(locked.company, user)
     refusal = code_download_refusal(locked)
     if refusal:
         raise ValidationError(refusal, code="not_downloadable")
@@ -275,13 +267,13 @@ def code_archive_fetched(download: CodeDownload) -> bool:
 @transaction.atomic(durable=True)
 def code_archive_claim(*, download: CodeDownload, user: User, ip: str | None = None) -> None:
     """Mark the download's archive as fetched; a second fetch of the same download is refused.
-    The user must still hold the finance role."""
+    The user's role must still allow downloading codes."""
     locked = (
         CodeDownload.objects.select_for_update()
         .select_related("order__company")
         .get(pk=download.pk)
     )
-    _require_finance(locked.order.company, user)
+    _require_download_role(locked.order.company, user)
     if code_archive_fetched(locked):
         raise ValidationError(ticket_expired_message(), code="fetched")
     audit_record(

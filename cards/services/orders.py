@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -35,12 +35,12 @@ from cards.models import (
     PaymentMethod,
     PurchaseRegistration,
 )
-from portal import crypto
-from portal.models import ApiKey, Company, Membership, Role, User
+from portal import crypto, policy
+from portal.models import ApiKey, Company, User
+from portal.policy import Action
 from portal.services.audit import audit_record
 from portal.validators import validate_resident_id
 
-ORDERING_ROLES = (Role.OWNER, Role.PURCHASER)
 _NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ID_PURPOSE = "purchase-registration-id"
 
@@ -103,13 +103,6 @@ def line_error(position: int, field_label: str, value: object, reason: str) -> s
         "value": value,
         "reason": reason,
     }
-
-
-def require_role(company: Company, actor: User, roles: tuple[str, ...]) -> Membership:
-    membership = Membership.objects.filter(company=company, user=actor).first()
-    if membership is None or membership.role not in roles:
-        raise PermissionDenied(_("Your role in this company does not allow this."))
-    return membership
 
 
 def _require_active_company(company: Company) -> None:
@@ -605,7 +598,7 @@ def order_create(
     """A draft order. Nothing is written unless every line passes. ``form_token`` is the portal
     form's one-time token: a second call with it raises ``OrderAlreadyCreated`` (and writes
     nothing), whichever of two concurrent calls the unique index lets through first."""
-    require_role(company, actor, ORDERING_ROLES)
+    policy.require(company, actor, Action.ORDER_CREATE)
     _require_active_company(company)
     _check_methods(payment_method, delivery_method)
     checked = order_lines_check(company=company, lines=lines)
@@ -749,7 +742,7 @@ def order_update(
     ip: str | None = None,
 ) -> Order:
     """Replace a draft's lines and settings. Only drafts change."""
-    require_role(order.company, actor, ORDERING_ROLES)
+    policy.require(order.company, actor, Action.ORDER_CREATE)
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.status != OrderStatus.DRAFT:
         raise ValidationError(

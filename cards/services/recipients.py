@@ -45,9 +45,9 @@ from cards.models import (
     OrderStatus,
     RecipientDelivery,
 )
-from cards.services.orders import ORDERING_ROLES, require_role
-from portal import crypto, sms
+from portal import crypto, policy, sms
 from portal.models import User, register_audit_actions
+from portal.policy import Action
 from portal.services.audit import audit_record
 
 TOKEN_BYTES = 32
@@ -357,7 +357,7 @@ def delivery_resend(
 ) -> RecipientDelivery:
     """Send a new link to the same recipient; the previous link stops working at once. At most
     RECIPIENT_MAX_SENDS links per card are sent."""
-    require_role(delivery.order.company, actor, ORDERING_ROLES)
+    policy.require(delivery.order.company, actor, Action.RECIPIENTS_MANAGE)
     with transaction.atomic(durable=True):
         delivery = _lock(delivery.pk)
         _require_changeable(delivery)
@@ -404,7 +404,7 @@ def delivery_change_recipient(
     """Give the card to someone else (or fix an address) before its code was shown: the old
     link stops working and the new recipient gets a fresh one. At most RECIPIENT_MAX_CHANGES
     changes per card."""
-    require_role(delivery.order.company, actor, ORDERING_ROLES)
+    policy.require(delivery.order.company, actor, Action.RECIPIENTS_MANAGE)
     name, email, mobile = _clean_recipient(name, email, mobile)
     with transaction.atomic(durable=True):
         delivery = _lock(delivery.pk)

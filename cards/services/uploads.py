@@ -53,7 +53,6 @@ from cards.models import (
 )
 from cards.selectors import catalog_products
 from cards.services.orders import (
-    ORDERING_ROLES,
     CheckedLine,
     LineInput,
     LineProblem,
@@ -63,10 +62,11 @@ from cards.services.orders import (
     _require_active_company,
     order_insert,
     registration_required,
-    require_role,
 )
+from portal import policy
 from portal.exports import CsvWriter, XlsxWriter
 from portal.models import ApiKey, Company, User, register_audit_actions
+from portal.policy import Action
 from portal.services.audit import audit_record
 from portal.tabular import HeaderMatch, Table, TableError, match_headers, normalise_cell, read_table
 
@@ -144,7 +144,7 @@ def _creator(company: Company, actor: User, on_behalf: bool, for_member: User | 
     """Who the draft belongs to: the buyer who uploads, or (support uploading on a company's
     behalf) the purchaser or owner the operator chose."""
     if not on_behalf:
-        require_role(company, actor, ORDERING_ROLES)
+        policy.require(company, actor, Action.ORDER_UPLOAD)
         return actor
     if not (actor.is_active and actor.is_staff):
         raise PermissionDenied(_("Only support staff upload order files for a company."))
@@ -152,7 +152,7 @@ def _creator(company: Company, actor: User, on_behalf: bool, for_member: User | 
         raise ValidationError(
             {"for_member": _("Choose the company's purchaser the draft order is for.")}
         )
-    require_role(company, for_member, ORDERING_ROLES)
+    policy.require(company, for_member, Action.ORDER_UPLOAD)
     return for_member
 
 
@@ -849,7 +849,7 @@ def upload_error_file(upload: OrderUpload, fmt: str) -> bytes:
 def _require_upload_actor(upload: OrderUpload, actor: User) -> None:
     if upload.on_behalf and actor.is_active and actor.is_staff:
         return
-    require_role(upload.company, actor, ORDERING_ROLES)
+    policy.require(upload.company, actor, Action.ORDER_UPLOAD)
 
 
 @transaction.atomic(durable=False)

@@ -32,15 +32,15 @@ from cards.models import (
     PaymentMethod,
 )
 from cards.services.orders import (
-    ORDERING_ROLES,
     LineInput,
     order_invoice_lines,
     order_lines_check,
     registration_required,
-    require_role,
 )
 from cards.signals import order_funded
-from portal.models import Company, Role, User
+from portal import policy
+from portal.models import Company, User
+from portal.policy import Action
 from portal.services.audit import audit_record
 
 S = OrderStatus
@@ -62,7 +62,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.CANCELLED: frozenset(),
 }
 
-APPROVER_ROLES = (Role.OWNER, Role.APPROVER)
 CANCELLABLE = frozenset(s for s, targets in TRANSITIONS.items() if S.CANCELLED in targets)
 
 
@@ -145,7 +144,7 @@ RISK_FLAG_LABELS = {
 def order_submit(*, order: Order, actor: User, ip: str | None = None) -> Order:
     """Send a draft on its way: to the company's approvers, to risk review, or straight to
     funding. Rules are checked again here, on the stored lines."""
-    require_role(order.company, actor, ORDERING_ROLES)
+    policy.require(order.company, actor, Action.ORDER_SUBMIT)
     # The company row serialises one company's submissions, so velocity counts are exact.
     company = Company.objects.select_for_update().get(pk=order.company_id)
     locked = _lock(order)
@@ -304,7 +303,7 @@ def _require_in_review(order: Order) -> None:
 @transaction.atomic
 def order_approve(*, order: Order, actor: User, ip: str | None = None) -> Order:
     """A company approver's yes. Never the order's own creator."""
-    require_role(order.company, actor, APPROVER_ROLES)
+    policy.require(order.company, actor, Action.ORDER_APPROVE)
     locked = _lock(order)
     _require_waiting_for_approval(locked)
     if locked.created_by_id == actor.pk:
@@ -331,7 +330,7 @@ def _require_reason(reason: str) -> str:
 
 @transaction.atomic
 def order_reject(*, order: Order, actor: User, reason: str, ip: str | None = None) -> Order:
-    require_role(order.company, actor, APPROVER_ROLES)
+    policy.require(order.company, actor, Action.ORDER_APPROVE)
     reason = _require_reason(reason)
     locked = _lock(order)
     _require_waiting_for_approval(locked)
@@ -414,9 +413,9 @@ def order_cancel(*, order: Order, actor: User, reason: str, ip: str | None = Non
     pending pro-forma invoice is withdrawn; held credit is released."""
     reason = _require_reason(reason)
     if not actor.is_staff:
-        membership = require_role(order.company, actor, (Role.OWNER, Role.PURCHASER))
-        if membership.role != Role.OWNER and order.created_by_id != actor.pk:
-            raise PermissionDenied(_("Only the order's creator or an owner can cancel it."))
+        membership = policy.require(order.company, actor, Action.ORDER_CANCEL)
+        if order.created_by_id != actor.pk and not policy.can(membership, Action.ORDER_CANCEL_ANY):
+            raise PermissionDenied(policy.refusal(Action.ORDER_CANCEL_ANY))
     locked = _lock(order)
     if locked.status not in CANCELLABLE:
         raise OrderStateError(

@@ -1,6 +1,6 @@
 """The order page's "Code downloads" panel: who downloaded the codes, when, from where and how
-many downloads are left. Owners and finance members see it; finance members get the link to
-the download page once the cards are ready."""
+many downloads are left. Members whose role may download codes (``portal.policy``) see it, with
+the link to the download page once the cards are ready, or the reason there is none."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from typing import Any
 from django import template
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from cards.models import CodeDownload, DeliveryMethod, Order, OrderStatus
-from cards.services.code_export import DOWNLOAD_ROLES, code_download_refusal
-from portal.models import Role
+from cards.services.code_export import code_download_refusal
+from portal import policy
+from portal.policy import Action
 
 register = template.Library()
 
-# Roles that see who downloaded an order's codes.
-DOWNLOAD_HISTORY_ROLES = (Role.OWNER, *DOWNLOAD_ROLES)
 _SHOWN_FROM = (OrderStatus.FULFILLING, OrderStatus.FULFILLED, OrderStatus.DELIVERED)
 
 
@@ -25,8 +25,7 @@ _SHOWN_FROM = (OrderStatus.FULFILLING, OrderStatus.FULFILLED, OrderStatus.DELIVE
 def order_code_downloads(context: template.Context, order: Order) -> dict[str, Any]:
     request = context.get("request")
     membership = getattr(request, "membership", None)
-    role = membership.role if membership is not None else None
-    if role not in DOWNLOAD_HISTORY_ROLES:
+    if not policy.can(membership, Action.CODES_DOWNLOAD):
         return {"show": False}
     downloads = list(
         CodeDownload.objects.filter(order=order).select_related("user").order_by("-created_at")
@@ -37,13 +36,20 @@ def order_code_downloads(context: template.Context, order: Order) -> dict[str, A
         return {"show": False}
     limit = settings.CODE_DOWNLOAD_LIMIT
     remaining = max(limit - len(downloads), 0)
-    can_download = role in DOWNLOAD_ROLES and remaining > 0 and not code_download_refusal(order)
+    # Whenever there is no button, the panel says why.
+    unavailable = code_download_refusal(order)
+    if not unavailable and remaining == 0:
+        unavailable = _(
+            "All %(limit)s downloads of these codes were used. Ask whoever downloaded them for "
+            "the file, or contact the issuer's support."
+        ) % {"limit": limit}
     return {
         "show": True,
         "downloads": downloads,
         "limit": limit,
         "remaining": remaining,
+        "unavailable": unavailable,
         "download_url": (
-            reverse("cards:code_download", kwargs={"number": order.number}) if can_download else ""
+            "" if unavailable else reverse("cards:code_download", kwargs={"number": order.number})
         ),
     }

@@ -11,7 +11,8 @@ from django.core.paginator import Paginator
 
 from cards.models import DeliveryMethod, DeliveryStatus, Order, RecipientDelivery
 from cards.services import recipients
-from cards.services.orders import ORDERING_ROLES
+from portal import policy
+from portal.policy import Action
 
 register = template.Library()
 
@@ -52,7 +53,7 @@ def order_recipient_deliveries(context: template.Context, order: Order) -> dict[
         return {"show": False}
     request = context.get("request")
     membership = context.get("active_membership")
-    can_act = membership is not None and membership.role in ORDERING_ROLES
+    can_act = policy.can(membership, Action.RECIPIENTS_MANAGE)
     deliveries = (
         RecipientDelivery.objects.filter(order=order)
         .select_related("card")

@@ -1,7 +1,8 @@
 """API key authentication: ``Authorization: Bearer <key>`` (or ``X-Api-Key: <key>``).
 
-``request.user`` is the member the key acts as, ``request.auth`` the ApiKey, and the company is
-the key's company: every API query is scoped to it.
+``request.user`` is the key's holder (the member who created it, for whom it acts),
+``request.auth`` the ApiKey (with ``holder_role``, the holder's role now), and the company is the
+key's company: every API query is scoped to it (``portal.api.access``).
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         if key is None:
             raise AuthenticationFailed(
                 _(
-                    "This API key is not valid: it is mistyped or revoked, or the member it acts "
-                    "as or its company is no longer active."
+                    "This API key is not valid: it is mistyped or revoked, or the member it "
+                    "belongs to or its company is no longer active."
                 )
             )
         return key.user, key

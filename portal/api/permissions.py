@@ -1,5 +1,7 @@
-"""Scopes: each API action names the scope its key must hold. An action that names none is
-refused (fail closed). The services still check the acting member's role themselves."""
+"""What an API key may do: each API action names a policy action (``portal.policy.Action``) in
+the view's ``policy_actions``; the key needs the scope that opens it *and* its holder's current
+role must allow it, the same answer the portal gives that person. An action that names none is
+refused (fail closed); ``ANY_KEY`` lets any valid key in (the catalog)."""
 
 from __future__ import annotations
 
@@ -9,29 +11,52 @@ from django.utils.translation import gettext as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from portal import policy
 from portal.models import ApiKey
+from portal.policy import Action
 
-ANY_SCOPE = "*"
+ANY_KEY = "*"
 
 
-class HasApiKeyScope(BasePermission):
-    """The view maps its actions to scopes in ``required_scopes``; ``ANY_SCOPE`` lets any valid
-    key in."""
+def view_action(view: Any) -> Action | str | None:
+    """The policy action the view's current DRF action needs (or ``ANY_KEY``, or None)."""
+    actions: dict[str, Action | str] = getattr(view, "policy_actions", {})
+    return actions.get(getattr(view, "action", None) or "")
 
+
+def key_refusal(key: ApiKey, action: Action) -> str:
+    """Why this key may not do ``action`` now ("" when it may)."""
+    role = getattr(key, "holder_role", None)
+    scope = policy.ACTION_SCOPE.get(action)
+    if scope is None:
+        return _("This endpoint is not open to API keys.")
+    if not policy.can(role, action):
+        return policy.refusal(action)
+    if scope not in key.scopes:
+        return _(
+            "This API key lacks the “%(scope)s” scope. Create a key with it under "
+            "Settings → API keys (your role allows it)."
+        ) % {"scope": scope}
+    return ""
+
+
+class HasPolicyAction(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         key = request.auth
         if not isinstance(key, ApiKey):
             return False
-        required: dict[str, str] = getattr(view, "required_scopes", {})
-        action = getattr(view, "action", None)
-        scope = required.get(action or "")
-        if scope is None:
+        action = view_action(view)
+        if action == ANY_KEY:
+            return True
+        if action is None:
             self.message = _("This endpoint is not open to API keys.")
             return False
-        if scope == ANY_SCOPE or scope in key.scopes:
-            return True
-        self.message = _(
-            "This API key lacks the “%(scope)s” scope. An owner can create a key with it under "
-            "Settings → API keys."
-        ) % {"scope": scope}
-        return False
+        refusal = key_refusal(key, Action(action))
+        if refusal:
+            self.message = refusal
+            return False
+        return True
+
+
+# The name the settings' DEFAULT_PERMISSION_CLASSES use.
+HasApiKeyScope = HasPolicyAction

@@ -26,7 +26,8 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "ecp_<prefix>_<secret>",
             "description": str(
                 _(
-                    "An API key created by an owner under Settings → API keys, sent as "
+                    "An API key a member created under Settings → API keys; it acts for that "
+                    "member, within what their role allows. Send it as "
                     "“Authorization: Bearer <key>” (or “X-Api-Key: <key>”)."
                 )
             ),

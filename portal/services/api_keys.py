@@ -1,8 +1,11 @@
 """Buyer API keys: created and revoked by owners, stored as a SHA-256 digest, shown once.
 
 A key reads ``ecp_<prefix>_<secret>``. The prefix (8 characters, unique) finds the row; the
-digest of the whole key is compared in constant time. A key acts as one member of the company,
-with that member's current role, and only within its scopes.
+digest of the whole key is compared in constant time. A key acts for the member who created it,
+with that member's current role (``portal.policy``), and only within its scopes: a member cannot
+give a key a scope their role does not allow, and a scope their role loses later stops working at
+once. A key with a sensitive scope (code export, approval) needs a fresh second factor to create,
+and the company's owners are told by email.
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ import hashlib
 import hmac
 import secrets
 import string
+import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from portal.models import ApiKey, AuditAction, Company, Membership, Role, User
+from portal import policy
+from portal.models import ApiKey, AuditAction, Company, Membership, User
+from portal.policy import Action
 from portal.services.audit import audit_record
 
 KEY_START = "ecp_"
@@ -35,9 +42,13 @@ def api_key_digest(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
-def _require_owner(company: Company, actor: User) -> None:
-    if not Membership.objects.filter(company=company, user=actor, role=Role.OWNER).exists():
-        raise PermissionDenied(_("Only an owner of the company can manage API keys."))
+def second_factor_is_fresh(second_factor_at: float | None) -> bool:
+    """Whether a second-factor check at this time (seconds since the epoch) still counts for
+    a sensitive act (``CODE_REVEAL_2FA_MINUTES``)."""
+    if second_factor_at is None:
+        return False
+    age = time.time() - second_factor_at
+    return 0 <= age < settings.CODE_REVEAL_2FA_MINUTES * 60
 
 
 def _clean_scopes(scopes: list[str]) -> list[str]:
@@ -55,6 +66,21 @@ def _clean_scopes(scopes: list[str]) -> list[str]:
     return chosen
 
 
+def _check_scopes_for_role(membership: Membership, scopes: list[str]) -> None:
+    wider = [scope for scope in scopes if not policy.scope_allowed(membership, scope)]
+    if wider:
+        labels = dict(ApiKey.Scope.choices)
+        message = _(
+            "Your role (%(role)s) does not allow %(scopes)s, so your key cannot have it. "
+            "Your role allows: %(allowed)s."
+        ) % {
+            "role": membership.get_role_display(),
+            "scopes": ", ".join(str(labels[scope]) for scope in wider),
+            "allowed": ", ".join(str(labels[s]) for s in policy.scopes_for(membership)) or "—",
+        }
+        raise ValidationError({"scopes": ValidationError(message, code="scope_not_allowed")})
+
+
 @transaction.atomic
 def api_key_create(
     *,
@@ -62,24 +88,29 @@ def api_key_create(
     user: User,
     name: str,
     scopes: list[str],
-    created_by: User,
+    second_factor_at: float | None = None,
     ip: str | None = None,
 ) -> tuple[ApiKey, str]:
-    """A new key and its plaintext. The plaintext is returned once and stored nowhere."""
-    _require_owner(company, created_by)
+    """A new key of ``user``, acting for them, and its plaintext. The plaintext is returned
+    once and stored nowhere. ``second_factor_at`` is when the user last passed a second-factor
+    check in this session (needed fresh for a sensitive scope)."""
+    membership = policy.require(company, user, Action.API_KEYS_OWN)
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": _("Give the key a name, such as the system that uses it.")})
     if len(name) > 100:
         raise ValidationError({"name": _("Keep the name to 100 characters or fewer.")})
-    if not Membership.objects.filter(company=company, user=user).exists():
-        raise ValidationError(
-            {
-                "user": _("The key must act as a member of %(company)s.")
-                % {"company": company.legal_name}
-            }
-        )
     chosen = _clean_scopes(scopes)
+    _check_scopes_for_role(membership, chosen)
+    sensitive = policy.sensitive(chosen)
+    if sensitive and not second_factor_is_fresh(second_factor_at):
+        raise ValidationError(
+            _(
+                "A key that can export card codes or approve orders needs a fresh check of your "
+                "second factor: enter the current code from your authenticator app."
+            ),
+            code="second_factor_required",
+        )
     for _attempt in range(5):
         prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(PREFIX_LENGTH))
         plaintext = f"{KEY_START}{prefix}_{secrets.token_urlsafe(_SECRET_BYTES)}"
@@ -92,7 +123,7 @@ def api_key_create(
                     prefix=prefix,
                     digest=api_key_digest(plaintext),
                     scopes=chosen,
-                    created_by=created_by,
+                    created_by=user,
                 )
             break
         except IntegrityError:
@@ -101,19 +132,33 @@ def api_key_create(
         raise RuntimeError("could not allocate an API key prefix")
     audit_record(
         action=AuditAction.API_KEY_CREATED,
-        actor=created_by,
+        actor=user,
         company=company,
         obj=key,
         ip=ip,
-        changes={"name": name, "prefix": prefix, "acts_as": user.email, "scopes": chosen},
+        changes={
+            "name": name,
+            "prefix": prefix,
+            "holder": user.email,
+            "role": membership.role,
+            "scopes": chosen,
+            "sensitive_scopes": sensitive,
+        },
     )
+    if sensitive:
+        from portal.tasks import api_key_created_notify_owners
+
+        api_key_created_notify_owners.delay_on_commit(key.pk)  # type: ignore[attr-defined]
     return key, plaintext
 
 
 @transaction.atomic
 def api_key_revoke(*, key: ApiKey, actor: User, ip: str | None = None) -> ApiKey:
-    """Revoke a key at once; revoking a revoked key changes nothing."""
-    _require_owner(key.company, actor)
+    """Revoke a key at once: its holder's own, or any key of the company for an owner.
+    Revoking a revoked key changes nothing."""
+    membership = policy.membership_of(key.company, actor)
+    if key.user_id != actor.pk and not policy.can(membership, Action.API_KEYS_MANAGE):
+        raise PermissionDenied(policy.refusal(Action.API_KEYS_MANAGE))
     locked = ApiKey.objects.select_for_update().get(pk=key.pk)
     if locked.revoked_at is not None:
         return locked
@@ -131,8 +176,9 @@ def api_key_revoke(*, key: ApiKey, actor: User, ip: str | None = None) -> ApiKey
 
 
 def api_key_authenticate(raw: str) -> ApiKey | None:
-    """The live key for this plaintext, or None: unknown, wrong, revoked, its member gone or
-    deactivated, or its company not active. One query, plus a write at most once a minute."""
+    """The live key for this plaintext, or None: unknown, wrong, revoked, its holder gone or
+    deactivated, or its company not active. ``key.holder_role`` is the holder's role now, which
+    every request checks against the policy. One query, plus a write at most once a minute."""
     raw = (raw or "").strip()
     if not raw.startswith(KEY_START) or len(raw) > _MAX_KEY_LENGTH:
         return None
@@ -140,8 +186,10 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
     key = (
         ApiKey.objects.select_related("company", "user")
         .annotate(
-            is_member=Exists(
-                Membership.objects.filter(company=OuterRef("company"), user=OuterRef("user"))
+            holder_role=Subquery(
+                Membership.objects.filter(
+                    company=OuterRef("company"), user=OuterRef("user")
+                ).values("role")[:1]
             )
         )
         .filter(prefix=prefix)
@@ -151,7 +199,8 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
         return None
     if (
         key.revoked_at is not None
-        or not key.is_member
+        or key.holder_role is None
+        or key.user_id != key.created_by_id
         or not key.user.is_active
         or key.company.status != Company.Status.ACTIVE
     ):

@@ -12,7 +12,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal import policy
 from portal.models import AuditAction, Company, Invitation, Membership, Role, User
+from portal.policy import Action
 from portal.services.audit import audit_record
 
 _INVITATION_SALT = "portal.invitation"
@@ -68,6 +70,7 @@ def invitation_create(
 ) -> Invitation:
     from portal.tasks import invitation_send_email
 
+    policy.require(company, invited_by, Action.MEMBERS_MANAGE)
     email = User.objects.normalize_email(email).strip().lower()
     if role not in Role.values:
         raise ValidationError({"role": _("Choose one of the listed roles.")})
@@ -113,6 +116,7 @@ def invitation_create(
 
 @transaction.atomic
 def invitation_revoke(*, invitation: Invitation, actor: User, ip: str | None = None) -> None:
+    policy.require(invitation.company, actor, Action.MEMBERS_MANAGE)
     locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if locked.accepted_at is not None or locked.revoked_at is not None:
         return
@@ -195,6 +199,7 @@ def _ensure_another_owner(membership: Membership) -> None:
 def membership_change_role(
     *, membership: Membership, role: str, actor: User, ip: str | None = None
 ) -> Membership:
+    policy.require(membership.company, actor, Action.MEMBERS_MANAGE)
     if role not in Role.values:
         raise ValidationError({"role": _("Choose one of the listed roles.")})
     locked = _lock_membership(membership)
@@ -218,6 +223,7 @@ def membership_change_role(
 
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor: User, ip: str | None = None) -> None:
+    policy.require(membership.company, actor, Action.MEMBERS_MANAGE)
     locked = _lock_membership(membership)
     if locked.role == Role.OWNER:
         _ensure_another_owner(locked)

@@ -2,7 +2,8 @@ from datetime import timedelta
 
 from django import template
 
-from portal.models import audit_action_label
+from portal import policy
+from portal.models import Membership, audit_action_label
 
 register = template.Library()
 
@@ -19,3 +20,10 @@ def minutes(value: timedelta | None) -> int:
     if not value:
         return 0
     return -(-int(value.total_seconds()) // 60)
+
+
+@register.filter
+def can(membership: Membership | None, action: str) -> bool:
+    """``{% if active_membership|can:"codes.download" %}``: the policy's answer (an unknown
+    action is an error, not a silent no)."""
+    return policy.can(membership, action)

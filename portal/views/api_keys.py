@@ -1,29 +1,40 @@
-"""Owners create and revoke the company's API keys. A new key is shown once, in the response to
-the form that created it: never in the session, a message or a URL."""
+"""Members create and revoke their own API keys; owners see and revoke every key of the company.
+
+A key acts for the member who creates it, with scopes their role allows (``portal.policy``). A key
+that can export codes or approve orders needs a fresh second-factor check (the same one code
+downloads ask for) and its creation is emailed to the owners. A new key is shown once, in the
+response to the form that created it: never in the session, a message or a URL."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from portal import policy
 from portal.access import (
-    active_membership,
+    can,
     company_objects,
+    fresh_2fa_at,
+    fresh_2fa_passed,
+    fresh_2fa_record,
     get_company_object_or_404,
-    role_required,
+    policy_required,
 )
-from portal.models import ApiKey, Company, Membership, Role, User
+from portal.models import ApiKey, Membership, User
+from portal.policy import Action
 from portal.services import api_keys as api_key_services
 from portal.services.audit import client_ip
+from portal.services.auth import confirmed_totp_device, two_factor_verify
 
 
 class ApiKeyForm(forms.Form):
@@ -32,85 +43,129 @@ class ApiKeyForm(forms.Form):
         max_length=100,
         help_text=gettext_lazy("Where the key is used, for example “ERP, production”."),
     )
-    user = forms.ChoiceField(
-        label=gettext_lazy("Acts as"),
-        help_text=gettext_lazy(
-            "The key can do only what this member's role allows, and only within its scopes. "
-            "If the member leaves the company, the key stops working."
-        ),
-    )
     scopes = forms.MultipleChoiceField(
         label=gettext_lazy("Scopes"),
-        choices=ApiKey.Scope.choices,
         widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy(
+            "The key acts for you: it can do only what your role allows, within these scopes. "
+            "If you leave the company, or your role changes, the key follows."
+        ),
+    )
+    token = forms.RegexField(
+        label=gettext_lazy("6-digit code"),
+        regex=r"^\s*\d{6}\s*$",
+        required=False,
+        help_text=gettext_lazy(
+            "Needed for a key that can export card codes or approve orders: the current code "
+            "of your authenticator app."
+        ),
+        error_messages={
+            "invalid": gettext_lazy("Enter the 6 digits your authenticator app shows.")
+        },
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
     )
 
-    def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, membership: Membership, needs_token: bool, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.members = {
-            str(m.user.public_id): m
-            for m in Membership.objects.filter(company=company)
-            .select_related("user")
-            .order_by("user__email")
-        }
-        self.fields["user"].choices = [  # type: ignore[attr-defined]
-            ("", _("Choose a member")),
-            *(
-                (public_id, f"{m.user.email} · {m.get_role_display()}")
-                for public_id, m in self.members.items()
-            ),
+        labels = dict(ApiKey.Scope.choices)
+        self.fields["scopes"].choices = [  # type: ignore[attr-defined]
+            (scope, labels[scope]) for scope in policy.scopes_for(membership)
         ]
+        if not needs_token:
+            del self.fields["token"]
 
-    def acting_user(self) -> User:
-        return self.members[self.cleaned_data["user"]].user
+
+def _actor(request: HttpRequest) -> User:
+    return cast(User, request.user)
 
 
-@role_required(Role.OWNER)
+@sensitive_post_parameters("token")
+@policy_required(Action.API_KEYS_OWN)
 def api_key_list(request: HttpRequest) -> HttpResponse:
-    company = active_membership(request).company
-    form = ApiKeyForm(request.POST or None, company=company)
+    membership = cast(Membership, request.membership)  # type: ignore[attr-defined]
+    user = _actor(request)
+    has_device = confirmed_totp_device(user) is not None
+    form = ApiKeyForm(
+        request.POST or None, membership=membership, needs_token=not fresh_2fa_passed(request)
+    )
     created: ApiKey | None = None
     plaintext = ""
     if request.method == "POST" and form.is_valid():
-        try:
-            created, plaintext = api_key_services.api_key_create(
-                company=company,
-                user=form.acting_user(),
-                name=form.cleaned_data["name"],
-                scopes=form.cleaned_data["scopes"],
-                created_by=request.user,  # type: ignore[arg-type]
-                ip=client_ip(request),
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            form = ApiKeyForm(company=company)
+        scopes = form.cleaned_data["scopes"]
+        token = (form.cleaned_data.get("token") or "").strip()
+        if policy.sensitive(scopes) and not fresh_2fa_passed(request) and token:
+            if two_factor_verify(user=user, token=token, request=request):
+                fresh_2fa_record(request)
+            else:
+                form.add_error(
+                    "token",
+                    _(
+                        "That code is wrong or was already used. Enter the current code from "
+                        "your app; if it is the one you signed in with, wait for the next one."
+                    ),
+                )
+        if form.is_valid():
+            try:
+                created, plaintext = api_key_services.api_key_create(
+                    company=membership.company,
+                    user=user,
+                    name=form.cleaned_data["name"],
+                    scopes=scopes,
+                    second_factor_at=fresh_2fa_at(request),
+                    ip=client_ip(request),
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                form = ApiKeyForm(membership=membership, needs_token=not fresh_2fa_passed(request))
+    keys = company_objects(request, ApiKey).select_related("user", "created_by")
+    if not can(request, Action.API_KEYS_MANAGE):
+        keys = keys.filter(user=user)
     scope_labels = dict(ApiKey.Scope.choices)
-    keys = list(company_objects(request, ApiKey).select_related("user", "created_by"))
-    for key in keys:
+    roles = dict(company_objects(request, Membership).values_list("user_id", "role"))
+    rows = list(keys)
+    for key in rows:
         key.scope_labels = [str(scope_labels.get(s, s)) for s in key.scopes]  # type: ignore[attr-defined]
+        # Scopes the holder's role no longer allows: the key keeps them, but they do nothing.
+        key.idle_scopes = [  # type: ignore[attr-defined]
+            str(scope_labels.get(s, s))
+            for s in key.scopes
+            if s in scope_labels and not policy.scope_allowed(roles.get(key.user_id), s)
+        ]
     response = render(
         request,
         "portal/api_keys.html",
-        {"keys": keys, "form": form, "created": created, "plaintext": plaintext},
+        {
+            "keys": rows,
+            "form": form,
+            "created": created,
+            "plaintext": plaintext,
+            "has_device": has_device,
+            "sees_all": can(request, Action.API_KEYS_MANAGE),
+        },
     )
     # The page may carry a secret: no cache keeps a copy.
     add_never_cache_headers(response)
     return response
 
 
-@role_required(Role.OWNER)
+@policy_required(Action.API_KEYS_OWN)
 @require_POST
 def api_key_revoke(request: HttpRequest, public_id: str) -> HttpResponse:
-    key = get_company_object_or_404(request, ApiKey, public_id=public_id)
-    api_key_services.api_key_revoke(
-        key=key,
-        actor=request.user,  # type: ignore[arg-type]
-        ip=client_ip(request),
-    )
-    messages.success(
-        request,
-        _("API key “%(name)s” revoked; requests with it are refused from now on.")
-        % {"name": key.name},
-    )
+    keys = company_objects(request, ApiKey)
+    if not can(request, Action.API_KEYS_MANAGE):
+        keys = keys.filter(user=_actor(request))
+    key = get_company_object_or_404(request, keys, public_id=public_id)
+    try:
+        api_key_services.api_key_revoke(key=key, actor=_actor(request), ip=client_ip(request))
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("API key “%(name)s” revoked; requests with it are refused from now on.")
+            % {"name": key.name},
+        )
     return redirect("portal:api_keys")

@@ -16,17 +16,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from portal import policy
 from portal.access import (
     ACTIVE_COMPANY_SESSION_KEY,
     active_membership,
+    can,
     company_member_required,
     company_objects,
     get_company_object_or_404,
     member_company_or_404,
-    role_required,
+    policy_required,
 )
 from portal.forms import AcceptInvitationForm, InvitationForm, RoleForm
 from portal.models import AuditAction, AuditEvent, Invitation, Membership, Role, User
+from portal.policy import Action
 from portal.services import memberships as membership_services
 from portal.services.audit import audit_record, client_ip
 from portal.services.auth import auth_login_succeeded
@@ -49,7 +52,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         .filter(accepted_at__isnull=True, revoked_at__isnull=True)
         .count(),
         "recent_events": (
-            company_objects(request, AuditEvent)[:8] if membership.role == Role.OWNER else []
+            company_objects(request, AuditEvent)[:8] if can(request, Action.AUDIT_READ) else []
         ),
     }
     return render(request, "portal/dashboard.html", context)
@@ -92,11 +95,11 @@ def company_switch(request: HttpRequest, public_id: str) -> HttpResponse:
 @company_member_required
 def member_list(request: HttpRequest) -> HttpResponse:
     membership = active_membership(request)
-    is_owner = membership.role == Role.OWNER
+    is_owner = can(request, Action.MEMBERS_MANAGE)
     form = InvitationForm(request.POST or None) if is_owner else None
     if request.method == "POST":
         if form is None:
-            raise PermissionDenied(_("Only owners can invite members."))
+            raise PermissionDenied(policy.refusal(Action.MEMBERS_MANAGE))
         if form.is_valid():
             try:
                 invitation = membership_services.invitation_create(
@@ -131,7 +134,7 @@ def member_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     member = get_company_object_or_404(
         request, Membership.objects.select_related("user"), public_id=public_id
     )
-    is_owner = active_membership(request).role == Role.OWNER
+    is_owner = can(request, Action.MEMBERS_MANAGE)
     form = RoleForm(initial={"role": member.role}) if is_owner else None
     events = (
         company_objects(request, AuditEvent).filter(object_id=str(member.public_id))[:20]
@@ -145,7 +148,7 @@ def member_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     )
 
 
-@role_required(Role.OWNER)
+@policy_required(Action.MEMBERS_MANAGE)
 @require_POST
 def member_change_role(request: HttpRequest, public_id: str) -> HttpResponse:
     member = get_company_object_or_404(request, Membership, public_id=public_id)
@@ -167,7 +170,7 @@ def member_change_role(request: HttpRequest, public_id: str) -> HttpResponse:
     return redirect("portal:member_detail", public_id=public_id)
 
 
-@role_required(Role.OWNER)
+@policy_required(Action.MEMBERS_MANAGE)
 @require_POST
 def member_remove(request: HttpRequest, public_id: str) -> HttpResponse:
     member = get_company_object_or_404(request, Membership, public_id=public_id)
@@ -184,7 +187,7 @@ def member_remove(request: HttpRequest, public_id: str) -> HttpResponse:
     return redirect("portal:members")
 
 
-@role_required(Role.OWNER)
+@policy_required(Action.MEMBERS_MANAGE)
 @require_POST
 def invitation_revoke(request: HttpRequest, public_id: str) -> HttpResponse:
     invitation = get_company_object_or_404(request, Invitation, public_id=public_id)
@@ -256,7 +259,7 @@ def invitation_accept(request: HttpRequest) -> HttpResponse:
     )
 
 
-@role_required(Role.OWNER)
+@policy_required(Action.AUDIT_READ)
 def audit_list(request: HttpRequest) -> HttpResponse:
     events = company_objects(request, AuditEvent).select_related("actor")
     action = request.GET.get("action", "")
@@ -270,7 +273,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@role_required(Role.OWNER)
+@policy_required(Action.AUDIT_READ)
 def audit_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     event = get_company_object_or_404(request, AuditEvent, public_id=public_id)
     return render(request, "portal/audit_detail.html", {"event": event})

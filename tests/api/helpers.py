@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.test import Client
 
-from portal.models import ApiKey, Company, Role, User
+from portal import policy
+from portal.models import ApiKey, Company, User
 from portal.services.api_keys import api_key_create
 from tests import factories
 
@@ -17,15 +19,15 @@ ORDERS = "/api/v1/orders"
 
 
 def key_for(company: Company, user: User, scopes: list[str] | None = None) -> str:
-    """The plaintext of a new key acting as ``user``, created by one of the company's owners."""
-    owner = company.memberships.filter(role=Role.OWNER).first()
-    assert owner is not None
+    """The plaintext of a new key of ``user``, created by them (after a fresh second-factor
+    check), with ``scopes`` or else every scope their role allows."""
+    membership = company.memberships.get(user=user)
     _key, plaintext = api_key_create(
         company=company,
         user=user,
         name=f"key of {user.email}",
-        scopes=ALL_SCOPES if scopes is None else scopes,
-        created_by=owner.user,
+        scopes=policy.scopes_for(membership) if scopes is None else scopes,
+        second_factor_at=time.time(),
     )
     return plaintext
 

@@ -1,5 +1,5 @@
 """POST /api/v1/orders/{number}/codes: the encrypted archive of an order's codes, for a key with
-the codes:export scope acting as a finance member, under the password the client chose."""
+the codes:export scope of an owner or finance member, under the password the client chose."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 import pyzipper
+from django.core.exceptions import ValidationError
 
 from cards import codes
 from cards.models import Card, CodeDownload, Order
 from cards.services.code_export import CodeExportAction
-from portal.models import ApiKey, AuditEvent, Role
+from portal import policy
+from portal.models import ApiKey, AuditEvent, Membership, Role
 from tests import factories
 from tests.api.helpers import Api, Buyer, buyer, key_for
 from tests.cards.test_code_download import fulfilled_order
@@ -84,7 +86,8 @@ def test_a_wrong_password_does_not_open_it(shop):
 
 def test_a_key_without_the_scope_is_refused(shop):
     seller, order = shop
-    scopes = [s for s in ApiKey.Scope.values if s != EXPORT]
+    finance = seller.company.memberships.get(user=seller.people[Role.FINANCE])
+    scopes = [s for s in policy.scopes_for(finance) if s != EXPORT]
 
     response = finance_api(seller, scopes).post(url(order), {"password": PASSWORD})
 
@@ -93,15 +96,35 @@ def test_a_key_without_the_scope_is_refused(shop):
     assert not CodeDownload.objects.exists()
 
 
-@pytest.mark.parametrize("role", [Role.OWNER, Role.PURCHASER, Role.APPROVER, Role.VIEWER])
-def test_a_key_acting_as_anyone_but_finance_is_refused(shop, role):
+@pytest.mark.parametrize("role", [Role.PURCHASER, Role.APPROVER, Role.VIEWER])
+def test_only_owners_and_finance_get_a_key_that_exports(shop, role):
+    seller, _order = shop
+    with pytest.raises(ValidationError):
+        key_for(seller.company, seller.people[role], [EXPORT])
+
+
+def test_a_sole_owner_exports_the_codes_with_their_own_key(shop):
+    """Issue 11, defect 13, through the API: an owner may do everything in their company."""
     seller, order = shop
-    api = Api(key_for(seller.company, seller.people[role], [EXPORT]))
+    api = Api(key_for(seller.company, seller.people[Role.OWNER], [EXPORT]))
+
+    response = api.post(url(order), {"password": PASSWORD})
+
+    assert response.status_code == 200
+    assert CodeDownload.objects.get().user == seller.people[Role.OWNER]
+
+
+def test_an_export_key_stops_when_its_holder_loses_the_role(shop):
+    seller, order = shop
+    api = finance_api(seller, [EXPORT])
+    Membership.objects.filter(user=seller.people[Role.FINANCE], company=seller.company).update(
+        role=Role.PURCHASER
+    )
 
     response = api.post(url(order), {"password": PASSWORD})
 
     assert response.status_code == 403
-    assert "Finance role" in response.json()["detail"]
+    assert "Only owners and finance members" in response.json()["detail"]
     assert not CodeDownload.objects.exists()
 
 

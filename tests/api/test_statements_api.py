@@ -77,3 +77,24 @@ def test_a_key_without_invoices_read_is_refused() -> None:
     october(acme.company)
     key = key_for(acme.company, acme.people["finance"], scopes=[ApiKey.Scope.ORDERS_READ])
     assert Api(key).get(STATEMENTS).status_code == 403
+
+
+def test_a_viewers_key_reads_invoices_but_not_statements_payments_or_aging() -> None:
+    """Issue 11, defect 6: the API refuses a viewer what the portal refuses them."""
+    acme = buyer()
+    statement = october(acme.company)
+    viewer = Api(key_for(acme.company, acme.people["viewer"], [ApiKey.Scope.INVOICES_READ]))
+
+    assert viewer.get("/api/v1/invoices").status_code == 200
+    for path in (
+        STATEMENTS,
+        f"{STATEMENTS}/{statement.public_id}",
+        f"{STATEMENTS}/{statement.public_id}/download",
+        "/api/v1/payments",
+        "/api/v1/aging",
+    ):
+        response = viewer.get(path)
+        assert response.status_code == 403, path
+        assert "Viewers cannot see" in response.json()["detail"], path
+    finance = Api(key_for(acme.company, acme.people["finance"], [ApiKey.Scope.INVOICES_READ]))
+    assert finance.get(STATEMENTS).status_code == 200

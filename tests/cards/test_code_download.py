@@ -202,23 +202,56 @@ def expected_cards(order: Order) -> dict[str, str]:
 # --- Who may download ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("role", [Role.OWNER, Role.PURCHASER, Role.APPROVER, Role.VIEWER])
-def test_only_finance_members_can_open_the_download_page(shop, role):
+@pytest.mark.parametrize("role", [Role.PURCHASER, Role.APPROVER, Role.VIEWER])
+def test_only_owners_and_finance_members_can_open_the_download_page(shop, role):
     client = shop.client(role)
 
     assert client.get(shop.codes_url).status_code == 403
     response = shop.start(client, code="123456")
 
     assert response.status_code == 403
-    assert "Only members with the Finance role" in page_text(response)
+    assert "Only owners and finance members can download card codes" in page_text(response)
     assert not CodeDownload.objects.exists()
 
 
-def test_the_service_refuses_anyone_but_finance(shop):
+@pytest.mark.parametrize("role", [Role.PURCHASER, Role.APPROVER, Role.VIEWER])
+def test_the_service_refuses_anyone_but_owners_and_finance(shop, role):
     from django.core.exceptions import PermissionDenied
 
-    with pytest.raises(PermissionDenied, match="Finance role"):
-        code_export.code_export_start(order=shop.order, user=shop.people[Role.OWNER])
+    with pytest.raises(PermissionDenied, match="Only owners and finance members"):
+        code_export.code_export_start(order=shop.order, user=shop.people[role])
+
+
+def test_a_sole_owner_pays_and_downloads_the_codes(settings):
+    """Issue 11, defect 13: a company whose only member is its owner gets its codes (an owner
+    can do everything in their company)."""
+    settings.ISSUANCE_CHUNK_SIZE = 4
+    company = factories.company("Solo Gifts Co., Ltd.", approval_threshold="1000000.00")
+    factories.credit_line(company, "100000.00")
+    owner = factories.member(company, Role.OWNER)
+    order = fulfilled_order(company, owner)
+    solo = Shop(company=company, people={Role.OWNER: owner, Role.FINANCE: owner}, order=order)
+    client = solo.client(Role.OWNER)
+
+    page = client.get(f"/orders/{order.number}/")
+    assert f'href="{solo.codes_url}"' in page.content.decode()
+    password, archive = solo.download(client)
+
+    rows = csv_rows(members(archive, password)[f"{order.number}-codes.csv"])
+    assert len(rows) == 1 + 5
+    assert CodeDownload.objects.get().user == owner
+
+
+def test_when_no_download_is_left_the_panel_says_why(shop):
+    for _n in range(3):
+        CodeDownload.objects.create(
+            order=shop.order, user=shop.people[Role.FINANCE], card_count=9, ip="203.0.113.9"
+        )
+    page = shop.client(Role.OWNER).get(f"/orders/{shop.order.number}/")
+    text = page_text(page)
+    assert "0 of 3 downloads left" in text
+    assert 'data-testid="download-codes"' not in page.content.decode()
+    assert "All 3 downloads of these codes were used" in text
 
 
 def test_another_companys_order_is_not_found(shop):
@@ -418,7 +451,7 @@ def test_each_download_is_audited_with_counts_only_and_listed_to_the_owner(shop)
     assert "203.0.113.9" in text
     assert "2 of 3 downloads left" in text
     assert "Downloaded the card codes" in text  # the order's history
-    assert 'data-testid="download-codes"' not in owner_page.content.decode()
+    assert f'href="{shop.codes_url}"' in owner_page.content.decode()
 
     finance_page = shop.client(Role.FINANCE).get(f"/orders/{shop.order.number}/")
     assert f'href="{shop.codes_url}"' in finance_page.content.decode()

@@ -517,7 +517,7 @@ def test_members_who_do_not_approve_see_no_approve_button_and_are_refused(
     assert 'data-testid="approve"' not in client.get(f"/orders/{order.number}/").content.decode()
     response = client.post(f"/orders/{order.number}/approve/", follow=True)
 
-    assert "Your role in this company does not allow this." in text_of(response)
+    assert "Only owners and approvers can approve or reject orders." in text_of(response)
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING_APPROVAL
 
@@ -772,8 +772,11 @@ def test_the_navigation_links_to_orders_catalog_approvals_and_invoices(shop: Sho
 
     for href in ('href="/orders/"', 'href="/catalog/"', 'href="/approvals/"', 'href="/invoices/"'):
         assert href in approver
+    # Every member keeps their own API keys; only owners see the audit trail.
     assert 'href="/settings/api-keys/"' in owner
-    assert 'href="/settings/api-keys/"' not in approver
+    assert 'href="/settings/api-keys/"' in approver
+    assert 'href="/audit/"' in owner
+    assert 'href="/audit/"' not in approver
 
 
 def test_a_registration_on_file_is_kept_when_the_draft_is_changed(shop: Shop) -> None:
