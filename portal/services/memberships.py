@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.errors import DomainError
 from portal.models import AuditAction, Company, Invitation, Membership, Role, User
 from portal.services.audit import audit_record
 
@@ -174,8 +175,8 @@ def invitation_accept(
     return membership
 
 
-class LastOwner(ValidationError):
-    pass
+class LastOwner(DomainError):
+    default_code = "last_owner"
 
 
 def _lock_membership(membership: Membership) -> Membership:
