@@ -3,7 +3,7 @@
 Every service that moves money takes its row locks through this module, and every transaction
 takes them in this order (any subset, never going back up):
 
-1. the company row                         ``lock_company``
+1. the company row                         ``lock_company`` (FOR NO KEY UPDATE)
 2. the order row                           ``lock_order`` (cards passes its own queryset)
 3. the company's credit line               ``lock_credit_line``
 4. the payment                             ``lock_payment``
@@ -120,8 +120,11 @@ def note_lock(rank: Rank, keys: Iterable[Any]) -> None:
 
 
 def lock_company(company_id: int) -> Company:
+    """FOR NO KEY UPDATE: it serialises the company's submissions, yet rows that merely refer to
+    the company (an allocation, a journal entry, an audit row) can still be written by others;
+    a plain FOR UPDATE would make them wait for it, against the order above."""
     note_lock(Rank.COMPANY, [company_id])
-    return Company.objects.select_for_update().get(pk=company_id)
+    return Company.objects.select_for_update(no_key=True).get(pk=company_id)
 
 
 def lock_order[M: Model](queryset: QuerySet[M], *, pk: int) -> M | None:
