@@ -1,7 +1,7 @@
 """Domain refusals are one family (portal.errors): the portal shows their message, the API answers
 a 4xx with their code, never a 500. Invoices move only through their state machine."""
 
-# mypy: disable-error-code="union-attr, arg-type, index"
+# mypy: disable-error-code="union-attr, arg-type, index, list-item"
 
 from __future__ import annotations
 
