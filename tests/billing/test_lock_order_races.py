@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.test import Client
 from django.utils import timezone, translation
@@ -36,7 +36,7 @@ from billing.money import ZERO
 from billing.services.ledger import account_balance, account_get
 from billing.services.payments import allocation_create, payment_record
 from billing.services.receivables import ledger_check_run
-from cards.models import OrderStatus
+from cards.models import Order, OrderStatus
 from cards.services.workflow import order_cancel
 from portal.models import Role
 from tests import factories
@@ -267,4 +267,43 @@ def test_a_credit_order_racing_a_payment_of_a_proforma_never_deadlocks(db) -> No
         .values_list("sequence", flat=True)
     )
     assert numbers == list(range(1, len(numbers) + 1))  # still gapless
+    assert_books_balance(company)
+
+
+def test_paying_a_proforma_never_waits_for_its_order_row(db) -> None:
+    """The order is funded after the payment commits, in a transaction of its own: while another
+    connection holds the order row (a cancel, an approval screen), the payment still goes
+    through at once, and the order is funded afterwards."""
+    company = factories.company("厦门礼品有限公司")
+    purchaser = factories.member(company, Role.PURCHASER)
+    order = factories.submitted(company, purchaser, payment_method="bank_transfer")
+    proforma = order.proforma
+    payment = unknown_payment(proforma.total, "WAIT-1", 0)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_order_row() -> None:
+        with transaction.atomic():
+            Order.objects.select_for_update().get(pk=order.pk)
+            holding.set()
+            release.wait(timeout=60)
+
+    def pay_without_waiting() -> Any:
+        assert holding.wait(timeout=30)
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '5s'")
+                return allocation_create(
+                    payment=payment, allocations=[(proforma, proforma.total)], actor=None
+                )
+        finally:
+            release.set()
+
+    _held, paid = together([hold_the_order_row, pay_without_waiting])
+    assert not isinstance(paid, Exception), paid
+    proforma.refresh_from_db()
+    assert proforma.status == Invoice.Status.PAID
+    assert factories.run_funding_follow_ups() == [order]
+    order.refresh_from_db()
+    assert order.status == OrderStatus.FUNDED
     assert_books_balance(company)
