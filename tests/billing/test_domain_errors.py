@@ -245,3 +245,23 @@ def test_a_lock_against_the_global_order_is_refused_at_once() -> None:
         locks.note_invoice_number(series="INV", year=2026)
         with pytest.raises(locks.LockOrderViolation, match=r"INVOICE .* after INVOICE_NUMBER"):
             locks.lock_invoices([invoice.pk + 1])
+
+
+def test_both_design_notes_state_the_order_the_module_enforces() -> None:
+    assert [rank.name for rank in sorted(locks.Rank)] == [
+        "COMPANY",
+        "ORDER",
+        "CREDIT_LINE",
+        "PAYMENT",
+        "COMPANY_ACCOUNTS",
+        "INVOICE",
+        "INVOICE_NUMBER",
+    ]
+    order = (
+        "company row → order row → credit line → payment → the company's ledger accounts "
+        "(credit account) → invoices by id → invoice-number sequence row (last, just before "
+        "commit)"
+    )
+    for note in ("ordering.md", "architecture.md"):
+        text = " ".join((ROOT / "docs" / note).read_text().split())
+        assert order in text, note
