@@ -8,7 +8,8 @@ takes them in this order (any subset, never going back up):
 3. the company's credit line               ``lock_credit_line``
 4. the payment                             ``lock_payment``
 5. the company's ledger accounts           ``lock_company_accounts`` (credit account, FOR NO KEY
-   UPDATE: postings to it from elsewhere are not blocked; creates them if missing)
+   UPDATE: postings to it from elsewhere are not blocked; creates the company's and the
+   platform's accounts if missing)
 6. invoices, by primary key                ``lock_invoices``
 7. the invoice-number sequence row         ``billing.services.invoices.invoice_next_number``: taken
    last, just before commit; nothing but leaf rows (a credit hold) is locked after it
@@ -150,9 +151,24 @@ def lock_company_accounts(company: Company) -> Account:
     from billing.services.ledger import account_get
 
     note_lock(Rank.COMPANY_ACCOUNTS, [company.pk])
-    account_get(Account.Kind.RECEIVABLE, company)
+    codes = [*_PLATFORM_ACCOUNTS, f"{Account.Kind.RECEIVABLE}:{company.pk}"]
+    if Account.objects.filter(code__in=codes).count() < len(codes):
+        # A first posting inserts its accounts; an insert waits for a competing one until that
+        # commits, so it happens here, at this rank, and not after the invoice number.
+        for kind in _PLATFORM_ACCOUNTS:
+            account_get(kind)
+        account_get(Account.Kind.RECEIVABLE, company)
     account = account_get(Account.Kind.COMPANY_CREDIT, company)
     return Account.objects.select_for_update(no_key=True).get(pk=account.pk)
+
+
+# The platform's accounts that money acts post to (each is created once, by its first use).
+_PLATFORM_ACCOUNTS = (
+    Account.Kind.CASH,
+    Account.Kind.CARDS_TO_ISSUE,
+    Account.Kind.DISCOUNTS,
+    Account.Kind.FEE_INCOME,
+)
 
 
 def lock_invoices(ids: Iterable[int]) -> dict[int, Invoice]:

@@ -25,10 +25,6 @@ class DomainError(ValidationError):
         super().__init__(message, code=code or self.default_code)
         self.code: str = code or self.default_code
 
-    @property
-    def message_text(self) -> str:
-        return " ".join(str(message) for message in self.messages)
-
 
 class StateConflict(DomainError):
     """The object's current state does not allow the action (the API answers 409)."""

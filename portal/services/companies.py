@@ -78,7 +78,7 @@ def company_set_status(
             % {
                 "company": locked.legal_name,
                 "status": locked.get_status_display(),
-                "target": Company.Status(status).label,
+                "target": dict(Company.Status.choices).get(status, status),
             }
         )
     before = locked.status
