@@ -48,7 +48,7 @@ pytestmark = [
 ]
 
 ROUNDS = 20
-BUDGET_SECONDS = 25  # per race: the rounds stop early rather than run long on a busy machine
+BUDGET_SECONDS = 15  # per race: the rounds stop early rather than run long on a busy machine
 
 
 @pytest.fixture(autouse=True)
