@@ -189,7 +189,8 @@ def test_paying_a_proforma_funds_its_order_after_commit_once(
     from portal.models import AuditEvent
 
     order = factories.submitted(company, people["purchaser"], payment_method="bank_transfer")
-    assert order.proforma is not None and order.proforma_id is not None
+    assert order.proforma is not None
+    assert order.proforma_id is not None
     proforma_id = order.proforma_id
     # When the transfer for its pro-forma is recorded
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
