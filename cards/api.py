@@ -36,7 +36,6 @@ from cards.serializers import (
 )
 from cards.services.orders import order_create
 from cards.services.workflow import (
-    OrderStateError,
     order_approve,
     order_cancel,
     order_reject,
@@ -44,7 +43,6 @@ from cards.services.workflow import (
 )
 from portal.api.access import ApiAccess
 from portal.api.authentication import request_api_key, request_company
-from portal.api.exceptions import Conflict
 from portal.api.idempotency import idempotent_response
 from portal.api.pagination import ApiPagination
 from portal.api.permissions import ANY_KEY
@@ -270,10 +268,8 @@ class OrderViewSet(ApiAccess, viewsets.GenericViewSet[Order]):
         )
 
     def _run(self, step: Callable[[], Order]) -> Order:
-        try:
-            return step()
-        except OrderStateError as exc:
-            raise Conflict(" ".join(exc.messages)) from exc
+        # Refusals (state conflicts: 409, others: 400) keep their code in the exception handler.
+        return step()
 
     def _transition(self, request: Request, name: str, step: Callable[[Order], Order]) -> Response:
         order = self.get_object()

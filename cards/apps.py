@@ -7,11 +7,12 @@ class CardsConfig(AppConfig):
     verbose_name = _("Cards")
 
     def ready(self) -> None:
-        from billing.signals import proforma_paid
+        from billing.follow_ups import on_proforma_paid
         from cards import audit  # noqa: F401  (registers the action labels)
-        from cards.receivers import fund_order_on_proforma_paid
+        from cards.tasks import order_fund_after_payment
 
-        proforma_paid.connect(fund_order_on_proforma_paid, dispatch_uid="cards.fund_on_proforma")
+        # Queued on the commit of the payment that paid an order's pro-forma invoice.
+        on_proforma_paid(order_fund_after_payment)
 
         from billing.statement_sections import register_card_activity
         from cards.statement_activity import card_statement_activity

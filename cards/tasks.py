@@ -14,8 +14,8 @@ from django.utils import timezone, translation
 
 from cards.models import ChunkStatus, Order, OrderStatus
 from cards.services import issuance, recipients
-from cards.services.workflow import order_begin_fulfilment
-from portal.models import Membership, Role
+from cards.services.workflow import order_begin_fulfilment, order_fund_from_proforma
+from portal.models import Membership, Role, User
 from portal.sms import SmsError
 
 
@@ -101,6 +101,15 @@ def order_notify_creator(order_id: int) -> str:
 def order_start_fulfilment(order_id: int) -> str:
     """A funded order moves to card generation (the issuance engine takes over from here)."""
     order = order_begin_fulfilment(order_id=order_id)
+    return order.status if order is not None else "missing"
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def order_fund_after_payment(proforma_id: int, invoice_id: int, actor_id: int | None = None) -> str:
+    """The pro-forma of an order was paid (queued on the payment's commit): fund the order.
+    Idempotent: a funded or cancelled order is left as it is."""
+    actor = User.objects.filter(pk=actor_id).first() if actor_id is not None else None
+    order = order_fund_from_proforma(proforma_id=proforma_id, invoice_id=invoice_id, actor=actor)
     return order.status if order is not None else "missing"
 
 

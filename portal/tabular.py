@@ -32,8 +32,9 @@ from decimal import Decimal
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+
+from portal.errors import DomainError
 
 # Where the encoding and the delimiter are guessed from.
 _SNIFF_BYTES = 64 * 1024
@@ -58,7 +59,7 @@ _ODD_SPACE = re.compile(r"\s\s|[^\S ]")
 _HEADER_NOISE = re.compile(r"[\s_\-.:*]+|\((?:元|cny|rmb|¥)\)", re.IGNORECASE)
 
 
-class TableError(ValidationError):
+class TableError(DomainError):
     """A file that cannot be read as a table, with a message saying what is wrong (translated,
     naming the row where there is one). ``row`` is the spreadsheet row, when known."""
 

@@ -144,3 +144,24 @@ def submitted(company: Company, actor: User, **kwargs: Any) -> Order:
     from cards.services.workflow import order_submit
 
     return order_submit(order=draft(company, actor, **kwargs), actor=actor)
+
+
+def run_funding_follow_ups() -> list[Order]:
+    """What a worker does once a payment's transaction committed: run the follow-up queued for
+    each paid pro-forma (``cards.tasks.order_fund_after_payment``), which funds its order."""
+    from billing.models import Invoice
+    from cards.models import OrderStatus
+    from cards.tasks import order_fund_after_payment
+
+    waiting = Order.objects.filter(
+        status=OrderStatus.AWAITING_PAYMENT, proforma__status=Invoice.Status.PAID
+    )
+    funded = []
+    for order in waiting:
+        invoice = Invoice.objects.filter(
+            company=order.company, order_number=order.number, kind=Invoice.Kind.INVOICE
+        ).latest("created_at", "id")
+        assert order.proforma_id is not None
+        order_fund_after_payment(order.proforma_id, invoice.pk)
+        funded.append(order)
+    return funded

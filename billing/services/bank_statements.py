@@ -25,8 +25,8 @@ from django.utils.translation import gettext as _
 from billing.audit import BillingAction
 from billing.models import BankStatementImport, Payment
 from billing.money import parse_amount
-from billing.services.invoices import InvoiceStateError
 from billing.services.payments import payment_auto_match, payment_dedupe_key, payment_record
+from portal.errors import DomainError
 from portal.models import User
 from portal.services.audit import audit_record
 from portal.tabular import match_headers, normalise_cell, read_table
@@ -68,7 +68,7 @@ class RowError:
         }
 
 
-class StatementFileError(ValidationError):
+class StatementFileError(DomainError):
     """The file was refused; ``rows`` lists each problem. Nothing was imported."""
 
     def __init__(self, rows: list[RowError]) -> None:
@@ -239,13 +239,41 @@ def _read_bytes(file: Any) -> bytes:
     return data
 
 
-@transaction.atomic
 def bank_statement_import(
     *, file: Any, file_name: str, actor: User | None, ip: str | None = None
 ) -> BankStatementImport:
-    """Import a statement file: all of it or, if any row is wrong, nothing (StatementFileError)."""
+    """Import a statement file: all of it or, if any row is wrong, nothing (StatementFileError).
+
+    The payments are recorded in one transaction; each new one is then matched in a transaction
+    of its own, so that the import never holds one payment's invoices and invoice number while
+    it waits for the next payment's rows (billing.locks)."""
     data = _read_bytes(file)
     parsed = statement_parse(data, file_name=file_name)
+    statement, new, duplicates = _statement_record(
+        parsed=parsed, data=data, file_name=file_name, actor=actor, ip=ip
+    )
+    matched = 0
+    for payment in new:
+        try:
+            if payment_auto_match(payment=payment):
+                matched += 1
+        except ValidationError:
+            continue  # left in the queue for an operator
+    return _statement_finish(
+        statement=statement,
+        created=len(new),
+        duplicates=duplicates,
+        matched=matched,
+        file_name=file_name,
+        actor=actor,
+        ip=ip,
+    )
+
+
+@transaction.atomic
+def _statement_record(
+    *, parsed: ParsedStatement, data: bytes, file_name: str, actor: User | None, ip: str | None
+) -> tuple[BankStatementImport, list[Payment], int]:
     statement = BankStatementImport.objects.create(
         file_name=file_name[:200],
         file_sha256=hashlib.sha256(data).hexdigest(),
@@ -281,16 +309,22 @@ def bank_statement_import(
             duplicates += 1
     if conflicts:
         raise StatementFileError(conflicts)  # the transaction rolls back: nothing imported
-    matched = 0
-    for payment in new:
-        try:
-            with transaction.atomic():
-                if payment_auto_match(payment=payment):
-                    matched += 1
-        except (ValidationError, InvoiceStateError):
-            continue  # left in the queue for an operator
+    return statement, new, duplicates
+
+
+@transaction.atomic
+def _statement_finish(
+    *,
+    statement: BankStatementImport,
+    created: int,
+    duplicates: int,
+    matched: int,
+    file_name: str,
+    actor: User | None,
+    ip: str | None,
+) -> BankStatementImport:
     BankStatementImport.objects.filter(pk=statement.pk).update(
-        created_count=len(new), duplicate_count=duplicates, matched_count=matched
+        created_count=created, duplicate_count=duplicates, matched_count=matched
     )
     statement.refresh_from_db()
     audit_record(

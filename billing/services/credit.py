@@ -16,24 +16,27 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing import locks
 from billing.audit import BillingAction
 from billing.models import CreditHold, CreditLine, CreditReservation, Invoice
 from billing.money import MAX_AMOUNT, ZERO, format_cny, quantize
 from billing.services.invoices import InvoiceLineData, invoice_issue
+from portal.errors import DomainError
 from portal.models import Company, User
 from portal.services.audit import audit_record
 
 OPEN_STATUSES = (Invoice.Status.OPEN, Invoice.Status.OVERDUE)
 
 
-class CreditRefused(Exception):
+class CreditRefused(DomainError):
     """The order cannot go on credit; the message names the rule and the figures."""
 
+    default_code = "credit_refused"
+
     def __init__(self, message: str, *, code: str, available: Decimal | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        super().__init__(message, code=code)
         self.available = available
+        self.params = {"available": available}
 
 
 @dataclass(frozen=True)
@@ -157,14 +160,10 @@ def credit_check(
     return position
 
 
-def _lock_line(company: Company) -> CreditLine | None:
-    return CreditLine.objects.select_for_update().filter(company=company).first()
-
-
 @transaction.atomic
 def credit_reserve(*, company: Company, reference: str, amount: Decimal) -> CreditReservation:
     """Hold credit for an approved order that waits for another approval step."""
-    line = _lock_line(company)
+    line = locks.lock_credit_line(company)
     credit_check(company, amount, line=line, exclude_reference=reference)
     reservation, _created = CreditReservation.objects.get_or_create(
         company=company, reference=reference, released_at__isnull=True, defaults={"amount": amount}
@@ -189,7 +188,7 @@ def credit_charge(
 ) -> Invoice:
     """Put an order on credit: lock the line, re-check availability, issue the invoice."""
     amount = sum((line.amount for line in lines), ZERO)
-    credit_line = _lock_line(company)
+    credit_line = locks.lock_credit_line(company)
     credit_check(company, amount, line=credit_line, exclude_reference=order_number)
     assert credit_line is not None  # credit_check refuses a company without one
     credit_release(company=company, reference=order_number)
@@ -232,7 +231,7 @@ def credit_line_set(
     ip: str | None = None,
 ) -> CreditLine:
     credit_line_validate(limit=limit, net_days=net_days, grace_days=grace_days, status=status)
-    before = _lock_line(company)
+    before = locks.lock_credit_line(company)
     fields = {"limit": limit, "net_days": net_days, "grace_days": grace_days, "status": status}
     changes = {
         name: [str(getattr(before, name)) if before else None, str(value)]

@@ -1,4 +1,9 @@
-"""Invoices, pro-forma invoices and credit notes, with their ledger entries."""
+"""Invoices, pro-forma invoices and credit notes, with their ledger entries.
+
+An invoice's status moves only through ``invoice_move``, checked against ``TRANSITIONS`` (per
+kind): nothing else writes ``Invoice.status``. Rows are locked through ``billing.locks``, in its
+global order; the invoice number (the sequence row) is taken last.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing import locks
 from billing.audit import BillingAction
+from billing.follow_ups import proforma_paid_follow_up
 from billing.models import Account, Invoice, InvoiceLine, InvoiceSequence
 from billing.money import ZERO
 from billing.services.ledger import account_get, journal_post
-from billing.signals import proforma_paid
+from portal.errors import StateConflict
 from portal.models import Company, User
 from portal.services.audit import audit_record
 
@@ -34,13 +41,60 @@ class InvoiceLineData:
     amount: Decimal
 
 
-class InvoiceStateError(Exception):
-    pass
+class InvoiceStateError(StateConflict):
+    """The invoice's status (read under its row lock) does not allow the action."""
+
+    default_code = "invoice_state"
+
+
+_S = Invoice.Status
+_K = Invoice.Kind
+
+# Allowed moves per kind. A sale invoice goes back from paid to open or overdue when an
+# allocation is reversed; a paid pro-forma is final (its invoice is voided instead); a credit
+# note is born paid and never moves.
+TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
+    _K.INVOICE: {
+        _S.OPEN: frozenset({_S.OVERDUE, _S.PAID, _S.VOID}),
+        _S.OVERDUE: frozenset({_S.OPEN, _S.PAID, _S.VOID}),
+        _S.PAID: frozenset({_S.OPEN, _S.OVERDUE, _S.VOID}),
+        _S.VOID: frozenset(),
+    },
+    _K.PROFORMA: {
+        _S.OPEN: frozenset({_S.PAID, _S.VOID}),
+        _S.OVERDUE: frozenset({_S.PAID, _S.VOID}),
+        _S.PAID: frozenset(),
+        _S.VOID: frozenset(),
+    },
+    _K.CREDIT_NOTE: {status: frozenset() for status in _S.values},
+}
+
+
+def invoice_move(invoice: Invoice, target: str, **fields: object) -> None:
+    """The one way to change an invoice's status: under the invoice's row lock, checked against
+    ``TRANSITIONS``. Staying in a state that can still move (a partial payment keeps an invoice
+    open) only writes ``fields``."""
+    allowed = TRANSITIONS[invoice.kind][invoice.status]
+    if target not in allowed and not (target == invoice.status and allowed):
+        raise InvoiceStateError(
+            _("%(number)s is %(status)s; it cannot become %(target)s.")
+            % {
+                "number": invoice.number,
+                "status": invoice.get_status_display(),
+                "target": _S(target).label,
+            }
+        )
+    Invoice.objects.filter(pk=invoice.pk).update(status=target, **fields)
+    invoice.status = target
+    for name, value in fields.items():
+        setattr(invoice, name, value)
 
 
 def invoice_next_number(*, series: str, year: int) -> int:
     """The next number of a series. The upsert holds the sequence row's lock until commit, and a
-    rollback gives the number back: gapless and unique under any concurrency."""
+    rollback gives the number back: gapless and unique under any concurrency. Being the one row
+    every issuer of the series shares, it is the last lock of a transaction (billing.locks)."""
+    locks.note_invoice_number(series=series, year=year)
     table = InvoiceSequence._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -126,7 +180,10 @@ def invoice_issue(
     """Issue a numbered invoice (non-taxable prepaid card sale) and post it to the ledger.
 
     The company's credit balance (an earlier overpayment, a voided invoice) is then applied to
-    it, unless the caller pays it otherwise at once (``apply_credit=False``)."""
+    it, unless the caller pays it otherwise at once (``apply_credit=False``). The company's
+    accounts are locked before the number is taken, never after (billing.locks)."""
+    if apply_credit:
+        locks.lock_company_accounts(company)
     today = timezone.localdate()
     invoice = _new_invoice(
         kind=Invoice.Kind.INVOICE,
@@ -156,7 +213,7 @@ def invoice_issue(
     if apply_credit:
         from billing.services.payments import company_credit_apply
 
-        if company_credit_apply(company=company, invoice=invoice, actor=actor):
+        if company_credit_apply(company=company, new_invoice=invoice, actor=actor):
             invoice.refresh_from_db()
     return invoice
 
@@ -212,15 +269,18 @@ def proforma_mark_paid(
     receipt_from_credit: bool = False,
 ) -> Invoice:
     """Record that the transfer for a pro-forma invoice arrived: issue the invoice, post the sale
-    and the receipt, and announce it (the order is funded). Exactly once: a second call returns
-    the invoice issued by the first.
+    and the receipt, and queue the follow-ups (the order is funded after this commits, in a
+    transaction of its own). Exactly once: a second call returns the invoice issued by the first.
 
     ``receipt_from_credit``: the money already came in through payment allocations, which held
     it as the company's credit (billing.services.payments); the receipt then moves it from that
     credit to the receivable instead of posting cash a second time."""
-    locked = Invoice.objects.select_for_update().get(pk=proforma.pk)
+    locks.lock_company_accounts(proforma.company)
+    locked = locks.lock_invoice(proforma.pk)
     if locked.kind != Invoice.Kind.PROFORMA:
-        raise InvoiceStateError(_("Only a pro-forma invoice can be paid this way."))
+        raise InvoiceStateError(
+            _("Only a pro-forma invoice can be paid this way."), code="not_proforma"
+        )
     if locked.status == Invoice.Status.PAID:
         # Issued by the first call, in the same transaction that marked the pro-forma paid.
         return Invoice.objects.filter(
@@ -229,7 +289,8 @@ def proforma_mark_paid(
     if locked.status == Invoice.Status.VOID:
         raise InvoiceStateError(
             _("Pro-forma invoice %(number)s was withdrawn; the payment needs a refund.")
-            % {"number": locked.number}
+            % {"number": locked.number},
+            code="proforma_void",
         )
     lines = [
         InvoiceLineData(
@@ -266,12 +327,8 @@ def proforma_mark_paid(
         reference=locked.payment_reference or locked.number,
         memo=f"transfer for {locked.number}",
     )
-    Invoice.objects.filter(pk=invoice.pk).update(
-        paid_amount=invoice.total, status=Invoice.Status.PAID
-    )
-    Invoice.objects.filter(pk=locked.pk).update(
-        paid_amount=locked.total, status=Invoice.Status.PAID
-    )
+    invoice_move(invoice, Invoice.Status.PAID, paid_amount=invoice.total)
+    invoice_move(locked, Invoice.Status.PAID, paid_amount=locked.total)
     invoice.refresh_from_db()
     audit_record(
         action=BillingAction.PROFORMA_PAID,
@@ -281,7 +338,7 @@ def proforma_mark_paid(
         ip=ip,
         changes={"invoice": invoice.number, "amount": str(locked.total)},
     )
-    proforma_paid.send(sender=Invoice, proforma=locked, invoice=invoice, actor=actor)
+    proforma_paid_follow_up(proforma_id=locked.pk, invoice_id=invoice.pk, actor=actor)
     return invoice
 
 
@@ -294,16 +351,18 @@ def invoice_void(
     Returns the credit note, if one was issued."""
     if not reason.strip():
         raise ValidationError({"reason": _("Give a reason.")})
-    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    locks.lock_company_accounts(invoice.company)
+    locked = locks.lock_invoice(invoice.pk)
     if locked.status == Invoice.Status.VOID:
         return getattr(locked, "credit_note", None)
     if locked.kind == Invoice.Kind.PROFORMA:
         if locked.status == Invoice.Status.PAID:
             raise InvoiceStateError(
                 _("Pro-forma invoice %(number)s is paid; void its invoice instead.")
-                % {"number": locked.number}
+                % {"number": locked.number},
+                code="proforma_paid",
             )
-        Invoice.objects.filter(pk=locked.pk).update(status=Invoice.Status.VOID, note=reason[:300])
+        invoice_move(locked, Invoice.Status.VOID, note=reason[:300])
         audit_record(
             action=BillingAction.PROFORMA_VOIDED,
             actor=actor,
@@ -314,7 +373,7 @@ def invoice_void(
         )
         return None
     if locked.kind != Invoice.Kind.INVOICE:
-        raise InvoiceStateError(_("A credit note cannot be voided."))
+        raise InvoiceStateError(_("A credit note cannot be voided."), code="credit_note")
     today = timezone.localdate()
     lines = [
         InvoiceLineData(
@@ -353,7 +412,7 @@ def invoice_void(
         reference=credit_note.number,
         memo=f"voids {locked.number}",
     )
-    Invoice.objects.filter(pk=locked.pk).update(status=Invoice.Status.VOID)
+    invoice_move(locked, Invoice.Status.VOID)
     audit_record(
         action=BillingAction.INVOICE_VOIDED,
         actor=actor,

@@ -30,8 +30,11 @@ operators race. If the pro-forma is withdrawn, what was held becomes ordinary co
 Allocations to a paid pro-forma cannot be reversed (the order is funded; void its invoice, which
 turns the payment into company credit).
 
-Locks, always in this order: the payment row, the company's credit account (FOR NO KEY UPDATE, so
-postings to it from elsewhere are not blocked), then invoices by id. Amounts are re-checked after
+Locks, through ``billing.locks`` and in its global order: the payment row, the company's credit
+account (FOR NO KEY UPDATE, so postings to it from elsewhere are not blocked), then every invoice
+the transaction will touch by id, in one statement (with the company's open invoices when its
+credit may be used on them); covered pro-formas are marked paid last, because that takes an
+invoice number. Funding their orders is queued to run after commit. Amounts are re-checked after
 the locks: a payment is never allocated beyond its amount, an invoice never beyond its total.
 """
 
@@ -51,10 +54,11 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing import locks
 from billing.audit import BillingAction
 from billing.models import Account, Allocation, BankStatementImport, Invoice, JournalEntry, Payment
 from billing.money import ZERO, format_cny, parse_amount
-from billing.services.invoices import InvoiceStateError, proforma_mark_paid
+from billing.services.invoices import InvoiceStateError, invoice_move, proforma_mark_paid
 from billing.services.ledger import account_get, journal_post
 from portal.models import Company, User
 from portal.services.audit import audit_record
@@ -137,17 +141,28 @@ def _payment_status(allocated: Decimal, amount: Decimal) -> str:
 
 
 def _lock_payment(payment: Payment) -> Payment:
-    return Payment.objects.select_for_update(of=("self",)).get(pk=payment.pk)
+    return locks.lock_payment(payment.pk)
 
 
-def _lock_credit_account(company: Company) -> Account:
-    account = account_get(Account.Kind.COMPANY_CREDIT, company)
-    return Account.objects.select_for_update(no_key=True).get(pk=account.pk)
+def _credit_use_candidates(company: Company) -> list[int]:
+    """The company's open sale invoices: what its credit may be used on."""
+    return list(
+        Invoice.objects.filter(
+            company=company, kind=Invoice.Kind.INVOICE, status__in=PAYABLE_STATUSES
+        ).values_list("pk", flat=True)
+    )
 
 
-def _lock_invoices(ids: Iterable[int]) -> dict[int, Invoice]:
-    rows = Invoice.objects.select_for_update(of=("self",)).filter(pk__in=set(ids)).order_by("pk")
-    return {invoice.pk: invoice for invoice in rows}
+def _lock_company_and_invoices(
+    company: Company, ids: Iterable[int], *, credit_use: bool
+) -> dict[int, Invoice]:
+    """After the payment: the company's credit account, then in one statement the invoices
+    (and, when its credit may be used, its open invoices too: nothing is locked later)."""
+    locks.lock_company_accounts(company)
+    wanted = set(ids)
+    if credit_use:
+        wanted.update(_credit_use_candidates(company))
+    return locks.lock_invoices(wanted)
 
 
 def _credit_balance(company: Company) -> Decimal:
@@ -225,10 +240,7 @@ def _post(allocation: Allocation, postings: list[tuple[Account, Decimal]]) -> Jo
 def _invoice_add_paid(invoice: Invoice, amount: Decimal) -> None:
     """Under the invoice's lock: change its paid amount and status."""
     paid = invoice.paid_amount + amount
-    status = _status_after(invoice, paid)
-    Invoice.objects.filter(pk=invoice.pk).update(paid_amount=paid, status=status)
-    invoice.paid_amount = paid
-    invoice.status = status
+    invoice_move(invoice, _status_after(invoice, paid), paid_amount=paid)
 
 
 def _payment_add_allocated(payment: Payment, amount: Decimal) -> None:
@@ -457,8 +469,7 @@ def _apply_plan(
 ) -> list[Allocation]:
     """Under the payment's lock: spread what is unallocated over the invoices, in order, each up
     to its balance, and keep the rest as credit if asked."""
-    _lock_credit_account(company)
-    locked = _lock_invoices(invoice_ids)
+    locked = _lock_company_and_invoices(company, invoice_ids, credit_use=leftover_to_credit)
     created: list[Allocation] = []
     touched: list[Invoice] = []
     for invoice_id in invoice_ids:
@@ -497,9 +508,9 @@ def _apply_plan(
     if payment.company_id is None:
         Payment.objects.filter(pk=payment.pk).update(company=company)
         payment.company = company
-    _release_covered_proformas(touched, actor)
     if any(a.kind == Allocation.Kind.TO_CREDIT for a in created):
         created += company_credit_apply(company=company, actor=actor)
+    _release_covered_proformas(touched, actor)  # takes an invoice number: last
     return created
 
 
@@ -515,7 +526,7 @@ def payment_auto_match(*, payment: Payment) -> list[Allocation]:
         for invoice in _referenced_invoices(locked.remittance)
         if locked.company_id is None or invoice.company_id == locked.company_id
     ]
-    if referenced:
+    if any(payable_balance(invoice) > 0 for invoice in referenced):
         company = referenced[0].company
         ids = [invoice.pk for invoice in referenced if invoice.company_id == company.pk]
         created = _apply_plan(
@@ -644,8 +655,7 @@ def allocation_create(
             % {"reference": locked.bank_reference}
         )
     company = Company.objects.get(pk=companies.pop())
-    _lock_credit_account(company)
-    invoices = _lock_invoices(merged)
+    invoices = _lock_company_and_invoices(company, merged, credit_use=to_credit > 0)
     total = sum(merged.values(), ZERO) + to_credit
     if total > locked.unallocated:
         raise ValidationError(
@@ -710,10 +720,11 @@ def allocation_create(
             )
         )
     _audit_allocations(locked, created, actor=actor, ip=ip)
-    _release_covered_proformas(invoices.values(), actor)
     if to_credit > 0:
         created += company_credit_apply(company=company, actor=actor)
     _after_change(company)
+    # Takes an invoice number: the last lock of the transaction.
+    _release_covered_proformas([invoices[pk] for pk in sorted(merged)], actor)
     return created
 
 
@@ -722,24 +733,31 @@ def allocation_create(
 
 @transaction.atomic
 def company_credit_apply(
-    *, company: Company, invoice: Invoice | None = None, actor: User | None = None
+    *,
+    company: Company,
+    invoice: Invoice | None = None,
+    new_invoice: Invoice | None = None,
+    actor: User | None = None,
 ) -> list[Allocation]:
-    """Use the company's free credit on its open invoices, oldest first (or on one invoice)."""
-    if not Account.objects.filter(code=f"{Account.Kind.COMPANY_CREDIT}:{company.pk}").exists():
-        return []  # never had credit: nothing to lock
-    _lock_credit_account(company)
+    """Use the company's free credit on its open invoices, oldest first (or on one invoice).
+    ``new_invoice``: one created in this transaction (after its number was taken), which no one
+    else can see, so it is not locked again."""
+    locks.lock_company_accounts(company)
     available = company_credit_available(company)
     if available <= 0:
         return []
-    candidates = Invoice.objects.filter(
-        company=company, kind=Invoice.Kind.INVOICE, status__in=PAYABLE_STATUSES
-    )
-    if invoice is not None:
-        candidates = candidates.filter(pk=invoice.pk)
-    ids = list(candidates.values_list("pk", flat=True))
-    if not ids:
-        return []
-    locked = _lock_invoices(ids)
+    if new_invoice is not None:
+        locked = {new_invoice.pk: new_invoice}
+    else:
+        candidates = Invoice.objects.filter(
+            company=company, kind=Invoice.Kind.INVOICE, status__in=PAYABLE_STATUSES
+        )
+        if invoice is not None:
+            candidates = candidates.filter(pk=invoice.pk)
+        ids = list(candidates.values_list("pk", flat=True))
+        if not ids:
+            return []
+        locked = locks.lock_invoices(ids)
     created: list[Allocation] = []
     for target in sorted(locked.values(), key=lambda inv: (inv.issue_date, inv.pk)):
         amount = min(available, payable_balance(target))
@@ -785,10 +803,10 @@ def allocation_reverse(
         raise ValidationError({"reason": _("Give a reason for the reversal.")})
     original = Allocation.objects.select_related("company").get(pk=allocation.pk)
     payment = _lock_payment(original.payment) if original.payment is not None else None
-    _lock_credit_account(original.company)
+    locks.lock_company_accounts(original.company)
     invoice = None
     if original.invoice_id is not None:
-        invoice = _lock_invoices([original.invoice_id])[original.invoice_id]
+        invoice = locks.lock_invoice(original.invoice_id)
     if original.reverses_id is not None:
         raise ValidationError(_("A reversal cannot itself be reversed."))
     if Allocation.objects.filter(reverses=original).exists():

@@ -54,6 +54,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from billing import locks
 from billing.audit import BillingAction
 from billing.invariants import registered_invariants
 from billing.models import (
@@ -67,6 +68,7 @@ from billing.models import (
     Posting,
 )
 from billing.money import ZERO, format_cny
+from billing.services.invoices import invoice_move
 from portal.exports import CsvWriter, XlsxWriter
 from portal.models import Company, Membership, Role, User
 from portal.services.audit import audit_record
@@ -290,21 +292,16 @@ def receivables_company_daily(*, company_id: int, today: datetime.date) -> Daily
     with transaction.atomic():
         _lock_company(company_id)
         company = Company.objects.get(pk=company_id)
-        due = list(
-            Invoice.objects.select_for_update()
-            .filter(
-                company=company,
-                kind=Invoice.Kind.INVOICE,
-                status=Invoice.Status.OPEN,
-                due_date__lt=today,
-            )
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        if due:
-            summary.marked_overdue = Invoice.objects.filter(
-                pk__in=due, status=Invoice.Status.OPEN
-            ).update(status=Invoice.Status.OVERDUE)
+        due = Invoice.objects.filter(
+            company=company,
+            kind=Invoice.Kind.INVOICE,
+            status=Invoice.Status.OPEN,
+            due_date__lt=today,
+        ).values_list("pk", flat=True)
+        for invoice in locks.lock_invoices(due).values():
+            if invoice.status == Invoice.Status.OPEN:  # re-checked under the lock
+                invoice_move(invoice, Invoice.Status.OVERDUE)
+                summary.marked_overdue += 1
         summary.reminders = _send_reminders(company, today)
         change = _hold_refresh(company, today, None)
         summary.holds_placed = int(change == "placed")

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing import locks
 from billing.money import ZERO, format_cny, parse_amount
 from billing.services.invoices import InvoiceLineData
 from billing.services.pricing import price_factor, price_line
@@ -743,7 +744,9 @@ def order_update(
 ) -> Order:
     """Replace a draft's lines and settings. Only drafts change."""
     policy.require(order.company, actor, Action.ORDER_CREATE)
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked = locks.lock_order(Order.objects.select_related("company"), pk=order.pk)
+    if locked is None:
+        raise Order.DoesNotExist(order.pk)
     if locked.status != OrderStatus.DRAFT:
         raise ValidationError(
             _("Only a draft can be changed; this order is %(status)s.")

@@ -1,8 +1,10 @@
 """An order's way from draft to funded: submit, approvals, risk review, funding, cancel.
 
 Every move goes through ``_move``, which checks it against the map of allowed transitions. Each
-service locks the order row first (then, when money moves, the credit line) and re-checks the
-state after the lock, so two approvers clicking at once approve once.
+service takes its row locks through ``billing.locks``, in the one global order for money (company,
+order, credit line, payment, company accounts, invoices by id, invoice number last), and
+re-checks the state after the lock, so two approvers clicking at once approve once and a cancel
+racing a payment gets a clear refusal. Refusals are ``portal.errors.DomainError``s.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from billing import locks
 from billing.models import Invoice
 from billing.money import format_cny
 from billing.services import credit as credit_services
-from billing.services.credit import CreditRefused
 from billing.services.invoices import invoice_void, proforma_issue
 from cards.audit import CardsAction
 from cards.models import (
@@ -39,6 +41,7 @@ from cards.services.orders import (
 )
 from cards.signals import order_funded
 from portal import policy
+from portal.errors import StateConflict
 from portal.models import Company, User
 from portal.policy import Action
 from portal.services.audit import audit_record
@@ -62,11 +65,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.CANCELLED: frozenset(),
 }
 
+S_PAID = Invoice.Status.PAID
 CANCELLABLE = frozenset(s for s, targets in TRANSITIONS.items() if S.CANCELLED in targets)
 
 
-class OrderStateError(ValidationError):
-    pass
+class OrderStateError(StateConflict):
+    """The order's status (read under its row lock) does not allow the action."""
+
+    default_code = "order_state"
 
 
 def _move(order: Order, target: str) -> None:
@@ -85,11 +91,10 @@ def _move(order: Order, target: str) -> None:
 def _lock(order: Order) -> Order:
     # Only the order row: locking the joined company row too would serialise every approval of
     # a company behind its submissions.
-    return Order.objects.select_for_update(of=("self",)).select_related("company").get(pk=order.pk)
-
-
-def _credit_error(exc: CreditRefused) -> ValidationError:
-    return ValidationError(exc.message, code=exc.code, params={"available": exc.available})
+    locked = locks.lock_order(Order.objects.select_related("company"), pk=order.pk)
+    if locked is None:
+        raise Order.DoesNotExist(order.pk)
+    return locked
 
 
 def order_risk_flags(order: Order) -> list[str]:
@@ -146,7 +151,7 @@ def order_submit(*, order: Order, actor: User, ip: str | None = None) -> Order:
     funding. Rules are checked again here, on the stored lines."""
     policy.require(order.company, actor, Action.ORDER_SUBMIT)
     # The company row serialises one company's submissions, so velocity counts are exact.
-    company = Company.objects.select_for_update().get(pk=order.company_id)
+    company = locks.lock_company(order.company_id)
     locked = _lock(order)
     if locked.status != S.DRAFT:
         raise OrderStateError(
@@ -181,10 +186,7 @@ def order_submit(*, order: Order, actor: User, ip: str | None = None) -> Order:
             }
         )
     if locked.payment_method == PaymentMethod.CREDIT:
-        try:
-            credit_services.credit_check(company, locked.total, exclude_reference=locked.number)
-        except CreditRefused as exc:
-            raise _credit_error(exc) from exc
+        credit_services.credit_check(company, locked.total, exclude_reference=locked.number)
     locked.submitted_at = timezone.now()
     locked.company = company
     locked.risk_flags = order_risk_flags(locked)
@@ -211,12 +213,9 @@ def _after_company_approval(order: Order, *, actor: User | None, ip: str | None)
     if order.risk_flags:
         if order.payment_method == PaymentMethod.CREDIT:
             # Hold the credit now, so the review does not find it spent by later orders.
-            try:
-                credit_services.credit_reserve(
-                    company=order.company, reference=order.number, amount=order.total
-                )
-            except CreditRefused as exc:
-                raise _credit_error(exc) from exc
+            credit_services.credit_reserve(
+                company=order.company, reference=order.number, amount=order.total
+            )
         _move(order, S.PENDING_REVIEW)
         order.save()
         audit_record(
@@ -234,12 +233,9 @@ def _after_company_approval(order: Order, *, actor: User | None, ip: str | None)
 def _fund(order: Order, *, actor: User | None, ip: str | None) -> Order:
     lines = order_invoice_lines(order)
     if order.payment_method == PaymentMethod.CREDIT:
-        try:
-            order.invoice = credit_services.credit_charge(
-                company=order.company, order_number=order.number, lines=lines, actor=actor, ip=ip
-            )
-        except CreditRefused as exc:
-            raise _credit_error(exc) from exc
+        order.invoice = credit_services.credit_charge(
+            company=order.company, order_number=order.number, lines=lines, actor=actor, ip=ip
+        )
         return order_mark_funded(order=order, actor=actor, ip=ip)
     order.proforma = proforma_issue(
         company=order.company, order_number=order.number, lines=lines, actor=actor, ip=ip
@@ -425,12 +421,31 @@ def order_cancel(*, order: Order, actor: User, reason: str, ip: str | None = Non
             )
             % {"number": locked.number, "status": locked.get_status_display()}
         )
+    # The invoices' statuses are read under their locks, taken in the global order: a payment
+    # may have paid the pro-forma a moment ago (its order is funded after that commits).
+    locks.lock_company_accounts(locked.company)
+    invoices = locks.lock_invoices(
+        pk for pk in (locked.invoice_id, locked.proforma_id) if pk is not None
+    )
+    proforma = invoices.get(locked.proforma_id) if locked.proforma_id else None
+    if locked.invoice_id is None and proforma is not None and proforma.status == S_PAID:
+        raise OrderStateError(
+            _(
+                "The transfer for order %(number)s has just arrived: the order is paid and is "
+                "being funded, so it can no longer be cancelled here. Reload the order; to cancel "
+                "it now, contact our service desk."
+            )
+            % {"number": locked.number},
+            code="order_paid",
+        )
     credit_services.credit_release(company=locked.company, reference=locked.number)
     credit_note = None
-    if locked.invoice is not None:
-        credit_note = invoice_void(invoice=locked.invoice, reason=reason, actor=actor, ip=ip)
-    if locked.proforma is not None and locked.proforma.status != Invoice.Status.PAID:
-        invoice_void(invoice=locked.proforma, reason=reason, actor=actor, ip=ip)
+    if locked.invoice_id is not None:
+        credit_note = invoice_void(
+            invoice=invoices[locked.invoice_id], reason=reason, actor=actor, ip=ip
+        )
+    if proforma is not None and proforma.status != S_PAID:
+        invoice_void(invoice=proforma, reason=reason, actor=actor, ip=ip)
     _move(locked, S.CANCELLED)
     locked.closed_at = timezone.now()
     locked.closing_reason = reason
@@ -447,18 +462,24 @@ def order_cancel(*, order: Order, actor: User, reason: str, ip: str | None = Non
 
 
 @transaction.atomic
-def order_fund_from_proforma(*, proforma: Invoice, invoice: Invoice, actor: User | None) -> None:
-    """The pro-forma invoice of an order was paid: the order is funded (once)."""
-    order = (
-        Order.objects.select_for_update(of=("self",))
-        .select_related("company")
-        .filter(company=proforma.company, proforma=proforma)
-        .first()
-    )
+def order_fund_from_proforma(
+    *, proforma_id: int, invoice_id: int, actor: User | None = None
+) -> Order | None:
+    """The pro-forma invoice of an order was paid (that transaction committed): the order is
+    funded, once. Runs in a transaction of its own, queued by the payment; a second run, or a
+    run for an order cancelled meanwhile, does nothing."""
+    order_id = Order.objects.filter(proforma_id=proforma_id).values_list("pk", flat=True).first()
+    if order_id is None:
+        return None
+    order = locks.lock_order(Order.objects.select_related("company"), pk=order_id)
     if order is None or order.status != S.AWAITING_PAYMENT:
-        return
+        return order
+    invoice = Invoice.objects.get(pk=invoice_id, company=order.company)
+    paid = Invoice.objects.filter(pk=proforma_id, status=Invoice.Status.PAID).exists()
+    if not paid or invoice.order_number != order.number:
+        return order  # not for this order: nothing to fund
     order.invoice = invoice
-    order_mark_funded(order=order, actor=actor)
+    return order_mark_funded(order=order, actor=actor)
 
 
 @transaction.atomic
@@ -467,12 +488,7 @@ def order_begin_fulfilment(*, order_id: int) -> Order | None:
     A second call does nothing."""
     from cards.services.issuance import batches_create, chunks_enqueue
 
-    order = (
-        Order.objects.select_for_update(of=("self",))
-        .select_related("company")
-        .filter(pk=order_id)
-        .first()
-    )
+    order = locks.lock_order(Order.objects.select_related("company"), pk=order_id)
     if order is None or order.status != S.FUNDED:
         return order
     _move(order, S.FULFILLING)

@@ -1,5 +1,9 @@
 """Every API error has one shape: ``{"detail": "...", "code": "...", "errors": [...] | {...}}``.
 
+Domain refusals (``portal.errors.DomainError``) keep their machine-readable code: a state
+conflict (an order already funded, an invoice already paid) is a 409, any other refusal (not
+enough credit) a 400, like every other validation error.
+
 ``errors`` keeps what the services said: a list of line-level messages ("Line 3, face value
 “150”: ...") or a dict of field messages. Messages are translated by the request's
 Accept-Language (LocaleMiddleware activates it before the view runs).
@@ -18,6 +22,8 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ErrorDetail
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
+
+from portal.errors import StateConflict
 
 Errors = list[str] | dict[str, list[str]]
 
@@ -79,6 +85,9 @@ def validation_error_body(exc: DjangoValidationError) -> dict[str, Any]:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, StateConflict):
+        set_rollback()
+        return Response(validation_error_body(exc), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         set_rollback()
         return Response(validation_error_body(exc), status=status.HTTP_400_BAD_REQUEST)

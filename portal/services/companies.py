@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
+from portal.errors import StateConflict
 from portal.models import AuditAction, Company, Membership, Role, User
 from portal.services.audit import audit_record
 from portal.validators import normalize_credit_code
@@ -61,8 +63,8 @@ COMPANY_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class IllegalTransition(Exception):
-    pass
+class IllegalTransition(StateConflict):
+    default_code = "company_state"
 
 
 @transaction.atomic
@@ -71,7 +73,14 @@ def company_set_status(
 ) -> Company:
     locked = Company.objects.select_for_update().get(pk=company.pk)
     if status not in COMPANY_TRANSITIONS.get(locked.status, frozenset()):
-        raise IllegalTransition(f"company {locked.public_id}: {locked.status} -> {status}")
+        raise IllegalTransition(
+            _("%(company)s is %(status)s; it cannot move to %(target)s.")
+            % {
+                "company": locked.legal_name,
+                "status": locked.get_status_display(),
+                "target": dict(Company.Status.choices).get(status, status),
+            }
+        )
     before = locked.status
     locked.status = status
     locked.save(update_fields=["status"])

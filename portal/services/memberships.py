@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal import policy
+from portal.errors import DomainError
 from portal.models import AuditAction, Company, Invitation, Membership, Role, User
 from portal.policy import Action
 from portal.services.audit import audit_record
@@ -178,8 +179,8 @@ def invitation_accept(
     return membership
 
 
-class LastOwner(ValidationError):
-    pass
+class LastOwner(DomainError):
+    default_code = "last_owner"
 
 
 def _lock_membership(membership: Membership) -> Membership:

@@ -258,6 +258,7 @@ def test_after_a_whole_order_story_every_entry_sums_to_zero_and_the_books_agree(
     from billing.services.invoices import proforma_mark_paid
 
     proforma_mark_paid(proforma=prepaid.proforma, actor=None)
+    factories.run_funding_follow_ups()
     assert {o.status for o in (kept, cancelled)} == {OrderStatus.FUNDED, OrderStatus.CANCELLED}
     # Then every entry sums to zero
     sums = JournalEntry.objects.annotate(total=Sum("postings__amount")).values_list(

@@ -162,6 +162,8 @@ def test_two_payments_covering_one_proforma_at_once_fund_the_order_once(db) -> N
     errors = [r for r in results if isinstance(r, Exception)]
     assert len(errors) == 1, results
     assert "left to pay" in str(errors[0])
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.AWAITING_PAYMENT
+    factories.run_funding_follow_ups()  # what the worker does after the commit
     order = Order.objects.get(pk=order.pk)
     assert order.status in (OrderStatus.FUNDED, OrderStatus.FULFILLING)
     assert Invoice.objects.filter(kind=Invoice.Kind.INVOICE, company=company).count() == 1

@@ -408,6 +408,7 @@ def test_a_payment_quoting_the_payment_reference_funds_the_order_once(
     proforma = prepay_order.proforma
     text = " ".join(proforma.payment_reference.lower())  # spaced out, lower case
     payment = pay(str(proforma.total), remittance=f"订单款 {text}")
+    assert factories.run_funding_follow_ups() == [prepay_order]
     prepay_order.refresh_from_db()
     proforma.refresh_from_db()
     assert prepay_order.status in (OrderStatus.FUNDED, OrderStatus.FULFILLING)
@@ -440,6 +441,10 @@ def test_a_partial_prepayment_is_held_until_the_rest_arrives(company, prepay_ord
     rest = pay("600.00", reference="P2", payer_name="陌生人", payer_account="999")
     assert rest.status == Payment.Status.UNMATCHED
     allocation_create(payment=rest, allocations=[(proforma, Decimal("600.00"))], actor=ops)
+    # The order is funded by the follow-up queued on the payment's commit.
+    prepay_order.refresh_from_db()
+    assert prepay_order.status == OrderStatus.AWAITING_PAYMENT
+    factories.run_funding_follow_ups()
     prepay_order.refresh_from_db()
     proforma.refresh_from_db()
     assert proforma.status == Invoice.Status.PAID
@@ -468,5 +473,6 @@ def test_a_withdrawn_proforma_turns_what_was_held_into_company_credit(
 
 def test_a_unique_amount_matches_a_proforma_too(company, prepay_order) -> None:
     pay(str(prepay_order.proforma.total), reference="P9")
+    factories.run_funding_follow_ups()
     prepay_order.refresh_from_db()
     assert prepay_order.status in (OrderStatus.FUNDED, OrderStatus.FULFILLING)

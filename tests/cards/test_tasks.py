@@ -179,3 +179,29 @@ def test_amounts_in_emails_are_shown_as_money(company, people, mailoutbox) -> No
     Order.objects.filter(pk=order.pk).update(total=Decimal("1234567.50"))
     tasks.order_notify_approvers(order.pk)
     assert "¥1,234,567.50" in mailoutbox[0].body
+
+
+def test_paying_a_proforma_funds_its_order_after_commit_once(
+    company, people, django_capture_on_commit_callbacks
+) -> None:
+    from billing.services.invoices import proforma_mark_paid
+    from cards.audit import CardsAction
+    from portal.models import AuditEvent
+
+    order = factories.submitted(company, people["purchaser"], payment_method="bank_transfer")
+    assert order.proforma is not None
+    assert order.proforma_id is not None
+    proforma_id = order.proforma_id
+    # When the transfer for its pro-forma is recorded
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        invoice = proforma_mark_paid(proforma=order.proforma, actor=None)
+    # Then nothing touches the order inside that transaction: its funding waits for the commit
+    order.refresh_from_db()
+    assert order.status == OrderStatus.AWAITING_PAYMENT
+    assert queued(callbacks, tasks.order_fund_after_payment) == [(proforma_id, invoice.pk, None)]
+    # And the worker's run funds it, once, however often the message is delivered
+    assert tasks.order_fund_after_payment(proforma_id, invoice.pk, None) == "funded"
+    assert tasks.order_fund_after_payment(proforma_id, invoice.pk, None) == "funded"
+    order.refresh_from_db()
+    assert (order.status, order.invoice) == (OrderStatus.FUNDED, invoice)
+    assert AuditEvent.objects.filter(action=CardsAction.ORDER_FUNDED).count() == 1

@@ -26,6 +26,7 @@ from cards.services.workflow import (
     order_approve,
     order_begin_fulfilment,
     order_cancel,
+    order_fund_from_proforma,
     order_reject,
     order_review_approve,
     order_review_reject,
@@ -446,6 +447,9 @@ def test_paying_the_proforma_funds_the_order_exactly_once(company, people, card)
     first = proforma_mark_paid(proforma=order.proforma, actor=None)
     second = proforma_mark_paid(proforma=order.proforma, actor=None)
     assert first == second
+    # The follow-up queued on commit funds the order; run twice, it funds it once.
+    factories.run_funding_follow_ups()
+    order_fund_from_proforma(proforma_id=order.proforma_id, invoice_id=first.pk)
     order.refresh_from_db()
     assert order.status == OrderStatus.FUNDED
     assert order.invoice == first

@@ -1,0 +1,26 @@
+"""Follow-ups of the billing core's money acts, for the apps built on it (it never imports them).
+
+A pro-forma invoice paid means the order behind it can be funded. That happens in a transaction
+of its own, after the payment's transaction commits: the payment never waits for an order row
+(billing.locks), and a payment rolled back funds nothing. An app registers a Celery task taking
+``(proforma_id, invoice_id, actor_id)``, which must be idempotent; it is queued on commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portal.models import User
+
+_proforma_paid_tasks: dict[str, Any] = {}
+
+
+def on_proforma_paid(task: Any) -> None:
+    """Register a task (by its name, so registering twice is harmless)."""
+    _proforma_paid_tasks[task.name] = task
+
+
+def proforma_paid_follow_up(*, proforma_id: int, invoice_id: int, actor: User | None) -> None:
+    actor_id = actor.pk if actor is not None and actor.pk else None
+    for task in _proforma_paid_tasks.values():
+        task.delay_on_commit(proforma_id, invoice_id, actor_id)
