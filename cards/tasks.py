@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 
 from cards.models import ChunkStatus, Order, OrderStatus
 from cards.services import issuance, recipients
-from cards.services.workflow import order_begin_fulfilment
+from cards.services.workflow import order_begin_fulfilment, stranded_orders_start
 from portal.models import Membership, Role
 from portal.sms import SmsError
 
@@ -136,6 +136,9 @@ def finalise_batch(batch_id: int) -> str:
 
 @shared_task(acks_late=True)
 def sweep_issuance() -> int:
+    """Every minute (beat): start funded orders that never started, then send again the chunks
+    nobody works on. Returns how many chunks were sent again."""
+    stranded_orders_start()
     return len(issuance.issuance_sweep())
 
 

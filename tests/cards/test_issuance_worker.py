@@ -188,7 +188,10 @@ def test_a_chunk_message_delivered_twice_creates_no_extra_card(
     def enqueue_twice(chunk_ids: list[int]) -> None:
         # Back to back: the two worker processes take the same chunk at the same time.
         for chunk_id in chunk_ids:
-            sent.extend([issuance_generate_chunk.delay(chunk_id) for _ in range(2)])
+            sent.extend(
+                issuance_generate_chunk.apply_async((chunk_id,), ignore_result=False)
+                for _ in range(2)
+            )
 
     monkeypatch.setattr(issuance, "chunks_enqueue", enqueue_twice)
     order_begin_fulfilment(order_id=order.pk)
@@ -227,7 +230,7 @@ def test_a_chunk_whose_message_was_lost_is_sent_again_by_the_sweep(
     assert batch.generated == 3_000
     assert Chunk.objects.get(pk=lost[0]).status == ChunkStatus.PENDING
 
-    assert sweep_issuance.delay().get(timeout=WAIT) == 1
+    assert sweep_issuance.apply_async(ignore_result=False).get(timeout=WAIT) == 1
     wait_for(lambda: order_status(order) == OrderStatus.FULFILLED, "the order to be fulfilled")
     assert_exactly_the_ordered_cards(order, [4_000])
     assert Chunk.objects.get(pk=lost[0]).attempts == 1
