@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from portal.models import AuditAction, Company, Invitation, Membership, Role, User
 from portal.services.audit import audit_record
+from portal.services.outbox import outbox_enqueue
 
 _INVITATION_SALT = "portal.invitation"
 
@@ -107,7 +108,7 @@ def invitation_create(
         ip=ip,
         changes={"email": email, "role": role},
     )
-    invitation_send_email.delay_on_commit(invitation.pk)  # type: ignore[attr-defined]
+    outbox_enqueue(invitation_send_email, invitation.pk)
     return invitation
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -46,21 +46,34 @@ PUBLISHED_KEEP_DAYS = 7
 RELAY_BATCH = 500
 
 
-def outbox_enqueue(task: Task | str, *args: int | str, queue: str = "") -> OutboxMessage:
-    """Record that ``task(*args)`` must run once the current transaction commits, and publish it
-    right after the commit (or leave it to the relay if the broker is away). ``queue`` overrides
-    the task's route (``portal/celery.py``); empty means the usual route."""
+def outbox_enqueue(
+    task: Task | str,
+    *args: int | str,
+    queue: str = "",
+    kwargs: Mapping[str, int | str | None] | None = None,
+) -> OutboxMessage:
+    """Record that ``task(*args, **kwargs)`` must run once the current transaction commits, and
+    publish it right after the commit (or leave it to the relay if the broker is away).
+    ``queue`` overrides the task's route (``portal/celery.py``); empty means the usual route.
+    Arguments are ids and short codes (``kwargs`` for keyword-only tasks)."""
     name = task if isinstance(task, str) else task.name
     if not _task_exists(name):
         raise ValueError(f"outbox: no Celery task is called {name!r}")
-    for arg in args:
-        if isinstance(arg, bool) or not isinstance(arg, int | str):
-            raise TypeError(f"outbox: task arguments are ids or short codes, not {type(arg)}")
-        if isinstance(arg, str) and len(arg) > 100:
-            raise ValueError("outbox: a string argument is a short code, at most 100 characters")
-    message = OutboxMessage.objects.create(task=name, args=list(args), queue=queue)
+    keywords = dict(kwargs or {})
+    for arg in [*args, *keywords.values()]:
+        _check_argument(arg)
+    message = OutboxMessage.objects.create(task=name, args=list(args), kwargs=keywords, queue=queue)
     transaction.on_commit(partial(publish_after_commit, message.pk), robust=True)
     return message
+
+
+def _check_argument(arg: object) -> None:
+    if arg is None:
+        return
+    if isinstance(arg, bool) or not isinstance(arg, int | str):
+        raise TypeError(f"outbox: task arguments are ids or short codes, not {type(arg)}")
+    if isinstance(arg, str) and len(arg) > 100:
+        raise ValueError("outbox: a string argument is a short code, at most 100 characters")
 
 
 def _task_exists(name: str) -> bool:
@@ -108,6 +121,7 @@ def _send(producer: Any, message: OutboxMessage) -> None:
     current_app.send_task(
         message.task,
         args=list(message.args),
+        kwargs=dict(message.kwargs or {}),
         producer=producer,
         retry=False,
         # Nobody reads these results; subscribing to one would wait on the result backend.
