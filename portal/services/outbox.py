@@ -7,6 +7,7 @@ A service that changes money or an order's state, and needs a Celery task to fol
     outbox_enqueue(order_start_fulfilment, order.pk)            # a task object
     outbox_enqueue("cards.tasks.order_notify_approvers", order.pk)  # or its name
     outbox_enqueue(credit_hold_notify, hold.pk, "placed", queue="default")
+    outbox_enqueue(statement_build, kwargs={"statement_id": statement.pk})
 
 inside its transaction (instead of ``task.delay_on_commit(...)``). The call writes one
 ``OutboxMessage`` row in the caller's transaction, so the follow-up exists exactly when the change
