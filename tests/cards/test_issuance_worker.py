@@ -26,7 +26,8 @@ from cards.models import Batch, BatchStatus, Card, Chunk, ChunkStatus, Order, Or
 from cards.services import issuance
 from cards.services.orders import LineInput, order_create
 from cards.services.workflow import order_begin_fulfilment, order_submit
-from cards.tasks import issuance_generate_chunk, order_start_fulfilment, sweep_issuance
+from cards.tasks import issuance_generate_chunk, sweep_issuance
+from portal.services import outbox
 from tests import factories
 
 if TYPE_CHECKING:
@@ -181,7 +182,8 @@ def test_a_chunk_message_delivered_twice_creates_no_extra_card(
 ) -> None:
     settings.ISSUANCE_CHUNK_SIZE = CHUNK
     celery_worker_factory(env=WORKER_ENV, concurrency=2, queues="default,codes")
-    monkeypatch.setattr(order_start_fulfilment, "delay_on_commit", lambda *args: None)
+    # The test starts the fulfilment itself: its start message is not published.
+    monkeypatch.setattr(outbox, "publish_after_commit", lambda message_id: None)
     order = order_funded(settings, [3_000, 2_500])
     sent: list[AsyncResult] = []
 
@@ -211,7 +213,8 @@ def test_a_chunk_whose_message_was_lost_is_sent_again_by_the_sweep(
     celery_worker_factory(
         env={**WORKER_ENV, "ISSUANCE_STALE_SECONDS": "1"}, concurrency=2, queues="default,codes"
     )
-    monkeypatch.setattr(order_start_fulfilment, "delay_on_commit", lambda *args: None)
+    # The test starts the fulfilment itself: its start message is not published.
+    monkeypatch.setattr(outbox, "publish_after_commit", lambda message_id: None)
     order = order_funded(settings, [4_000])
     lost: list[int] = []
 
