@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -35,6 +36,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from kombu import pools
 from kombu.exceptions import OperationalError
 
 from portal.models import OutboxMessage
@@ -98,21 +100,30 @@ def publish_after_commit(message_id: int) -> None:
         )
 
 
-def broker_connection() -> Any:
-    """A fresh connection to the broker, connected now with a bounded wait: connecting and each
-    socket operation give up after ``OUTBOX_PUBLISH_TIMEOUT`` seconds, with one quick retry,
-    never the long reconnect loops a worker uses."""
+def _connections() -> Any:
+    """This process's pool of outbox connections to the broker (one pool per broker URL and
+    options; kombu empties it in a forked child). Connecting, and each socket operation, give
+    up after ``OUTBOX_PUBLISH_TIMEOUT`` seconds."""
     timeout = settings.OUTBOX_PUBLISH_TIMEOUT
-    connection = current_app.connection_for_write(
+    template = current_app.connection_for_write(
         connect_timeout=timeout,
         transport_options={"socket_connect_timeout": timeout, "socket_timeout": timeout},
     )
-    try:
-        connection.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
-    except BaseException:
-        connection.release()
-        raise
-    return connection
+    return pools.connections[template]
+
+
+@contextmanager
+def broker_connection() -> Iterator[Any]:
+    """A connection to the broker, connected now with a bounded wait (one quick retry, never the
+    long reconnect loops a worker uses). A connection that failed is closed, not reused."""
+    timeout = settings.OUTBOX_PUBLISH_TIMEOUT
+    with _connections().acquire(block=True, timeout=timeout) as connection:
+        try:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
+            yield connection
+        except BaseException:
+            connection.collect()
+            raise
 
 
 def _send(producer: Any, message: OutboxMessage) -> None:
@@ -157,21 +168,22 @@ def _publish_locked(messages: Sequence[OutboxMessage]) -> int:
     published: list[int] = []
     failed: dict[int, str] = {}
     try:
-        connection = broker_connection()
-    except Exception as exc:  # noqa: BLE001 - broker away: recorded, the relay retries
-        failed[messages[0].pk] = type(exc).__name__
-    else:
-        with connection:
+        with broker_connection() as connection:
             producer = current_app.amqp.Producer(connection, auto_declare=False)
             for message in messages:
                 try:
                     _send(producer, message)
-                except Exception as exc:  # noqa: BLE001 - recorded on the row
-                    failed[message.pk] = type(exc).__name__
+                except Exception as exc:
                     if _broker_down(exc, connection):
-                        break
+                        raise
+                    failed[message.pk] = type(exc).__name__  # this message only
                 else:
                     published.append(message.pk)
+    except Exception as exc:  # noqa: BLE001 - broker away: recorded, the relay retries
+        done = set(published) | set(failed)
+        unsent = next((m for m in messages if m.pk not in done), None)
+        if unsent is not None:
+            failed[unsent.pk] = type(exc).__name__
     now = timezone.now()
     if published:
         OutboxMessage.objects.filter(pk__in=published).update(
