@@ -509,7 +509,12 @@ def stranded_orders_start(*, stale_seconds: int | None = None, limit: int = 100)
     )
     started = []
     for order_id in stranded:
-        order = order_begin_fulfilment(order_id=order_id)
+        try:
+            order = order_begin_fulfilment(order_id=order_id)
+        except Exception:
+            # One order that cannot start must not hold back the others (nor the chunk sweep).
+            logger.exception("the stranded funded order %s could not be started", order_id)
+            continue
         if order is not None and order.status == S.FULFILLING:
             started.append(order_id)
     if started:
