@@ -203,6 +203,8 @@ def test_the_reminder_email_goes_to_finance_in_both_languages(company, mailoutbo
     reminder = InvoiceReminder.objects.get(invoice=invoice, kind=Kind.AFTER_7)
 
     assert tasks.invoice_reminder_send(reminder.pk) == "sent"
+    # A message delivered twice (a redelivery, or the outbox relay after a crash) emails once
+    assert tasks.invoice_reminder_send(reminder.pk) == "already-sent"
 
     [mail] = mailoutbox
     assert sorted(mail.to) == sorted([people[Role.FINANCE].email, "ap@acme.example"])
@@ -329,6 +331,8 @@ def test_the_hold_notice_tells_the_company_what_to_pay(company, mailoutbox) -> N
     hold = CreditHold.objects.get(company=company)
 
     assert tasks.credit_hold_notify(hold.pk, "placed") == "sent"
+    # A message delivered twice emails once
+    assert tasks.credit_hold_notify(hold.pk, "placed") == "already-sent"
 
     [mail] = mailoutbox
     assert mail.to == [people[Role.FINANCE].email]
