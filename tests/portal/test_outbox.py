@@ -16,6 +16,7 @@ import contextlib
 import datetime
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -87,6 +88,40 @@ def broker_away(password: str = "") -> Iterator[str]:
         app.conf["broker_url"] = saved["broker_url"]
         app.conf["result_backend"] = saved["result_backend"]
         _forget_connections()
+
+
+@contextlib.contextmanager
+def broker_silent() -> Iterator[None]:
+    """The broker accepts connections and never answers (a cut proxy, a half-open route)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.2)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                accepted.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    saved = {name: app.conf[name] for name in ("broker_url", "result_backend")}
+    app.conf["broker_url"] = app.conf["result_backend"] = f"redis://127.0.0.1:{port}/0"
+    _forget_connections()
+    try:
+        yield
+    finally:
+        app.conf["broker_url"] = saved["broker_url"]
+        app.conf["result_backend"] = saved["result_backend"]
+        _forget_connections()
+        stop.set()
+        thread.join(timeout=5)
+        for connection in accepted:
+            connection.close()
+        listener.close()
 
 
 def assert_normal_answer(
@@ -286,6 +321,47 @@ def test_a_publish_that_failed_is_relayed_once_the_broker_is_back(
     message = OutboxMessage.objects.get()
     assert message.published_at is not None
     assert message.attempts == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_that_never_answers_does_not_hold_the_commit_for_long() -> None:
+    from portal.models import OutboxMessage
+    from portal.services.outbox import outbox_enqueue
+
+    with broker_silent():
+        started = time.monotonic()
+        with transaction.atomic():
+            outbox_enqueue(card_tasks.order_start_fulfilment, 10**9)
+        assert time.monotonic() - started < ANSWER_WITHIN
+    message = OutboxMessage.objects.get()
+    assert message.published_at is None
+    assert message.attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_that_fails_alone_does_not_hold_back_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from portal.models import OutboxMessage
+    from portal.services import outbox
+
+    sent: list[str] = []
+
+    def send(producer: Any, message: Any) -> None:
+        if message.args == [1]:
+            raise ValueError("cannot encode")
+        sent.append(message.task)
+
+    with transaction.atomic():
+        monkeypatch.setattr(outbox, "publish_after_commit", lambda message_id: None)
+        poison = outbox.outbox_enqueue(card_tasks.order_notify_ready, 1)
+        outbox.outbox_enqueue(card_tasks.order_notify_creator, 2)
+    monkeypatch.setattr(outbox, "_send", send)
+
+    assert outbox.outbox_relay() == 1
+    assert sent == ["cards.tasks.order_notify_creator"]
+    poison = OutboxMessage.objects.get(pk=poison.pk)
+    assert (poison.published_at, poison.attempts, poison.last_error) == (None, 1, "ValueError")
 
 
 def test_beat_runs_the_relay_every_minute_or_so(settings: Settings) -> None:
