@@ -37,6 +37,7 @@ from tests import factories
 from tests.api.helpers import ORDERS, Api, key_for
 from tests.conftest import sign_in
 from tests.portal.test_celery import Published, _mail_files, _read_mail
+from tests.portal.test_settings import _manage
 
 if TYPE_CHECKING:
     from conftest import Worker
@@ -362,6 +363,36 @@ def test_a_message_that_fails_alone_does_not_hold_back_the_others(
     assert sent == ["cards.tasks.order_notify_creator"]
     poison = OutboxMessage.objects.get(pk=poison.pk)
     assert (poison.published_at, poison.attempts, poison.last_error) == (None, 1, "ValueError")
+
+
+EMBEDDED_SCRIPT = """
+from django.conf import settings
+from django.db import transaction
+from portal.models import OutboxMessage
+from portal.services.outbox import outbox_enqueue, outbox_relay
+with transaction.atomic():
+    first = outbox_enqueue("cards.tasks.order_start_fulfilment", 1)
+first.refresh_from_db()
+waiting = OutboxMessage.objects.create(task="cards.tasks.order_notify_approvers", args=[2])
+relayed = outbox_relay()
+waiting.refresh_from_db()
+print("RESULT", first.published_at is not None, relayed, waiting.published_at is not None)
+"""
+
+
+def test_the_embedded_default_publishes_and_relays_through_its_file_broker(
+    tmp_path: Path,
+) -> None:
+    # Given the embedded default: SQLite and the file broker under var/, no Redis
+    env = {"PORTAL_ENV": "development", "PORTAL_VAR_DIR": str(tmp_path)}
+    assert _manage("migrate", "--noinput", env=env).returncode == 0
+    # When a follow-up is committed, and another waits for the relay
+    result = _manage("shell", "--verbosity", "0", "-c", EMBEDDED_SCRIPT, env=env)
+    assert result.returncode == 0, result.stderr
+    # Then the first is published after its commit and the relay publishes the other
+    assert "RESULT True 1 True" in result.stdout
+    messages = [p for p in (tmp_path / "broker" / "queue").iterdir() if p.is_file()]
+    assert len(messages) == 2
 
 
 def test_beat_runs_the_relay_every_minute_or_so(settings: Settings) -> None:
