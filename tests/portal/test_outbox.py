@@ -138,6 +138,15 @@ def assert_normal_answer(
         assert response["Location"] == location
 
 
+def assert_relayed(task: Any, order: Order) -> None:
+    """The order's follow-up failed to publish after its commit and the relay published it."""
+    from portal.models import OutboxMessage
+
+    message = OutboxMessage.objects.get(task=task.name, args=[order.pk])
+    assert message.published_at is not None
+    assert message.attempts >= 2
+
+
 def mail_to(mail_dir: Path, before: set[Path], address: str) -> bool:
     return any(address in _read_mail(path)[0] for path in _mail_files(mail_dir) - before)
 
@@ -192,6 +201,8 @@ def test_an_approval_during_a_broker_outage_answers_and_its_follow_ups_run_later
         "the order's cards",
     )
     assert Card.objects.filter(batch__order=order).count() == 20
+    assert_relayed(card_tasks.order_start_fulfilment, order)
+    assert_relayed(card_tasks.order_notify_approvers, order)
 
 
 @pytest.mark.worker
@@ -231,6 +242,7 @@ def test_an_order_funded_at_creation_during_a_broker_outage_gets_its_cards_later
         "the order's cards",
     )
     assert Card.objects.filter(batch__order=order).count() == 5
+    assert_relayed(card_tasks.order_start_fulfilment, order)
 
 
 # --- The outbox ----------------------------------------------------------------------------------
