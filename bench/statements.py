@@ -436,6 +436,7 @@ def _part_one(cards: int, repeat: int, env: Environment) -> PartOne:
                             "period_end": end.isoformat(),
                             "trigger": "monthly",
                         },
+                        ignore_result=False,
                     )
                     status = result.get(timeout=600)
                     if status != "issued":
@@ -516,6 +517,7 @@ def _part_two(companies: int, env: Environment) -> dict[int, float]:
             queued = app.send_task(
                 "billing.tasks.statement_monthly",
                 kwargs={"month_start": (end + datetime.timedelta(days=1)).isoformat()},
+                ignore_result=False,
             ).get(timeout=300)
             if queued != companies:
                 raise RuntimeError(f"{queued} statements queued for {companies} companies")

@@ -3,7 +3,9 @@
 A pro-forma invoice paid means the order behind it can be funded. That happens in a transaction
 of its own, after the payment's transaction commits: the payment never waits for an order row
 (billing.locks), and a payment rolled back funds nothing. An app registers a Celery task taking
-``(proforma_id, invoice_id, actor_id)``, which must be idempotent; it is queued on commit.
+``(proforma_id, invoice_id, actor_id)``, which must be idempotent; it is recorded in the outbox
+(portal.services.outbox) in the payment's transaction and published after commit, or by the
+relay once the broker is back.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ def on_proforma_paid(task: Any) -> None:
 
 
 def proforma_paid_follow_up(*, proforma_id: int, invoice_id: int, actor: User | None) -> None:
+    from portal.services.outbox import outbox_enqueue
+
     actor_id = actor.pk if actor is not None and actor.pk else None
     for task in _proforma_paid_tasks.values():
-        task.delay_on_commit(proforma_id, invoice_id, actor_id)
+        outbox_enqueue(task, proforma_id, invoice_id, kwargs={"actor_id": actor_id})

@@ -14,11 +14,15 @@ from typing import Any
 Invariant = Callable[[], dict[str, Any]]
 
 _INVARIANTS: dict[str, Invariant] = {}
+# Check name -> translated label, shown in the admin and in the operators' alert.
+LABELS: dict[str, Any] = {}
 
 
-def register_invariant(name: str, check: Invariant) -> None:
-    """Add (or replace) the check called ``name``."""
+def register_invariant(name: str, check: Invariant, label: Any = None) -> None:
+    """Add (or replace) the check called ``name``; ``label`` is a lazy translated title."""
     _INVARIANTS[name] = check
+    if label is not None:
+        LABELS[name] = label
 
 
 def registered_invariants() -> list[tuple[str, Invariant]]:

@@ -477,6 +477,8 @@ class InvoiceReminder(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="reminders")
     kind = models.CharField(_("reminder"), max_length=16, choices=Kind.choices)
     sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    # Set by the email task: a message delivered twice emails once.
+    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("invoice reminder")
@@ -497,6 +499,9 @@ class CreditHold(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
     placed_at = models.DateTimeField(_("placed at"), default=timezone.now)
     lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+    # Set by the notice task: a message delivered twice emails once.
+    placed_notified_at = models.DateTimeField(_("placement notified at"), null=True, blank=True)
+    lifted_notified_at = models.DateTimeField(_("lifting notified at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("credit hold")

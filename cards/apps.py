@@ -20,6 +20,15 @@ class CardsConfig(AppConfig):
         register_card_activity(card_statement_activity)
 
         from billing.invariants import register_invariant
-        from cards.invariants import card_liability_check
+        from cards.invariants import card_liability_check, cards_to_issue_started_check
 
-        register_invariant("card_liability_matches_cards", card_liability_check)
+        register_invariant(
+            "card_liability_matches_cards",
+            card_liability_check,
+            _("Card liability equals the balances of live cards"),
+        )
+        register_invariant(
+            "cards_to_issue_all_started",
+            cards_to_issue_started_check,
+            _("No funded order waits for its cards to be generated"),
+        )

@@ -14,7 +14,11 @@ from django.utils import timezone, translation
 
 from cards.models import ChunkStatus, Order, OrderStatus
 from cards.services import issuance, recipients
-from cards.services.workflow import order_begin_fulfilment, order_fund_from_proforma
+from cards.services.workflow import (
+    order_begin_fulfilment,
+    order_fund_from_proforma,
+    stranded_orders_start,
+)
 from portal.models import Membership, Role, User
 from portal.sms import SmsError
 
@@ -145,6 +149,9 @@ def finalise_batch(batch_id: int) -> str:
 
 @shared_task(acks_late=True)
 def sweep_issuance() -> int:
+    """Every minute (beat): start funded orders that never started, then send again the chunks
+    nobody works on. Returns how many chunks were sent again."""
+    stranded_orders_start()
     return len(issuance.issuance_sweep())
 
 

@@ -8,7 +8,15 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from portal.models import AuditAction, AuditEvent, Company, Invitation, Membership, User
+from portal.models import (
+    AuditAction,
+    AuditEvent,
+    Company,
+    Invitation,
+    Membership,
+    OutboxMessage,
+    User,
+)
 from portal.services.audit import audit_record, client_ip
 from portal.services.companies import IllegalTransition, company_set_status
 from portal.services.users import user_set_active
@@ -181,6 +189,28 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Read-only: follow-ups waiting for the broker (unpublished) and recently published ones.
+    The relay publishes what waits; nothing here is edited by hand."""
+
+    list_display = ["id", "task", "args", "created_at", "published_at", "attempts", "last_error"]
+    list_filter = [("published_at", admin.EmptyFieldListFilter), "task"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in OutboxMessage._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -326,6 +326,38 @@ class IdempotencyRecord(models.Model):
         return f"{self.company_id}:{self.key}"
 
 
+class OutboxMessage(models.Model):
+    """A Celery task that a state change needs, recorded in the same transaction as the change
+    (``portal.services.outbox.outbox_enqueue``). Published right after the commit, or by the
+    periodic relay when the broker was away. Arguments are ids (and short codes), never secrets."""
+
+    task = models.CharField(_("task"), max_length=200)
+    args = models.JSONField(_("arguments"), default=list)
+    kwargs = models.JSONField(_("keyword arguments"), default=dict, blank=True)
+    queue = models.CharField(_("queue"), max_length=50, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    # The exception's class name only: a broker's message can carry its URL.
+    last_error = models.CharField(_("last error"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        indexes = [
+            models.Index(
+                fields=["id"],
+                name="outbox_unpublished",
+                condition=models.Q(published_at__isnull=True),
+            ),
+            models.Index(fields=["published_at"], name="outbox_published_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task}{tuple(self.args)}"
+
+
 _AUDIT_ACTION_LABELS: dict[str, object] = dict(AuditAction.choices)
 
 

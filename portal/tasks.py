@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from portal.models import Invitation
+from portal.services import outbox
 from portal.services.memberships import invitation_token
 
 
@@ -59,7 +60,13 @@ def invitation_send_email(invitation_id: int) -> str:
     return "sent"
 
 
-@shared_task
+@shared_task(acks_late=True)
+def outbox_relay() -> int:
+    """Publish the follow-ups that could not be published after their commit (Celery beat)."""
+    return outbox.outbox_relay()
+
+
+@shared_task(ignore_result=False)
 def ping() -> str:
     """Answers from a worker: proves that a worker is consuming (the tests wait on it)."""
     return "pong"

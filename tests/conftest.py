@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -30,3 +32,20 @@ def sign_in(client: Client, user: User, *, second_factor: bool) -> None:
         session = client.session
         session["otp_device_id"] = device.persistent_id
         session.save()
+
+
+def outbox_queued(callbacks: list[Any], task: Any) -> list[tuple[Any, ...]]:
+    """The arguments of each follow-up of ``task`` recorded in the outbox whose publish is among
+    these captured on-commit callbacks (so it waits for the commit), in order."""
+    from portal.models import OutboxMessage
+    from portal.services.outbox import publish_after_commit
+
+    ids = [
+        cb.args[0]
+        for cb in callbacks
+        if isinstance(cb, functools.partial) and cb.func is publish_after_commit
+    ]
+    messages = OutboxMessage.objects.in_bulk(ids)
+    return [
+        tuple(messages[pk].args) for pk in ids if pk in messages and messages[pk].task == task.name
+    ]

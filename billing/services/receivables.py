@@ -56,7 +56,7 @@ from django.utils.translation import gettext_lazy
 
 from billing import locks
 from billing.audit import BillingAction
-from billing.invariants import registered_invariants
+from billing.invariants import LABELS, registered_invariants
 from billing.models import (
     Account,
     Allocation,
@@ -72,6 +72,7 @@ from billing.services.invoices import invoice_move
 from portal.exports import CsvWriter, XlsxWriter
 from portal.models import Company, Membership, Role, User
 from portal.services.audit import audit_record
+from portal.services.outbox import outbox_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ def _hold_refresh(company: Company, today: datetime.date, actor: User | None) ->
 def _queue_hold_notice(hold_id: int, event: str) -> None:
     from billing.tasks_receivables import credit_hold_notify
 
-    credit_hold_notify.delay_on_commit(hold_id, event)
+    outbox_enqueue(credit_hold_notify, hold_id, event)
 
 
 @transaction.atomic
@@ -281,7 +282,7 @@ def _send_reminders(company: Company, today: datetime.date) -> int:
             continue  # another run recorded it first: that run sends it
         from billing.tasks_receivables import invoice_reminder_send
 
-        invoice_reminder_send.delay_on_commit(reminder.pk)
+        outbox_enqueue(invoice_reminder_send, reminder.pk)
         sent += 1
     return sent
 
@@ -611,12 +612,16 @@ def _check_receivables() -> dict[str, Any]:
     }
 
 
-CHECK_LABELS: dict[str, Any] = {
-    "ledger_balanced": gettext_lazy("The ledger sums to zero"),
-    "receivables_match_invoices": gettext_lazy(
-        "Each company's receivable equals its open invoice balances"
-    ),
-}
+# The registered checks' labels too (same dict).
+CHECK_LABELS: dict[str, Any] = LABELS
+CHECK_LABELS.update(
+    {
+        "ledger_balanced": gettext_lazy("The ledger sums to zero"),
+        "receivables_match_invoices": gettext_lazy(
+            "Each company's receivable equals its open invoice balances"
+        ),
+    }
+)
 
 
 def ledger_check_run() -> LedgerCheck:

@@ -60,6 +60,7 @@ from billing.statement_sections import card_activity_provider
 from portal.exports import XLSX_MAX_ROWS, CsvWriter, XlsxWriter
 from portal.models import Company, Membership, Role, User, register_audit_actions
 from portal.services.audit import audit_record
+from portal.services.outbox import outbox_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -304,7 +305,7 @@ def statement_queue_reissue(*, statement: Statement, actor: User | None) -> Stat
 def _queue_build(statement: Statement, actor: User | None) -> None:
     from billing.tasks_statements import statement_build as build_task
 
-    build_task.delay_on_commit(statement_id=statement.pk)  # type: ignore[attr-defined]
+    outbox_enqueue(build_task, kwargs={"statement_id": statement.pk})
 
 
 def statement_build_claimed(*, statement_id: int) -> Statement | None:

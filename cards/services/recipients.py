@@ -49,6 +49,7 @@ from portal import crypto, policy, sms
 from portal.models import User, register_audit_actions
 from portal.policy import Action
 from portal.services.audit import audit_record
+from portal.services.outbox import outbox_enqueue
 
 TOKEN_BYTES = 32
 CREATE_BATCH = 2000
@@ -388,7 +389,9 @@ def delivery_resend(
                 "send": delivery.send_count + 1,
             },
         )
-        transaction.on_commit(partial(_queue_sends, [delivery.pk]))
+        from cards.tasks import recipient_delivery_send
+
+        outbox_enqueue(recipient_delivery_send, delivery.pk)
     return delivery
 
 
@@ -455,7 +458,9 @@ def delivery_change_recipient(
                 "new": masked_recipient(delivery),
             },
         )
-        transaction.on_commit(partial(_queue_sends, [delivery.pk]))
+        from cards.tasks import recipient_delivery_send
+
+        outbox_enqueue(recipient_delivery_send, delivery.pk)
     return delivery
 
 

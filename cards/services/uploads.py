@@ -68,6 +68,7 @@ from portal.exports import CsvWriter, XlsxWriter
 from portal.models import ApiKey, Company, User, register_audit_actions
 from portal.policy import Action
 from portal.services.audit import audit_record
+from portal.services.outbox import outbox_enqueue
 from portal.tabular import HeaderMatch, Table, TableError, match_headers, normalise_cell, read_table
 
 
@@ -249,8 +250,7 @@ def upload_receive(
         else:
             from cards import tasks
 
-            upload_id = upload.pk
-            transaction.on_commit(lambda: tasks.upload_check.delay(upload_id))
+            outbox_enqueue(tasks.upload_check, upload.pk)
     except BaseException:
         _delete_files(upload)
         raise

@@ -10,6 +10,7 @@ racing a payment gets a clear refusal. Refusals are ``portal.errors.DomainError`
 from __future__ import annotations
 
 import datetime
+import logging
 from decimal import Decimal
 
 from django.conf import settings
@@ -45,8 +46,10 @@ from portal.errors import StateConflict
 from portal.models import Company, User
 from portal.policy import Action
 from portal.services.audit import audit_record
+from portal.services.outbox import outbox_enqueue
 
 S = OrderStatus
+logger = logging.getLogger(__name__)
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.DRAFT: frozenset(
@@ -204,7 +207,7 @@ def order_submit(*, order: Order, actor: User, ip: str | None = None) -> Order:
         locked.save()
         from cards.tasks import order_notify_approvers
 
-        order_notify_approvers.delay_on_commit(locked.pk)  # type: ignore[attr-defined]
+        outbox_enqueue(order_notify_approvers, locked.pk)
         return locked
     return _after_company_approval(locked, actor=actor, ip=ip)
 
@@ -257,8 +260,9 @@ def _fund(order: Order, *, actor: User | None, ip: str | None) -> Order:
 
 
 def order_mark_funded(*, order: Order, actor: User | None, ip: str | None = None) -> Order:
-    """The hand-off to issuance: the order is paid for or on credit. Records the state, and once
-    the transaction commits, announces it and queues the start of card generation."""
+    """The hand-off to issuance: the order is paid for or on credit. Records the state and, in
+    the same transaction, the start of card generation (the outbox publishes it after the commit,
+    or its relay once the broker is back); once committed, announces it."""
     _move(order, S.FUNDED)
     order.funded_at = timezone.now()
     order.save()
@@ -274,7 +278,7 @@ def order_mark_funded(*, order: Order, actor: User | None, ip: str | None = None
     transaction.on_commit(lambda: order_funded.send(sender=Order, order_id=order_id))
     from cards.tasks import order_start_fulfilment
 
-    order_start_fulfilment.delay_on_commit(order_id)  # type: ignore[attr-defined]
+    outbox_enqueue(order_start_fulfilment, order_id)
     return order
 
 
@@ -346,7 +350,7 @@ def order_reject(*, order: Order, actor: User, reason: str, ip: str | None = Non
     )
     from cards.tasks import order_notify_creator
 
-    order_notify_creator.delay_on_commit(locked.pk)  # type: ignore[attr-defined]
+    outbox_enqueue(order_notify_creator, locked.pk)
     return locked
 
 
@@ -399,7 +403,7 @@ def order_review_reject(
     )
     from cards.tasks import order_notify_creator
 
-    order_notify_creator.delay_on_commit(locked.pk)  # type: ignore[attr-defined]
+    outbox_enqueue(order_notify_creator, locked.pk)
     return locked
 
 
@@ -506,6 +510,33 @@ def order_begin_fulfilment(*, order_id: int) -> Order | None:
     return order
 
 
+def stranded_orders_start(*, stale_seconds: int | None = None, limit: int = 100) -> list[int]:
+    """Start the fulfilment of orders funded longer than ``ORDER_FUNDED_STALE_SECONDS`` ago that
+    never started (their start message was lost, or recorded before the outbox existed). The
+    issuance sweep calls it every minute; a start already under way is not repeated (the order
+    row is locked and re-checked). Returns the ids of the orders started."""
+    stale = settings.ORDER_FUNDED_STALE_SECONDS if stale_seconds is None else stale_seconds
+    cutoff = timezone.now() - datetime.timedelta(seconds=stale)
+    stranded = list(
+        Order.objects.filter(status=S.FUNDED, funded_at__lt=cutoff, batches__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    started = []
+    for order_id in stranded:
+        try:
+            order = order_begin_fulfilment(order_id=order_id)
+        except Exception:
+            # One order that cannot start must not hold back the others (nor the chunk sweep).
+            logger.exception("the stranded funded order %s could not be started", order_id)
+            continue
+        if order is not None and order.status == S.FULFILLING:
+            started.append(order_id)
+    if started:
+        logger.warning("started the fulfilment of %s stranded funded order(s)", len(started))
+    return started
+
+
 def order_mark_fulfilled(*, order: Order) -> Order:
     """Every batch is ready: the order's cards can be delivered. The buyer hears of it."""
     _move(order, S.FULFILLED)
@@ -520,9 +551,9 @@ def order_mark_fulfilled(*, order: Order) -> Order:
     from cards.models import DeliveryMethod
     from cards.tasks import order_notify_ready, recipient_deliveries_create
 
-    order_notify_ready.delay_on_commit(order.pk)  # type: ignore[attr-defined]
+    outbox_enqueue(order_notify_ready, order.pk)
     if order.delivery_method == DeliveryMethod.RECIPIENTS:
-        recipient_deliveries_create.delay_on_commit(order.pk)  # type: ignore[attr-defined]
+        outbox_enqueue(recipient_deliveries_create, order.pk)
     return order
 
 

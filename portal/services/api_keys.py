@@ -146,9 +146,10 @@ def api_key_create(
         },
     )
     if sensitive:
+        from portal.services.outbox import outbox_enqueue
         from portal.tasks import api_key_created_notify_owners
 
-        api_key_created_notify_owners.delay_on_commit(key.pk)  # type: ignore[attr-defined]
+        outbox_enqueue(api_key_created_notify_owners, key.pk)
     return key, plaintext
 
 

@@ -17,6 +17,7 @@ from portal.errors import DomainError
 from portal.models import AuditAction, Company, Invitation, Membership, Role, User
 from portal.policy import Action
 from portal.services.audit import audit_record
+from portal.services.outbox import outbox_enqueue
 
 _INVITATION_SALT = "portal.invitation"
 
@@ -111,7 +112,7 @@ def invitation_create(
         ip=ip,
         changes={"email": email, "role": role},
     )
-    invitation_send_email.delay_on_commit(invitation.pk)  # type: ignore[attr-defined]
+    outbox_enqueue(invitation_send_email, invitation.pk)
     return invitation
 
 

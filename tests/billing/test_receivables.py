@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import email
 import email.policy
-import functools
 import itertools
 import threading
 import time
@@ -39,6 +38,7 @@ from billing.services.receivables import (
 from cards.models import OrderStatus
 from portal.models import AuditEvent, Role
 from tests import factories
+from tests.conftest import outbox_queued
 
 pytestmark = [pytest.mark.usefixtures("english_and_fast_hashing")]
 
@@ -76,13 +76,9 @@ def invoice_due(company, due: datetime.date, amount: str = "1000.00") -> Invoice
 
 
 def queued(callbacks: list[Any], task: Any) -> list[tuple[Any, ...]]:
-    """The arguments of each ``task.delay_on_commit`` among captured on-commit callbacks."""
-    return [
-        cb.args
-        for cb in callbacks
-        if isinstance(cb, functools.partial)
-        and getattr(getattr(cb.func, "__self__", None), "name", None) == task.name
-    ]
+    """The arguments of each follow-up of ``task`` queued through the outbox, to be published
+    on commit."""
+    return outbox_queued(callbacks, task)
 
 
 def reminders_of(invoice: Invoice) -> list[str]:
@@ -207,6 +203,8 @@ def test_the_reminder_email_goes_to_finance_in_both_languages(company, mailoutbo
     reminder = InvoiceReminder.objects.get(invoice=invoice, kind=Kind.AFTER_7)
 
     assert tasks.invoice_reminder_send(reminder.pk) == "sent"
+    # A message delivered twice (a redelivery, or the outbox relay after a crash) emails once
+    assert tasks.invoice_reminder_send(reminder.pk) == "already-sent"
 
     [mail] = mailoutbox
     assert sorted(mail.to) == sorted([people[Role.FINANCE].email, "ap@acme.example"])
@@ -333,6 +331,8 @@ def test_the_hold_notice_tells_the_company_what_to_pay(company, mailoutbox) -> N
     hold = CreditHold.objects.get(company=company)
 
     assert tasks.credit_hold_notify(hold.pk, "placed") == "sent"
+    # A message delivered twice emails once
+    assert tasks.credit_hold_notify(hold.pk, "placed") == "already-sent"
 
     [mail] = mailoutbox
     assert mail.to == [people[Role.FINANCE].email]

@@ -41,8 +41,10 @@ def test_the_beat_task_builds_last_months_statements_once_per_active_company(
     assert settings.CELERY_BEAT_SCHEDULE["statements-monthly"]["task"] == (
         "billing.tasks.statement_monthly"
     )
-    first = app.send_task("billing.tasks.statement_monthly", kwargs={"month_start": "2025-11-01"})
-    second = app.send_task("billing.tasks.statement_monthly", kwargs={"month_start": "2025-11-01"})
+    month = {"month_start": "2025-11-01"}
+    # Results are not kept unless the sender reads them (CELERY_TASK_IGNORE_RESULT).
+    first = app.send_task("billing.tasks.statement_monthly", kwargs=month, ignore_result=False)
+    second = app.send_task("billing.tasks.statement_monthly", kwargs=month, ignore_result=False)
     assert first.get(timeout=60) == second.get(timeout=60) == 3
 
     deadline = time.monotonic() + 120

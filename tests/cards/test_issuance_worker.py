@@ -26,7 +26,8 @@ from cards.models import Batch, BatchStatus, Card, Chunk, ChunkStatus, Order, Or
 from cards.services import issuance
 from cards.services.orders import LineInput, order_create
 from cards.services.workflow import order_begin_fulfilment, order_submit
-from cards.tasks import issuance_generate_chunk, order_start_fulfilment, sweep_issuance
+from cards.tasks import issuance_generate_chunk, sweep_issuance
+from portal.services import outbox
 from tests import factories
 
 if TYPE_CHECKING:
@@ -181,14 +182,18 @@ def test_a_chunk_message_delivered_twice_creates_no_extra_card(
 ) -> None:
     settings.ISSUANCE_CHUNK_SIZE = CHUNK
     celery_worker_factory(env=WORKER_ENV, concurrency=2, queues="default,codes")
-    monkeypatch.setattr(order_start_fulfilment, "delay_on_commit", lambda *args: None)
+    # The test starts the fulfilment itself: its start message is not published.
+    monkeypatch.setattr(outbox, "publish_after_commit", lambda message_id: None)
     order = order_funded(settings, [3_000, 2_500])
     sent: list[AsyncResult] = []
 
     def enqueue_twice(chunk_ids: list[int]) -> None:
         # Back to back: the two worker processes take the same chunk at the same time.
         for chunk_id in chunk_ids:
-            sent.extend([issuance_generate_chunk.delay(chunk_id) for _ in range(2)])
+            sent.extend(
+                issuance_generate_chunk.apply_async((chunk_id,), ignore_result=False)
+                for _ in range(2)
+            )
 
     monkeypatch.setattr(issuance, "chunks_enqueue", enqueue_twice)
     order_begin_fulfilment(order_id=order.pk)
@@ -208,7 +213,8 @@ def test_a_chunk_whose_message_was_lost_is_sent_again_by_the_sweep(
     celery_worker_factory(
         env={**WORKER_ENV, "ISSUANCE_STALE_SECONDS": "1"}, concurrency=2, queues="default,codes"
     )
-    monkeypatch.setattr(order_start_fulfilment, "delay_on_commit", lambda *args: None)
+    # The test starts the fulfilment itself: its start message is not published.
+    monkeypatch.setattr(outbox, "publish_after_commit", lambda message_id: None)
     order = order_funded(settings, [4_000])
     lost: list[int] = []
 
@@ -227,7 +233,7 @@ def test_a_chunk_whose_message_was_lost_is_sent_again_by_the_sweep(
     assert batch.generated == 3_000
     assert Chunk.objects.get(pk=lost[0]).status == ChunkStatus.PENDING
 
-    assert sweep_issuance.delay().get(timeout=WAIT) == 1
+    assert sweep_issuance.apply_async(ignore_result=False).get(timeout=WAIT) == 1
     wait_for(lambda: order_status(order) == OrderStatus.FULFILLED, "the order to be fulfilled")
     assert_exactly_the_ordered_cards(order, [4_000])
     assert Chunk.objects.get(pk=lost[0]).attempts == 1

@@ -7,7 +7,6 @@ resend and change of recipient, bounces and retries, and who may do what."""
 from __future__ import annotations
 
 import datetime
-import functools
 import hashlib
 import html
 import re
@@ -40,7 +39,7 @@ from cards.services.workflow import order_begin_fulfilment, order_submit
 from portal import sms
 from portal.models import AuditEvent, Company, Role, User
 from tests import factories
-from tests.conftest import sign_in
+from tests.conftest import outbox_queued, sign_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
 
@@ -192,12 +191,9 @@ def section(response: Any) -> str:
 
 
 def queued(callbacks: list[Any], task: Any) -> list[tuple[Any, ...]]:
-    return [
-        cb.args
-        for cb in callbacks
-        if isinstance(cb, functools.partial)
-        and getattr(getattr(cb.func, "__self__", None), "name", None) == task.name
-    ]
+    """The arguments of each follow-up of ``task`` queued through the outbox, to be published
+    on commit."""
+    return outbox_queued(callbacks, task)
 
 
 def test_a_fulfilled_recipients_order_queues_the_creation_of_its_deliveries(

@@ -3,7 +3,6 @@ hand-off to issuance queued only when the funding transaction commits."""
 
 from __future__ import annotations
 
-import functools
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +14,9 @@ from cards.models import Order, OrderStatus
 from cards.services.workflow import order_approve, order_reject
 from cards.signals import order_funded
 from portal.models import Role
+from portal.services import outbox
 from tests import factories
+from tests.conftest import outbox_queued
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
 
@@ -38,13 +39,9 @@ def base_url(settings: Settings) -> None:
 
 
 def queued(callbacks: list[Any], task: Any) -> list[tuple[Any, ...]]:
-    """The arguments of each ``task.delay_on_commit`` among captured on-commit callbacks."""
-    return [
-        cb.args
-        for cb in callbacks
-        if isinstance(cb, functools.partial)
-        and getattr(getattr(cb.func, "__self__", None), "name", None) == task.name
-    ]
+    """The arguments of each follow-up of ``task`` queued through the outbox, to be published
+    on commit."""
+    return outbox_queued(callbacks, task)
 
 
 def big_order(company, people) -> Order:
@@ -81,7 +78,12 @@ def test_approval_funds_and_announces_the_order_after_commit(
     order = big_order(company, people)
     started: list[int] = []
     announced: list[int] = []
-    monkeypatch.setattr(tasks.order_start_fulfilment, "delay", started.append)
+
+    def publish(producer: Any, message: Any) -> None:
+        if message.task == tasks.order_start_fulfilment.name:
+            started.extend(message.args)
+
+    monkeypatch.setattr(outbox, "_send", publish)
 
     def on_funded(sender: Any, order_id: int, **kwargs: Any) -> None:
         announced.append(order_id)
@@ -198,7 +200,7 @@ def test_paying_a_proforma_funds_its_order_after_commit_once(
     # Then nothing touches the order inside that transaction: its funding waits for the commit
     order.refresh_from_db()
     assert order.status == OrderStatus.AWAITING_PAYMENT
-    assert queued(callbacks, tasks.order_fund_after_payment) == [(proforma_id, invoice.pk, None)]
+    assert queued(callbacks, tasks.order_fund_after_payment) == [(proforma_id, invoice.pk)]
     # And the worker's run funds it, once, however often the message is delivered
     assert tasks.order_fund_after_payment(proforma_id, invoice.pk, None) == "funded"
     assert tasks.order_fund_after_payment(proforma_id, invoice.pk, None) == "funded"

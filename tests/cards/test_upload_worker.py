@@ -68,7 +68,7 @@ def test_a_large_file_is_checked_in_the_worker_with_moving_progress(worker_media
     assert order.line_count == 60_000
     assert order.lines.count() == 60_000
     # A second delivery of the same message does nothing.
-    assert upload_check.delay(upload.pk).get(timeout=30) == "skipped"
+    assert upload_check.apply_async((upload.pk,), ignore_result=False).get(timeout=30) == "skipped"
 
 
 def test_a_file_unreadable_half_way_ends_failed_with_the_row(worker_media):

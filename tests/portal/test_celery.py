@@ -201,7 +201,9 @@ def test_invitation_email_is_sent_by_the_worker_once(
 
     # A redelivered message sends nothing twice.
     before = _mail_files(mail_dir)
-    result = app.send_task("portal.tasks.invitation_send_email", args=[invitation.pk])
+    result = app.send_task(
+        "portal.tasks.invitation_send_email", args=[invitation.pk], ignore_result=False
+    )
     assert result.get(timeout=20) == "already-sent"
     assert _wait_for_new_mail(mail_dir, before, 3) == set()
     sent_at = invitation.email_sent_at
@@ -248,9 +250,8 @@ def test_invitation_task_skips_a_missing_or_revoked_invitation(
 ) -> None:
     company, owner = inviter
     before = _mail_files(mail_dir)
-    assert app.send_task("portal.tasks.invitation_send_email", args=[10**9]).get(timeout=20) == (
-        "skipped"
-    )
+    missing = app.send_task("portal.tasks.invitation_send_email", args=[10**9], ignore_result=False)
+    assert missing.get(timeout=20) == "skipped"
     invitation = Invitation.objects.create(
         company=company,
         email="revoked@celery.example",
@@ -259,6 +260,8 @@ def test_invitation_task_skips_a_missing_or_revoked_invitation(
         expires_at="2999-01-01T00:00:00Z",
         revoked_at="2000-01-01T00:00:00Z",
     )
-    result = app.send_task("portal.tasks.invitation_send_email", args=[invitation.pk])
+    result = app.send_task(
+        "portal.tasks.invitation_send_email", args=[invitation.pk], ignore_result=False
+    )
     assert result.get(timeout=20) == "skipped"
     assert _wait_for_new_mail(mail_dir, before, 2) == set()
