@@ -9,7 +9,8 @@ started generates the cards, builds the statements and sends the emails.
 The journey: a purchaser submits an order over the approval threshold; the approver approves it
 (its ledger entry dated yesterday 03:00 Beijing time, so that statements have a movement near a
 period's edge); the worker generates the cards; finance downloads the code archive and requests
-two statements. Each step checks its outcome and prints one line; the last line is
+two statements; an order file is uploaded and confirmed; the worker runs the daily receivables
+and the ledger check. Each step checks its outcome and prints one line; the last line is
 ``JOURNEY OK`` and the exit status 0, or the process stops at the first failed check.
 """
 
@@ -39,13 +40,22 @@ django.setup()
 
 import pyzipper  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_otp.oath import TOTP  # noqa: E402
 from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 
-from billing.models import JournalEntry, Statement  # noqa: E402
-from cards.models import Card, CardProduct, Order, OrderStatus  # noqa: E402
+from billing.models import JournalEntry, LedgerCheck, Statement  # noqa: E402
+from cards.models import (  # noqa: E402
+    Card,
+    CardProduct,
+    Order,
+    OrderStatus,
+    OrderUpload,
+    UploadStatus,
+)
+from portal.celery import app  # noqa: E402
 from portal.management.commands.seed_demo import DEMO_COMPANY, DEMO_DOMAIN  # noqa: E402
 from portal.models import Company, User  # noqa: E402
 from portal.validators import resident_id_check_character  # noqa: E402
@@ -259,6 +269,26 @@ def main() -> None:
     check(pdf.status_code == 200, f"the statement PDF answered {pdf.status_code}")
     check(pdf.getvalue().startswith(b"%PDF"), "the statement is not a PDF")
 
+    step("a purchaser uploads an order file and confirms it as a draft")
+    purchaser = signed_in(person("purchaser"))
+    rows = "产品,面值,数量,姓名,手机,邮箱,工号,成本中心,备注\r\n通用礼品卡,100,2,张三,,,E001,HR,\r\n"
+    rows += "Gift card,200,1,李四,,,E002,HR,\r\n"
+    file = SimpleUploadedFile("orders.csv", rows.encode(), content_type="text/csv")
+    response = purchaser.post(
+        "/orders/upload/", {"file": file, "payment_method": "credit", "delivery_method": "file"}
+    )
+    check(response.status_code == 302, f"the upload answered {response.status_code}")
+    item = OrderUpload.objects.get(company=company)
+    check(item.status == UploadStatus.VALID, f"the upload is {item.status}")
+    response = purchaser.post(f"/orders/uploads/{item.public_id}/confirm/")
+    check(response.status_code == 302, f"confirming the upload answered {response.status_code}")
+    draft = Order.objects.get(company=company, status=OrderStatus.DRAFT)
+    check(draft.card_count == 3, f"the uploaded order has {draft.card_count} cards, not 3")
+
+    step("the worker runs the daily receivables and the nightly ledger check")
+    app.send_task("billing.tasks.receivables_daily").get(timeout=WAIT_SECONDS)
+    checked = app.send_task("billing.tasks.ledger_check").get(timeout=WAIT_SECONDS)
+    check(checked["ok"], f"the ledger check found a drift: {LedgerCheck.objects.last()}")
     print("JOURNEY OK", flush=True)
 
 
