@@ -271,8 +271,8 @@ def main() -> None:
 
     step("a purchaser uploads an order file and confirms it as a draft")
     purchaser = signed_in(person("purchaser"))
-    rows = "产品,面值,数量,姓名,手机,邮箱,工号,成本中心,备注\r\n通用礼品卡,100,2,张三,,,E001,HR,\r\n"
-    rows += "Gift card,200,1,李四,,,E002,HR,\r\n"
+    rows = "产品,面值,数量,姓名,手机,邮箱,工号,成本中心,备注\r\n"
+    rows += "通用礼品卡,100,2,张三,,,E001,HR,\r\nGift card,200,1,李四,,,E002,HR,\r\n"
     file = SimpleUploadedFile("orders.csv", rows.encode(), content_type="text/csv")
     response = purchaser.post(
         "/orders/upload/", {"file": file, "payment_method": "credit", "delivery_method": "file"}
