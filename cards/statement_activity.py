@@ -26,9 +26,12 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.money import ZERO
+from billing.money import ZERO, quantize
+from cards.models import Card
+from portal.exports import CsvWriter, row_xml, safe_cell
 
 # The text columns come from the order line and the order: a handful of distinct values per
 # company-month however many cards. They are neutralised and escaped once per batch (the
@@ -124,6 +127,57 @@ _XLSX_SQL = (
 )
 
 
+def _instant(value: datetime.datetime) -> Any:
+    """An instant as the backend compares it: SQLite keeps naive UTC text, so an aware
+    ``+08:00`` value bound as is would be compared as a string and be eight hours off."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _amount(value: Any) -> Decimal:
+    """A sum as a Decimal: SQLite adds decimal columns as floats (or integers)."""
+    return quantize(Decimal(str(value)))
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+
+
+def _streams_with_copy() -> bool:
+    """PostgreSQL writes the detail rows itself (``COPY``); other backends read them through
+    the ORM."""
+    return connection.vendor == "postgresql"
+
+
+def _detail_rows(
+    company_id: int,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[list[Any]]:
+    """The detail rows through the ORM, for backends without ``COPY`` (the embedded default's
+    SQLite, where a company's statement has few cards); text as ``_safe`` makes it in SQL."""
+    cards = (
+        Card.objects.filter(batch__company_id=company_id, created_at__gte=start, created_at__lt=end)
+        .order_by("serial")
+        .values_list(
+            "serial",
+            "face_value",
+            "batch__line__recipient_name",
+            "batch__line__employee_id",
+            "batch__line__cost_center",
+            "batch__order__number",
+            "created_at",
+        )
+    )
+    page = cards[offset : offset + limit] if limit is not None else cards[offset:]
+    return [
+        [f"{serial:016d}", face, *(_one_line(safe_cell(text or "")) for text in texts), created_at]
+        for serial, face, *texts, created_at in page
+    ]
+
+
 class CardStatementActivity:
     """Registered with ``billing.statement_sections.register_card_activity``."""
 
@@ -141,7 +195,11 @@ class CardStatementActivity:
     def summary(
         self, *, company_id: int, start: datetime.datetime, end: datetime.datetime
     ) -> dict[str, Any]:
-        params: dict[str, Any] = {"company": company_id, "start": start, "end": end}
+        params: dict[str, Any] = {
+            "company": company_id,
+            "start": _instant(start),
+            "end": _instant(end),
+        }
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FILTER (WHERE c.created_at >= %(start)s), "
@@ -162,8 +220,8 @@ class CardStatementActivity:
                 params,
             )
             movements = cursor.fetchall()
-        in_period = {kind: (count, amount) for kind, count, amount, _total in movements}
-        moved_to_end = sum((total for *_rest, total in movements), ZERO)
+        in_period = {kind: (count, _amount(amount)) for kind, count, amount, _total in movements}
+        moved_to_end = sum((_amount(total) for *_rest, total in movements), ZERO)
 
         def value(kind: str) -> str:
             # Redemptions, expiry and voids take value off the cards (negative amounts).
@@ -171,13 +229,13 @@ class CardStatementActivity:
 
         return {
             "issued_count": issued_count,
-            "issued_value": str(Decimal(issued_value)),
+            "issued_value": str(_amount(issued_value)),
             "redeemed_count": in_period.get("redeem", (0, ZERO))[0],
             "redeemed_value": value("redeem"),
             "refunded_value": str(in_period.get("refund", (0, ZERO))[1]),
             "expired_value": value("expire"),
             "voided_value": value("void"),
-            "outstanding_value": str(Decimal(face_to_end) + moved_to_end),
+            "outstanding_value": str(_amount(face_to_end) + moved_to_end),
         }
 
     def write_csv_rows(
@@ -188,6 +246,13 @@ class CardStatementActivity:
         end: datetime.datetime,
         out: IO[bytes],
     ) -> int:
+        if not _streams_with_copy():
+            writer = CsvWriter(out, bom=False)
+            detail = _detail_rows(company_id, start, end)
+            for *values, created_at in detail:
+                writer.writerow([*values, f"{timezone.localtime(created_at):%Y-%m-%d %H:%M:%S}"])
+            writer.close()
+            return len(detail)
         params = {"company": company_id, "start": start, "end": end, "tz": settings.TIME_ZONE}
         rows = 0
         with connection.cursor() as cursor, cursor.cursor.copy(_CSV_SQL, params) as copy:
@@ -208,6 +273,11 @@ class CardStatementActivity:
         out: IO[bytes],
         offset: int = 0,
     ) -> int:
+        if not _streams_with_copy():
+            detail = _detail_rows(company_id, start, end, offset=offset, limit=max_rows)
+            for number, values in enumerate(detail, start=first_row):
+                out.write(row_xml(number, values).encode())
+            return len(detail)
         params = {
             "company": company_id,
             "start": start,

@@ -154,6 +154,12 @@ def _cell(ref: str, value: Any, style: int = 0) -> str:
     return _text_cell(ref, safe_cell(str(value)), style)
 
 
+def row_xml(number: int, values: Iterable[Any]) -> str:
+    """One worksheet ``<row>`` numbered ``number``, its cells as ``XlsxWriter`` writes them."""
+    cells = "".join(_cell(f"{_column_letter(i)}{number}", value) for i, value in enumerate(values))
+    return f'<row r="{number}">{cells}</row>'
+
+
 class XlsxWriter:
     """An XLSX workbook written row by row into ``binary`` (which stays open after ``close()``).
 

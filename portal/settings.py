@@ -539,7 +539,25 @@ else:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="E-card Portal <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://localhost:8000")
+
+
+def _served_address() -> str:
+    """Where `./dev run` serves the portal: its HOST and PORT (which it exports to the web
+    server and the worker), so emailed links reach it whatever port was chosen."""
+    host = os.environ.get("HOST") or "127.0.0.1"
+    port = os.environ.get("PORT") or "8000"
+    # Served on every interface: this machine answers as localhost.
+    if host in {"0.0.0.0", "::", "[::]"}:  # noqa: S104 - read, not bound
+        host = "localhost"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+# The portal's public address, for links in emails (workers have no request to read it from).
+PORTAL_BASE_URL = env.str(
+    "PORTAL_BASE_URL", default="http://localhost:8000" if IS_PRODUCTION else _served_address()
+).rstrip("/")
 
 # --- Admin and API -------------------------------------------------------------------------------
 

@@ -51,7 +51,15 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from billing.models import Account, Allocation, Invoice, Payment, Statement, StatementFile
+from billing.models import (
+    Account,
+    Allocation,
+    Invoice,
+    Payment,
+    Posting,
+    Statement,
+    StatementFile,
+)
 from billing.money import ZERO, format_cny
 from billing.pdf import render_pdf
 from billing.selectors import platform_seller
@@ -374,27 +382,21 @@ def _line_label(kind: str, amount: Decimal) -> str:
 def _receivable_movements(
     company: Company, start: datetime.datetime, end: datetime.datetime
 ) -> tuple[Decimal, list[tuple[datetime.datetime, str, str, Decimal]]]:
+    """The receivable balance before ``start`` and the postings of ``[start, end)``. Through the
+    ORM, so that each backend binds the instants and reads them back in its own way (SQLite
+    keeps naive UTC text: raw SQL compared its strings with ``+08:00`` ones and returned naive
+    values)."""
     account = Account.objects.filter(kind=Account.Kind.RECEIVABLE, company=company).first()
     if account is None:
         return ZERO, []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(sum(p.amount), 0) FROM billing_posting p "
-            "JOIN billing_journalentry e ON e.id = p.entry_id "
-            "WHERE p.account_id = %s AND e.created_at < %s",
-            [account.pk, start],
-        )
-        row = cursor.fetchone()
-        opening = Decimal(row[0]) if row else ZERO
-        cursor.execute(
-            "SELECT e.created_at, e.kind, e.reference, p.amount FROM billing_posting p "
-            "JOIN billing_journalentry e ON e.id = p.entry_id "
-            "WHERE p.account_id = %s AND e.created_at >= %s AND e.created_at < %s "
-            "ORDER BY e.created_at, e.id",
-            [account.pk, start, end],
-        )
-        movements = cursor.fetchall()
-    return opening, movements
+    postings = Posting.objects.filter(account=account)
+    opening = postings.filter(entry__created_at__lt=start).aggregate(total=Sum("amount"))["total"]
+    movements = list(
+        postings.filter(entry__created_at__gte=start, entry__created_at__lt=end)
+        .order_by("entry__created_at", "entry_id")
+        .values_list("entry__created_at", "entry__kind", "entry__reference", "amount")
+    )
+    return opening or ZERO, movements
 
 
 def _aging(company: Company, as_of: datetime.date) -> dict[str, str]:

@@ -122,7 +122,7 @@ def test_a_receivable_that_drifts_from_the_invoices_raises_the_alarm(
     [mail] = mailoutbox
     assert sorted(mail.to) == ["finance-ops@issuer.example", "night-ops@issuer.example"]
     assert f"Ledger check {run.pk} found a drift" in mail.subject
-    assert "receivable 2000.00, open invoices 1750.00" in mail.body
+    assert "receivable ¥2,000.00, open invoices ¥1,750.00" in mail.body
     assert f"/billing/ledgercheck/{run.pk}/" in mail.body
 
 
@@ -151,7 +151,7 @@ def test_a_ledger_that_does_not_sum_to_zero_raises_the_alarm(books, mailoutbox) 
     assert result["unbalanced_entries"] == [entry.pk]
     assert run.results["receivables_match_invoices"]["ok"] is True
     assert len(mailoutbox) == 1
-    assert "expected 0.00, found 1.00" in mailoutbox[0].body
+    assert "expected ¥0.00, found ¥1.00" in mailoutbox[0].body
 
 
 def test_card_liability_without_cards_behind_it_raises_the_alarm(books, mailoutbox) -> None:

@@ -22,6 +22,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from billing.models import Statement, StatementFile
 from billing.services import statements as service
 from billing.services.statements import statement_build, statement_reissue
+from cards import statement_activity
 from portal.models import Role
 from tests import factories
 from tests.billing import statement_data as data
@@ -242,7 +243,12 @@ def test_periods_must_be_finished_days_in_order() -> None:
 
 
 @pytest.mark.django_db
-def test_the_csv_and_xlsx_list_every_card_issued_with_formulas_neutralised() -> None:
+@pytest.mark.parametrize("copy", [True, False], ids=["copy", "orm"])
+def test_the_csv_and_xlsx_list_every_card_issued_with_formulas_neutralised(
+    copy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rows come from PostgreSQL's COPY, or through the ORM as on the embedded SQLite.
+    monkeypatch.setattr(statement_activity, "_streams_with_copy", lambda: copy)
     company = factories.company()
     buyer = factories.member(company, Role.PURCHASER)
     data.invoice(company, total="1000.00", issued=shanghai(2025, 10, 2))

@@ -183,6 +183,23 @@ def test_amounts_in_emails_are_shown_as_money(company, people, mailoutbox) -> No
     assert "¥1,234,567.50" in mailoutbox[0].body
 
 
+def test_the_approval_email_shows_the_total_as_money_in_both_languages(
+    company, people, mailoutbox
+) -> None:
+    # Given an order of 24,500.00 waiting for approval
+    order = big_order(company, people)
+    Order.objects.filter(pk=order.pk).update(total=Decimal("24500.00"))
+
+    # When the approvers are told
+    tasks.order_notify_approvers(order.pk)
+
+    # Then the Chinese and the English part each show it with the money formatter's separators
+    chinese, english = mailoutbox[0].body.split("\n\n----\n\n")
+    assert "¥24,500.00" in chinese
+    assert "¥24,500.00" in english
+    assert "24500" not in mailoutbox[0].body
+
+
 def test_paying_a_proforma_funds_its_order_after_commit_once(
     company, people, django_capture_on_commit_callbacks
 ) -> None:

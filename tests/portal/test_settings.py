@@ -174,6 +174,27 @@ def test_development_takes_secrets_from_the_environment_first(tmp_path: Path) ->
     assert _shell_print("settings.SECRET_KEY", {**env, "SECRET_KEY": own_key}) == own_key
 
 
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"PORT": "8123"}, "http://127.0.0.1:8123"),
+        ({"HOST": "0.0.0.0", "PORT": "9001"}, "http://localhost:9001"),
+        ({"HOST": "::1", "PORT": "9002"}, "http://[::1]:9002"),
+        ({"PORT": "8123", "PORTAL_BASE_URL": "https://portal.example/"}, "https://portal.example"),
+    ],
+)
+def test_development_links_in_emails_point_where_dev_run_serves(
+    tmp_path: Path, address: dict[str, str], expected: str
+) -> None:
+    # Given the address `./dev run` serves on (its HOST and PORT, exported to the web server and
+    # the worker), and no PORTAL_BASE_URL unless the case sets one
+    env = {"PORTAL_ENV": "development", "PORTAL_VAR_DIR": str(tmp_path), **address}
+
+    # Then the portal's address for emailed links is that one
+    assert _shell_print("settings.PORTAL_BASE_URL", env) == expected
+
+
 @pytest.mark.django_db
 def test_security_headers_on_a_normal_response(client: Client) -> None:
     response = client.get("/login/")
