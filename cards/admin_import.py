@@ -37,6 +37,7 @@ from cards.models import CardProduct, CardType, OrderUpload
 from cards.services.uploads import (
     upload_confirm,
     upload_discard,
+    upload_errors,
     upload_progress,
     upload_receive,
 )
@@ -342,7 +343,7 @@ class OrderUploadAdmin(ReadOnlyAdmin):
                 )
                 return HttpResponseRedirect(reverse("admin:cards_order_change", args=[order.pk]))
         result = upload.result or {}
-        errors = list(result.get("errors") or [])
+        errors = upload_errors(result)
         return TemplateResponse(
             request,
             "cards/uploads/admin_preview.html",

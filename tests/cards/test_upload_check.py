@@ -28,6 +28,7 @@ from cards.services.uploads import (
     TEMPLATE_HEADERS,
     upload_check,
     upload_error_file,
+    upload_errors,
     upload_progress,
     upload_receive,
     upload_template,
@@ -99,7 +100,7 @@ def refused(company, buyer, data: bytes, name: str = "orders.csv") -> str:
 
 
 def errors_of(upload: OrderUpload) -> list[tuple[int, str, str, str]]:
-    return [(e["row"], e["column"], e["value"], e["reason"]) for e in upload.result["errors"]]
+    return [(e["row"], e["column"], e["value"], e["reason"]) for e in upload_errors(upload.result)]
 
 
 # --- A good file, as Excel on a Chinese Windows machine writes it -----------------------------
@@ -522,7 +523,7 @@ def test_generated_junk_never_creates_an_order_and_names_its_row(
     assert upload.status == UploadStatus.INVALID
     bad_rows = {position + offset + 2 for offset in range(len(junk))}
     assert {error["row"] for error in upload.result["errors"]} == bad_rows
-    assert all(error["column"] == "面值" for error in upload.result["errors"])
+    assert all(error["column"] == "面值" for error in upload_errors(upload.result))
     with pytest.raises(ValidationError):
         upload_confirm(upload=upload, actor=buyer)
     nothing_written()
