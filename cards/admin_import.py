@@ -37,9 +37,9 @@ from cards.models import CardProduct, CardType, OrderUpload
 from cards.services.uploads import (
     upload_confirm,
     upload_discard,
-    upload_errors,
     upload_progress,
     upload_receive,
+    upload_result_for_reader,
 )
 from portal.models import User
 from portal.services.audit import client_ip
@@ -342,8 +342,8 @@ class OrderUploadAdmin(ReadOnlyAdmin):
                     % {"number": order.number, "company": upload.company.legal_name},
                 )
                 return HttpResponseRedirect(reverse("admin:cards_order_change", args=[order.pk]))
-        result = upload.result or {}
-        errors = upload_errors(result)
+        result = upload_result_for_reader(upload.result or {})
+        errors = list(result["errors"])
         return TemplateResponse(
             request,
             "cards/uploads/admin_preview.html",

@@ -274,6 +274,8 @@ class _RowOutcome:
     line: CheckedLine | None
     errors: list[dict[str, Any]]
     note: str = ""
+    # The note again, as a function, to store it in every language.
+    note_text: Callable[[], str] | None = None
 
 
 @dataclass
@@ -366,9 +368,11 @@ class _Scanner:
         check = self.rules.check
         for number, cells in self.table.rows():
             if not cells:
-                yield _RowOutcome(
-                    number, cells, None, [], _("Row %(row)s is blank; skipped.") % {"row": number}
-                )
+
+                def blank(row: int = number) -> str:
+                    return _("Row %(row)s is blank; skipped.") % {"row": row}
+
+                yield _RowOutcome(number, cells, None, [], blank(), blank)
                 continue
             n = len(cells)
             product_cell = cells[i_product] if 0 <= i_product < n else ""
@@ -395,14 +399,14 @@ class _Scanner:
             if problems:
                 summary = self.summary_word(cells)
                 if summary:
-                    yield _RowOutcome(
-                        number,
-                        cells,
-                        None,
-                        [],
-                        _("Row %(row)s is a total row (“%(text)s”); skipped.")
-                        % {"row": number, "text": summary},
-                    )
+
+                    def total_row(row: int = number, text: str = summary) -> str:
+                        return _("Row %(row)s is a total row (“%(text)s”); skipped.") % {
+                            "row": row,
+                            "text": text,
+                        }
+
+                    yield _RowOutcome(number, cells, None, [], total_row(), total_row)
                     continue
                 errors = self.errors(number, cells, problems)
                 if self.every_language_rows > 0:
@@ -517,9 +521,23 @@ def upload_errors(result: dict[str, Any] | None) -> list[dict[str, Any]]:
     ]
 
 
+def upload_messages(result: dict[str, Any] | None, kind: str) -> list[dict[str, Any]]:
+    """The stored ``notes`` or ``warnings`` of a check, in the reader's language."""
+    return [
+        {**item, "message": localised(item.get("message"))}
+        for item in (result or {}).get(kind) or []
+    ]
+
+
 def upload_result_for_reader(result: dict[str, Any]) -> dict[str, Any]:
-    """The stored result of a check as a reader reads it (errors in their language)."""
-    return {**result, "errors": upload_errors(result)}
+    """The stored result of a check as a reader reads it (errors, notes and warnings in their
+    language)."""
+    return {
+        **result,
+        "errors": upload_errors(result),
+        "notes": upload_messages(result, "notes"),
+        "warnings": upload_messages(result, "warnings"),
+    }
 
 
 def _product_key(text: str) -> str:
@@ -670,7 +688,10 @@ def _check_rows(upload: OrderUpload, scanner: _Scanner, *, progress: bool) -> Or
                 elif outcome.note:
                     note_count += 1
                     if len(notes) < MAX_STORED_NOTES:
-                        notes.append({"row": number, "message": outcome.note})
+                        message: Any = outcome.note
+                        if outcome.note_text is not None:
+                            message = in_every_language(outcome.note_text)
+                        notes.append({"row": number, "message": message})
                 continue
             line_count += 1
             product = line.product
@@ -701,7 +722,9 @@ def _check_rows(upload: OrderUpload, scanner: _Scanner, *, progress: bool) -> Or
                     warnings.append(
                         {
                             "rows": [first, number],
-                            "message": _duplicate_message(scanner, kind, value, first, number),
+                            "message": in_every_language(
+                                lambda: _duplicate_message(scanner, kind, value, first, number)  # noqa: B023 - called at once
+                            ),
                         }
                     )
             if not error_count:
@@ -744,8 +767,12 @@ def _check_rows(upload: OrderUpload, scanner: _Scanner, *, progress: bool) -> Or
                 0,
                 {
                     "row": scanner.table.header_row,
-                    "message": _("Columns not used: %(columns)s.")
-                    % {"columns": ", ".join(f"“{c}”" for c in scanner.match.unknown)},
+                    "message": in_every_language(
+                        lambda: (
+                            _("Columns not used: %(columns)s.")
+                            % {"columns": ", ".join(f"“{c}”" for c in scanner.match.unknown)}
+                        )
+                    ),
                 },
             )
         result = {

@@ -90,3 +90,29 @@ def test_errors_stored_as_text_before_still_read_as_stored(uploaded_in_chinese):
     OrderUpload.objects.filter(pk=upload.pk).update(result={**upload.result, "errors": [old]})
 
     assert "旧的原因" in _page(people, upload, "en")
+
+
+def test_notes_and_warnings_read_in_the_readers_language_too():
+    company = factories.company()
+    people = factories.team(company)
+    factories.product(name="京东礼品卡", face_values=["100", "200", "500", "1000"])
+    rows = [
+        ["产品", "面值", "数量", "手机", "备用"],
+        ["京东礼品卡", "100", "1", "13800138000", "x"],
+        ["京东礼品卡", "100", "1", "13800138000", "y"],
+        ["", "", "", "", ""],
+        ["京东礼品卡", "100", "1", "13900139000", "z"],
+    ]
+    with translation.override("zh-hans"):
+        upload = upload_receive(
+            company=company,
+            actor=people[Role.PURCHASER],
+            file=SimpleUploadedFile("orders.csv", _csv(rows)),
+        )
+    upload.refresh_from_db()
+
+    page = _page(people, upload, "en")
+
+    assert "Columns not used: “备用”." in page
+    assert "Row 4 is blank; skipped." in page
+    assert "Rows 2 and 3 have the same" in page
