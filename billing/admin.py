@@ -233,7 +233,11 @@ class CreditReservationAdmin(ReadOnlyAdmin):
 
 class InvoiceLineInline(ReadOnlyInline):
     model = InvoiceLine
-    fields = ["position", "description", "face_value", "quantity", "unit_price", "amount"]
+    fields = ["position", "line_text", "face_value", "quantity", "unit_price", "amount"]
+
+    @admin.display(description=_("description"))
+    def line_text(self, obj: InvoiceLine) -> str:
+        return obj.text
 
 
 @admin.register(Invoice)

@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from billing import line_text
 from billing.money import ZERO
 from portal.models import Company
 
@@ -277,7 +278,12 @@ class Invoice(models.Model):
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
     position = models.PositiveIntegerField()
-    description = models.CharField(_("description"), max_length=200)
+    # What the line says, as a code and its facts (``billing.line_text``), rendered in the
+    # reader's language by ``text``. ``description`` is the text of lines without a code (issued
+    # before codes existed, or free text), shown as stored.
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    description_code = models.CharField(max_length=32, blank=True, default="")
+    description_params = models.JSONField(default=dict, blank=True)
     face_value = models.DecimalField(_("face value"), max_digits=14, decimal_places=2)
     quantity = models.PositiveIntegerField(_("quantity"))
     unit_price = models.DecimalField(_("unit price"), max_digits=16, decimal_places=4)
@@ -292,7 +298,12 @@ class InvoiceLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.description
+        return self.text
+
+    @property
+    def text(self) -> str:
+        """The line's description in the active language."""
+        return line_text.render(self.description_code, self.description_params, self.description)
 
 
 # --- Payments ------------------------------------------------------------------------------------

@@ -16,13 +16,39 @@ def money_field(**kwargs: Any) -> serializers.DecimalField:
 
 
 class InvoiceLineSerializer(serializers.ModelSerializer[InvoiceLine]):
+    description = serializers.CharField(
+        source="text",
+        read_only=True,
+        help_text=gettext_lazy("What the line is, in the language of the request."),
+    )
+    description_code = serializers.CharField(
+        read_only=True,
+        help_text=gettext_lazy(
+            "What the line is, as a code (card_sale); empty for a line of free text."
+        ),
+    )
+    description_params = serializers.JSONField(
+        read_only=True,
+        help_text=gettext_lazy(
+            "The facts of the line's code (card_sale: product, product_en, face_value)."
+        ),
+    )
     face_value = money_field()
     unit_price = serializers.DecimalField(max_digits=16, decimal_places=4, read_only=True)
     amount = money_field()
 
     class Meta:
         model = InvoiceLine
-        fields = ["position", "description", "face_value", "quantity", "unit_price", "amount"]
+        fields = [
+            "position",
+            "description",
+            "description_code",
+            "description_params",
+            "face_value",
+            "quantity",
+            "unit_price",
+            "amount",
+        ]
 
 
 class InvoiceSummarySerializer(serializers.ModelSerializer[Invoice]):

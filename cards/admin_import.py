@@ -39,6 +39,7 @@ from cards.services.uploads import (
     upload_discard,
     upload_progress,
     upload_receive,
+    upload_result_for_reader,
 )
 from portal.models import User
 from portal.services.audit import client_ip
@@ -341,8 +342,8 @@ class OrderUploadAdmin(ReadOnlyAdmin):
                     % {"number": order.number, "company": upload.company.legal_name},
                 )
                 return HttpResponseRedirect(reverse("admin:cards_order_change", args=[order.pk]))
-        result = upload.result or {}
-        errors = list(result.get("errors") or [])
+        result = upload_result_for_reader(upload.result or {})
+        errors = list(result["errors"])
         return TemplateResponse(
             request,
             "cards/uploads/admin_preview.html",

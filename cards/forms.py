@@ -4,6 +4,7 @@ line, the field and the value."""
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Iterable
 from typing import Any, cast
@@ -39,13 +40,27 @@ RECIPIENT_FIELDS = (
 REGISTRATION_FIELDS = ("agent_name", "id_type", "id_number", "contact_phone")
 
 
+class PaymentMethodSelect(forms.RadioSelect):
+    """Radio buttons of which some are shown but cannot be chosen (``unavailable``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unavailable: set[str] = set()
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(*args, **kwargs)
+        if option["value"] in self.unavailable:
+            option["attrs"]["disabled"] = True
+        return option
+
+
 class OrderForm(forms.Form):
     # Plain text fields with choice widgets: an unknown value reaches the service, which refuses
     # it with the prepaid-card rule it breaks.
     payment_method = forms.CharField(
         label=_("Payment"),
         initial=PaymentMethod.CREDIT,
-        widget=forms.RadioSelect(choices=PaymentMethod.choices),
+        widget=PaymentMethodSelect(choices=PaymentMethod.choices),
     )
     delivery_method = forms.CharField(
         label=_("Delivery"),
@@ -68,8 +83,22 @@ class OrderForm(forms.Form):
     # idempotency key, so sending the same form twice creates one order.
     form_token = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, reference_locked: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        reference_locked: bool = False,
+        credit_refusal: str = "",
+        **kwargs: Any,
+    ) -> None:
+        """``credit_refusal``: why the company cannot order on credit (no usable credit line);
+        credit is then shown disabled with that reason, and bank transfer is preselected."""
         super().__init__(*args, **kwargs)
+        if credit_refusal:
+            payment = self.fields["payment_method"]
+            payment.widget = cast(PaymentMethodSelect, copy.deepcopy(payment.widget))
+            payment.widget.unavailable = {PaymentMethod.CREDIT.value}
+            payment.help_text = credit_refusal
+            self.initial["payment_method"] = PaymentMethod.BANK_TRANSFER
         if reference_locked:
             field = self.fields["client_reference"]
             field.disabled = True

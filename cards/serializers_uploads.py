@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from cards.models import DeliveryMethod, OrderUpload, PaymentMethod
-from cards.services.uploads import upload_progress
+from cards.services.uploads import upload_progress, upload_result_for_reader
 
 
 class OrderUploadCreateSerializer(serializers.Serializer[Any]):
@@ -111,7 +111,9 @@ class OrderUploadSerializer(serializers.ModelSerializer[OrderUpload]):
 
     @extend_schema_field(_ResultSerializer)
     def get_result(self, upload: OrderUpload) -> dict[str, Any] | None:
-        return dict(upload.result) if upload.finished and upload.result else None
+        if not (upload.finished and upload.result):
+            return None
+        return upload_result_for_reader(upload.result)
 
     def get_poll_url(self, upload: OrderUpload) -> str:
         return reverse("api-order-upload-detail", kwargs={"public_id": upload.public_id})

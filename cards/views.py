@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from billing.models import Invoice
 from billing.money import ZERO, format_cny
-from billing.services.credit import credit_position
+from billing.services.credit import credit_line_refusal, credit_position
 from cards import selectors
 from cards.forms import (
     ADD_LINES_STEP,
@@ -255,8 +255,14 @@ def _build_page(company: Company, order: Order | None, data: QueryDict | None) -
         prefix=LINES_PREFIX,
         form_kwargs={"choices": choices},
     )
+    refusal = credit_line_refusal(company, credit_position(company))
     return OrderPage(
-        order_form=OrderForm(data, initial=initial, reference_locked=order is not None),
+        order_form=OrderForm(
+            data,
+            initial=initial,
+            reference_locked=order is not None,
+            credit_refusal=refusal.messages[0] if refusal is not None else "",
+        ),
         registration_form=RegistrationForm(data),
         formset=formset,
         rows=[Row(form=form) for form in formset.forms],

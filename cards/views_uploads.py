@@ -25,6 +25,8 @@ from cards.services.uploads import (
     upload_confirm,
     upload_discard,
     upload_error_file,
+    upload_errors,
+    upload_messages,
     upload_progress,
     upload_receive,
     upload_template,
@@ -140,10 +142,10 @@ def upload_template_view(request: HttpRequest, language: str, fmt: str) -> HttpR
 
 def _detail_context(upload: OrderUpload) -> dict[str, Any]:
     result: dict[str, Any] = upload.result or {}
-    errors = list(result.get("errors") or [])
+    errors = upload_errors(result)
     shown = errors[:ERRORS_ON_PAGE]
-    notes = list(result.get("notes") or [])
-    warnings = list(result.get("warnings") or [])
+    notes = upload_messages(result, "notes")
+    warnings = upload_messages(result, "warnings")
     return {
         "upload": upload,
         "result": result,

@@ -98,6 +98,15 @@ class Company(models.Model):
         default=Decimal("20000.00"),
         help_text=_("Orders above this total need an approver of the company."),
     )
+    # The language of the documents sent to the company (statement PDFs and files); pages
+    # follow each reader's own language.
+    language = models.CharField(
+        _("language of documents"),
+        max_length=8,
+        choices=[("zh-hans", _("Simplified Chinese")), ("en", _("English"))],
+        default="zh-hans",
+        help_text=_("Statements and other documents sent to the company are in this language."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

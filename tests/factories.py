@@ -25,14 +25,21 @@ def credit_code(n: int | None = None) -> str:
 
 
 def company(
-    name: str = "", *, approval_threshold: str = "20000.00", status: str = "active"
+    name: str = "",
+    *,
+    approval_threshold: str = "20000.00",
+    status: str = "active",
+    language: str = "en",
 ) -> Company:
+    """A company; its documents (statements) are in English, as the suite reads in English
+    (the model's default is Chinese)."""
     n = next(_counter)
     return Company.objects.create(
         legal_name=name or f"测试公司{n}",
         credit_code=credit_code(n),
         status=status,
         approval_threshold=Decimal(approval_threshold),
+        language=language,
     )
 
 

@@ -97,6 +97,25 @@ def credit_position(
     )
 
 
+def credit_line_refusal(company: Company, position: CreditPosition | None) -> CreditRefused | None:
+    """Why the company cannot order on credit at all (no credit line, or a suspended one), or
+    None when it has a usable line. The order form offers credit only without a refusal here;
+    ``credit_check`` raises it."""
+    if position is None:
+        return CreditRefused(
+            _("%(company)s has no credit line; pay by bank transfer or ask us for credit terms.")
+            % {"company": company.legal_name},
+            code="no_credit_line",
+        )
+    if position.status != CreditLine.Status.ACTIVE:
+        return CreditRefused(
+            _("The credit line of %(company)s is suspended; pay by bank transfer.")
+            % {"company": company.legal_name},
+            code="credit_suspended",
+        )
+    return None
+
+
 def credit_check(
     company: Company,
     amount: Decimal,
@@ -106,18 +125,10 @@ def credit_check(
 ) -> CreditPosition:
     """Raise CreditRefused unless the company can put ``amount`` on credit now."""
     position = credit_position(company, line=line, exclude_reference=exclude_reference)
-    if position is None:
-        raise CreditRefused(
-            _("%(company)s has no credit line; pay by bank transfer or ask us for credit terms.")
-            % {"company": company.legal_name},
-            code="no_credit_line",
-        )
-    if position.status != CreditLine.Status.ACTIVE:
-        raise CreditRefused(
-            _("The credit line of %(company)s is suspended; pay by bank transfer.")
-            % {"company": company.legal_name},
-            code="credit_suspended",
-        )
+    refusal = credit_line_refusal(company, position)
+    if refusal is not None:
+        raise refusal
+    assert position is not None
     hold = (
         CreditHold.objects.filter(
             company=company, lifted_at__isnull=True, invoice__status__in=OPEN_STATUSES

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -34,11 +35,31 @@ _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 @dataclass(frozen=True)
 class InvoiceLineData:
+    """One line to issue. With a ``code`` (``billing.line_text``), the line stores the code and
+    ``params`` and is read in the reader's language; ``description`` is then left empty.
+    Without one, ``description`` is the text shown as it is."""
+
     description: str
     face_value: Decimal
     quantity: int
     unit_price: Decimal
     amount: Decimal
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, line: InvoiceLine) -> InvoiceLineData:
+        """The same line again (a pro-forma's lines on its invoice, an invoice's on its credit
+        note): the same code, facts and text."""
+        return cls(
+            description=line.description,
+            face_value=line.face_value,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+            code=line.description_code,
+            params=dict(line.description_params),
+        )
 
 
 class InvoiceStateError(StateConflict):
@@ -140,7 +161,9 @@ def _new_invoice(
         InvoiceLine(
             invoice=invoice,
             position=position,
-            description=line.description,
+            description="" if line.code else line.description,
+            description_code=line.code,
+            description_params=line.params,
             face_value=line.face_value,
             quantity=line.quantity,
             unit_price=line.unit_price,
@@ -292,16 +315,7 @@ def proforma_mark_paid(
             % {"number": locked.number},
             code="proforma_void",
         )
-    lines = [
-        InvoiceLineData(
-            description=line.description,
-            face_value=line.face_value,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            amount=line.amount,
-        )
-        for line in locked.lines.all()
-    ]
+    lines = [InvoiceLineData.of(line) for line in locked.lines.all()]
     invoice = invoice_issue(
         company=locked.company,
         order_number=locked.order_number,
@@ -375,16 +389,7 @@ def invoice_void(
     if locked.kind != Invoice.Kind.INVOICE:
         raise InvoiceStateError(_("A credit note cannot be voided."), code="credit_note")
     today = timezone.localdate()
-    lines = [
-        InvoiceLineData(
-            description=line.description,
-            face_value=line.face_value,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            amount=line.amount,
-        )
-        for line in locked.lines.all()
-    ]
+    lines = [InvoiceLineData.of(line) for line in locked.lines.all()]
     credit_note = _new_invoice(
         kind=Invoice.Kind.CREDIT_NOTE,
         company=locked.company,

@@ -772,8 +772,12 @@ def _build(statement_id: int) -> Statement:
             )
             if statement.status == Statement.Status.ISSUED:
                 return statement
-            content = _collect(statement)
-            with tempfile.TemporaryDirectory(prefix="statement-") as work:
+            # A document sent to the company: in the company's language, whoever asked for it.
+            with (
+                translation.override(statement.company.language),
+                tempfile.TemporaryDirectory(prefix="statement-") as work,
+            ):
+                content = _collect(statement)
                 folder = Path(work)
                 paths = {fmt: folder / f"statement.{fmt}" for fmt in StatementFile.Format.values}
                 _write_files(content, paths, overlap=not outer_transaction)

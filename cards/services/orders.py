@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing import locks
+from billing import line_text, locks
 from billing.money import ZERO, format_cny, parse_amount
 from billing.services.invoices import InvoiceLineData
 from billing.services.pricing import price_factor, price_line
@@ -795,8 +795,11 @@ def order_invoice_lines(order: Order) -> list[InvoiceLineData]:
         product = group[0].product
         result.append(
             InvoiceLineData(
-                description=_("%(product)s, face value %(value)s")
-                % {"product": product.name, "value": format_cny(face_value)},
+                description="",
+                code=line_text.CARD_SALE,
+                params=line_text.card_sale_params(
+                    product=product.name, product_en=product.name_en, face_value=face_value
+                ),
                 face_value=face_value,
                 quantity=sum(line.quantity for line in group),
                 unit_price=unit_price,

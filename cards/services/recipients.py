@@ -97,12 +97,20 @@ def mask_email(email: str) -> str:
     return f"{local[:keep]}***@{domain}"
 
 
-def masked_recipient(delivery: RecipientDelivery) -> dict[str, str]:
+def masked_contact(*, name: str, email: str, mobile: str) -> dict[str, str]:
+    """A recipient as pages show them: the name, the email and mobile partly hidden. The one
+    masking rule for recipients: the order page's lines and delivery panel both use it."""
     return {
-        "name": delivery.recipient_name,
-        "email": mask_email(delivery.email) if delivery.email else "",
-        "mobile": sms.mask_mobile(delivery.mobile) if delivery.mobile else "",
+        "name": name,
+        "email": mask_email(email) if email else "",
+        "mobile": sms.mask_mobile(mobile) if mobile else "",
     }
+
+
+def masked_recipient(delivery: RecipientDelivery) -> dict[str, str]:
+    return masked_contact(
+        name=delivery.recipient_name, email=delivery.email, mobile=delivery.mobile
+    )
 
 
 def _clean_recipient(name: str, email: str, mobile: str) -> tuple[str, str, str]:

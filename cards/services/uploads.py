@@ -26,7 +26,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any
@@ -274,6 +274,8 @@ class _RowOutcome:
     line: CheckedLine | None
     errors: list[dict[str, Any]]
     note: str = ""
+    # The note again, as a function, to store it in every language.
+    note_text: Callable[[], str] | None = None
 
 
 @dataclass
@@ -286,6 +288,11 @@ class _Scanner:
     match: HeaderMatch
     rules: LineRules
     products: dict[str, CardProduct | str] = field(default_factory=dict)
+    # How many more rows' errors to render in every language (the rows whose errors the check
+    # stores; the error file is rendered afresh in its reader's language).
+    every_language_rows: int = 0
+    # The rules cache their messages, so each language has its own.
+    _rules_by_language: dict[str, LineRules] = field(default_factory=dict)
     _catalog: dict[str, list[CardProduct]] = field(default_factory=dict)
     _face_texts: dict[str, str] = field(default_factory=dict)
 
@@ -361,9 +368,11 @@ class _Scanner:
         check = self.rules.check
         for number, cells in self.table.rows():
             if not cells:
-                yield _RowOutcome(
-                    number, cells, None, [], _("Row %(row)s is blank; skipped.") % {"row": number}
-                )
+
+                def blank(row: int = number) -> str:
+                    return _("Row %(row)s is blank; skipped.") % {"row": row}
+
+                yield _RowOutcome(number, cells, None, [], blank(), blank)
                 continue
             n = len(cells)
             product_cell = cells[i_product] if 0 <= i_product < n else ""
@@ -386,32 +395,67 @@ class _Scanner:
             )
             line, problems = check(raw)
             if line is not None and self.recipients_needed:
-                recipient = line.recipient
-                if not (recipient["recipient_email"] or recipient["recipient_mobile"]):
-                    problems = [
-                        LineProblem(
-                            "recipient_mobile",
-                            _("recipient"),
-                            recipient["recipient_name"] or "—",
-                            _("delivery to recipients needs an email or mobile on every line."),
-                        )
-                    ]
-                    line = None
+                line, problems = self.recipient_check(line, problems)
             if problems:
                 summary = self.summary_word(cells)
                 if summary:
-                    yield _RowOutcome(
-                        number,
-                        cells,
-                        None,
-                        [],
-                        _("Row %(row)s is a total row (“%(text)s”); skipped.")
-                        % {"row": number, "text": summary},
-                    )
+
+                    def total_row(row: int = number, text: str = summary) -> str:
+                        return _("Row %(row)s is a total row (“%(text)s”); skipped.") % {
+                            "row": row,
+                            "text": text,
+                        }
+
+                    yield _RowOutcome(number, cells, None, [], total_row(), total_row)
                     continue
-                yield _RowOutcome(number, cells, None, self.errors(number, cells, problems))
+                errors = self.errors(number, cells, problems)
+                if self.every_language_rows > 0:
+                    self.every_language_rows -= 1
+                    errors = self.in_every_language(raw, number, cells, errors)
+                yield _RowOutcome(number, cells, None, errors)
                 continue
             yield _RowOutcome(number, cells, line, [])
+
+    def recipient_check(
+        self, line: CheckedLine, problems: list[LineProblem]
+    ) -> tuple[CheckedLine | None, list[LineProblem]]:
+        recipient = line.recipient
+        if recipient["recipient_email"] or recipient["recipient_mobile"]:
+            return line, problems
+        return None, [
+            LineProblem(
+                "recipient_mobile",
+                _("recipient"),
+                recipient["recipient_name"] or "—",
+                _("delivery to recipients needs an email or mobile on every line."),
+            )
+        ]
+
+    def in_every_language(
+        self, raw: LineInput, number: int, cells: list[str], errors: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The row's errors with their column and reason in each language (issue 12, defect
+        4): stored so that each reader reads them in their own language, whoever uploaded."""
+        rendered: dict[str, list[dict[str, Any]]] = {}
+        for language, _name in settings.LANGUAGES:
+            rules = self._rules_by_language.get(language)
+            if rules is None:
+                rules = self._rules_by_language[language] = LineRules(self.upload.company)
+            with translation.override(language):
+                line, problems = rules.check(raw)
+                if line is not None and self.recipients_needed:
+                    line, problems = self.recipient_check(line, problems)
+                rendered[language] = self.errors(number, cells, problems)
+        if any(len(found) != len(errors) for found in rendered.values()):
+            return errors  # pragma: no cover - the rules answer the same in every language
+        return [
+            {
+                **error,
+                "column": {language: found[i]["column"] for language, found in rendered.items()},
+                "reason": {language: found[i]["reason"] for language, found in rendered.items()},
+            }
+            for i, error in enumerate(errors)
+        ]
 
     def summary_word(self, cells: list[str]) -> str:
         first = next((c for c in cells if c.strip()), "")
@@ -441,6 +485,59 @@ class _Scanner:
                 }
             )
         return result
+
+
+def in_every_language(text: Callable[[], str]) -> dict[str, str]:
+    """``text()`` in each of the portal's languages, for a message stored for many readers."""
+    rendered = {}
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            rendered[language] = text()
+    return rendered
+
+
+def localised(value: Any) -> str:
+    """A stored message in the reader's language: a message stored in every language (a dict
+    by language code) gives the active language's text; a plain text (stored before messages
+    were stored in every language) reads as stored."""
+    if not isinstance(value, dict):
+        return "" if value is None else str(value)
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    for code in (language, "en" if language.startswith("en") else "zh-hans"):
+        if code in value:
+            return str(value[code])
+    return str(next(iter(value.values()), ""))
+
+
+def upload_errors(result: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The stored errors of a check, their column and reason in the reader's language."""
+    return [
+        {
+            **error,
+            "column": localised(error.get("column")),
+            "reason": localised(error.get("reason")),
+        }
+        for error in (result or {}).get("errors") or []
+    ]
+
+
+def upload_messages(result: dict[str, Any] | None, kind: str) -> list[dict[str, Any]]:
+    """The stored ``notes`` or ``warnings`` of a check, in the reader's language."""
+    return [
+        {**item, "message": localised(item.get("message"))}
+        for item in (result or {}).get(kind) or []
+    ]
+
+
+def upload_result_for_reader(result: dict[str, Any]) -> dict[str, Any]:
+    """The stored result of a check as a reader reads it (errors, notes and warnings in their
+    language)."""
+    return {
+        **result,
+        "errors": upload_errors(result),
+        "notes": upload_messages(result, "notes"),
+        "warnings": upload_messages(result, "warnings"),
+    }
 
 
 def _product_key(text: str) -> str:
@@ -550,6 +647,7 @@ def _check(upload: OrderUpload) -> OrderUpload:
     with _open_stored(upload) as binary:
         rows_total = max(_count_lines(binary) - 1, 0) if upload.file_format == "csv" else 0
         scanner = _scanner(upload, binary)
+        scanner.every_language_rows = MAX_STORED_ERRORS
         if scanner.table.rows_estimate:
             rows_total = scanner.table.rows_estimate - scanner.table.header_row
         if progress:
@@ -590,7 +688,10 @@ def _check_rows(upload: OrderUpload, scanner: _Scanner, *, progress: bool) -> Or
                 elif outcome.note:
                     note_count += 1
                     if len(notes) < MAX_STORED_NOTES:
-                        notes.append({"row": number, "message": outcome.note})
+                        message: Any = outcome.note
+                        if outcome.note_text is not None:
+                            message = in_every_language(outcome.note_text)
+                        notes.append({"row": number, "message": message})
                 continue
             line_count += 1
             product = line.product
@@ -621,7 +722,9 @@ def _check_rows(upload: OrderUpload, scanner: _Scanner, *, progress: bool) -> Or
                     warnings.append(
                         {
                             "rows": [first, number],
-                            "message": _duplicate_message(scanner, kind, value, first, number),
+                            "message": in_every_language(
+                                lambda: _duplicate_message(scanner, kind, value, first, number)  # noqa: B023 - called at once
+                            ),
                         }
                     )
             if not error_count:
@@ -641,8 +744,12 @@ def _check_rows(upload: OrderUpload, scanner: _Scanner, *, progress: bool) -> Or
                     "row": last_row,
                     "column": "",
                     "value": f"{line_count:,}",
-                    "reason": _("An order can have at most %(max)s lines; this one has %(count)s.")
-                    % {"max": f"{settings.ORDER_MAX_LINES:,}", "count": f"{line_count:,}"},
+                    "reason": in_every_language(
+                        lambda: (
+                            _("An order can have at most %(max)s lines; this one has %(count)s.")
+                            % {"max": f"{settings.ORDER_MAX_LINES:,}", "count": f"{line_count:,}"}
+                        )
+                    ),
                 }
             )
         if not line_count and not error_count:
@@ -660,8 +767,12 @@ def _check_rows(upload: OrderUpload, scanner: _Scanner, *, progress: bool) -> Or
                 0,
                 {
                     "row": scanner.table.header_row,
-                    "message": _("Columns not used: %(columns)s.")
-                    % {"columns": ", ".join(f"“{c}”" for c in scanner.match.unknown)},
+                    "message": in_every_language(
+                        lambda: (
+                            _("Columns not used: %(columns)s.")
+                            % {"columns": ", ".join(f"“{c}”" for c in scanner.match.unknown)}
+                        )
+                    ),
                 },
             )
         result = {

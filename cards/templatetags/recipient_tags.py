@@ -9,7 +9,7 @@ from django import template
 from django.conf import settings
 from django.core.paginator import Paginator
 
-from cards.models import DeliveryMethod, DeliveryStatus, Order, RecipientDelivery
+from cards.models import DeliveryMethod, DeliveryStatus, Order, OrderLine, RecipientDelivery
 from cards.services import recipients
 from portal import policy
 from portal.policy import Action
@@ -44,6 +44,14 @@ def _row(delivery: RecipientDelivery, can_act: bool) -> DeliveryRow:
         and delivery.send_count < settings.RECIPIENT_MAX_SENDS,
         can_change=open_to_change and changes_left > 0,
         changes_left=changes_left,
+    )
+
+
+@register.filter
+def masked_line_recipient(line: OrderLine) -> dict[str, str]:
+    """An order line's recipient, masked as the delivery panel masks it."""
+    return recipients.masked_contact(
+        name=line.recipient_name, email=line.recipient_email, mobile=line.recipient_mobile
     )
 
 

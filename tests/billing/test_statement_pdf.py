@@ -70,3 +70,33 @@ def test_the_pdf_shows_both_parties_balances_and_page_numbers(settings) -> None:
     assert f"Page {pages} of {pages}" in text
     # No card rows in the PDF: they are in the CSV/XLSX.
     assert "0000000010" not in text
+
+
+@pytest.mark.parametrize(
+    ("language", "active", "expected", "absent"),
+    [
+        ("en", "zh-hans", "Statement of account", "对账单"),
+        ("zh-hans", "en", "对账单", "Statement of account"),
+    ],
+)
+def test_the_pdf_is_in_the_companys_language_whoever_asks(
+    language: str, active: str, expected: str, absent: str
+) -> None:
+    """Issue 12, defect 4: a document sent to a company is in the company's language, not in
+    the language of whoever (or whichever worker) built it."""
+    from django.utils import translation
+
+    company = factories.company(BUYER, language=language)
+    data.invoice(company, total="100.00", issued=shanghai(2025, 10, 2))
+
+    with translation.override(active):
+        statement = statement_build(
+            company=company,
+            period_start=datetime.date(2025, 10, 1),
+            period_end=datetime.date(2025, 10, 31),
+            trigger=Statement.Trigger.MONTHLY,
+        )
+    text, _pages = pdf_text(statement)
+
+    assert expected in text
+    assert absent not in text

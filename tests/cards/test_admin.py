@@ -448,7 +448,8 @@ def test_an_invoice_page_shows_its_lines(admin_client, company, purchaser) -> No
     invoice = Invoice.objects.get(order_number=order.number)
     page = text(admin_client.get(f"/ops/billing/invoice/{invoice.pk}/change/", headers=EN))
     assert invoice.number in page
-    assert "礼品卡, face value ¥100.00" in page
+    # In the reader's language, product name included (issue 12, defect 4).
+    assert "Gift card, face value ¥100.00" in page
 
 
 def test_registrations_show_only_the_masked_id_and_cannot_be_deleted(

@@ -15,6 +15,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from pytest_django.fixtures import Settings
 
+from billing import line_text
 from cards.audit import CardsAction
 from cards.models import CardType, Order, OrderLine, OrderStatus, PurchaseRegistration
 from cards.services.orders import LineInput, order_create, order_invoice_lines, order_update
@@ -424,7 +425,11 @@ def test_invoice_lines_group_recipients_by_product_and_face_value(company, purch
         (Decimal("100.00"), 5, Decimal("500.00")),
         (Decimal("500.00"), 2, Decimal("1000.00")),
     ]
-    assert grouped[0].description == "礼品卡, face value ¥100.00"
+    # Stored as a code and the product's facts, rendered in the reader's language.
+    assert grouped[0].code == line_text.CARD_SALE
+    assert grouped[0].params["product"] == card.name
+    rendered = line_text.render(grouped[0].code, grouped[0].params, grouped[0].description)
+    assert rendered == f"{card.display_name}, face value ¥100.00"
 
 
 # --- Purchase registration -----------------------------------------------------------------------

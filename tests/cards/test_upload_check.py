@@ -28,6 +28,8 @@ from cards.services.uploads import (
     TEMPLATE_HEADERS,
     upload_check,
     upload_error_file,
+    upload_errors,
+    upload_messages,
     upload_progress,
     upload_receive,
     upload_template,
@@ -99,7 +101,7 @@ def refused(company, buyer, data: bytes, name: str = "orders.csv") -> str:
 
 
 def errors_of(upload: OrderUpload) -> list[tuple[int, str, str, str]]:
-    return [(e["row"], e["column"], e["value"], e["reason"]) for e in upload.result["errors"]]
+    return [(e["row"], e["column"], e["value"], e["reason"]) for e in upload_errors(upload.result)]
 
 
 # --- A good file, as Excel on a Chinese Windows machine writes it -----------------------------
@@ -130,7 +132,7 @@ def test_a_gbk_file_with_full_width_digits_spaces_a_blank_and_a_total_row_is_val
         ("100.00", 1, 2),
         ("1000.00", 1, 1),
     ]
-    assert [n["message"] for n in result["notes"]] == [
+    assert [n["message"] for n in upload_messages(result, "notes")] == [
         "Row 4 is blank; skipped.",
         "Row 5 is a total row (“合计”); skipped.",
     ]
@@ -147,7 +149,7 @@ def test_an_english_xlsx_with_columns_in_another_order_and_an_unknown_column(com
     assert upload.status == UploadStatus.VALID, upload.result
     assert upload.file_format == "xlsx"
     assert upload.result["totals"][0]["face_value"] == "500.00"
-    assert upload.result["notes"][0]["message"] == "Columns not used: “Shoe size”."
+    assert upload_messages(upload.result, "notes")[0]["message"] == "Columns not used: “Shoe size”."
 
 
 def test_duplicate_recipients_are_warnings_naming_both_rows(company, buyer, card):
@@ -156,7 +158,7 @@ def test_duplicate_recipients_are_warnings_naming_both_rows(company, buyer, card
     upload = receive(company, buyer, csv_bytes(rows))
 
     assert upload.status == UploadStatus.VALID
-    assert upload.result["warnings"] == [
+    assert upload_messages(upload.result, "warnings") == [
         {"rows": [2, 3], "message": "Rows 2 and 3 have the same 手机 “13800138000”."}
     ]
 
@@ -522,7 +524,7 @@ def test_generated_junk_never_creates_an_order_and_names_its_row(
     assert upload.status == UploadStatus.INVALID
     bad_rows = {position + offset + 2 for offset in range(len(junk))}
     assert {error["row"] for error in upload.result["errors"]} == bad_rows
-    assert all(error["column"] == "面值" for error in upload.result["errors"])
+    assert all(error["column"] == "面值" for error in upload_errors(upload.result))
     with pytest.raises(ValidationError):
         upload_confirm(upload=upload, actor=buyer)
     nothing_written()

@@ -206,7 +206,9 @@ def test_a_non_owner_may_not_invite_and_is_told_why(client: Client, purchaser: M
     response = client.post("/members/", {"email": NEWCOMER, "role": "viewer"})
 
     assert response.status_code == 403
-    assert "does not allow this" in response.text
+    # The refusal says why, once (issue 12, defect 3: no generic sentence repeated after it).
+    assert "Only owners can invite members or change roles." in response.text
+    assert "does not allow this" not in response.text
     assert _nothing_changed_since(snapshot)
 
 
