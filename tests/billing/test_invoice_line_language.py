@@ -119,7 +119,7 @@ def test_free_text_lines_show_as_written():
 
 
 def test_the_data_migration_reads_the_facts_back_out_of_old_text():
-    migration = importlib.import_module("billing.migrations.0006_invoice_line_codes")
+    migration = importlib.import_module("billing.migrations.0007_invoice_line_codes")
     company = factories.company()
     factories.credit_line(company, "100000.00")
     old = [

@@ -62,7 +62,7 @@ def codes_backward(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0005_payment_statement_guards"),
+        ("billing", "0006_notice_sent_markers"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portal", "0004_api_key_acts_for_its_creator"),
+        ("portal", "0005_outboxmessage"),
     ]
 
     operations = [
