@@ -286,8 +286,10 @@ def main() -> None:
     check(draft.card_count == 3, f"the uploaded order has {draft.card_count} cards, not 3")
 
     step("the worker runs the daily receivables and the nightly ledger check")
-    app.send_task("billing.tasks.receivables_daily").get(timeout=WAIT_SECONDS)
-    checked = app.send_task("billing.tasks.ledger_check").get(timeout=WAIT_SECONDS)
+    app.send_task("billing.tasks.receivables_daily", ignore_result=False).get(timeout=WAIT_SECONDS)
+    checked = app.send_task("billing.tasks.ledger_check", ignore_result=False).get(
+        timeout=WAIT_SECONDS
+    )
     check(checked["ok"], f"the ledger check found a drift: {LedgerCheck.objects.last()}")
     print("JOURNEY OK", flush=True)
 
