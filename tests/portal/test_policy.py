@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from cards.models import Order
 from portal import policy
@@ -25,7 +26,17 @@ from tests.conftest import sign_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
 
-REFUSALS = {policy.refusal(action) for action in Action}
+
+def _refusals() -> set[str]:
+    """The policy's refusals in both languages (whichever the page is in)."""
+    found = set()
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            found |= {policy.refusal(action) for action in Action}
+    return found
+
+
+REFUSALS = _refusals()
 
 
 @dataclass
