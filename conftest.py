@@ -17,6 +17,9 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent
+# How long a fixture waits for a worker to answer. A condition is polled, never a fixed sleep; the
+# limit is generous because two busy cores can take a minute to import Django in a new process.
+WORKER_START_SECONDS = float(os.environ.get("TEST_WORKER_START_SECONDS", "240"))
 
 
 @pytest.fixture(scope="session")
@@ -142,7 +145,7 @@ class WorkerPool:
             start_new_session=True,
         )
         worker = Worker(proc, log_path, log)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + WORKER_START_SECONDS
         while True:
             if not worker.alive:
                 worker.kill()
