@@ -60,7 +60,7 @@ from portal.management.commands.seed_demo import DEMO_COMPANY, DEMO_DOMAIN  # no
 from portal.models import Company, User  # noqa: E402
 from portal.validators import resident_id_check_character  # noqa: E402
 
-WAIT_SECONDS = 60
+WAIT_SECONDS = 180
 QUANTITY = 25  # x 1,000 less the demo company's 2% discount: 24,500.00
 
 
