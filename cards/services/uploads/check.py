@@ -58,11 +58,10 @@ from cards.services.orders import (
     LineProblem,
     LineRules,
     OrderTotals,
-    _check_methods,
-    _require_active_company,
     order_insert,
     registration_required,
 )
+from cards.services.orders.rules import _check_methods, _require_active_company
 from portal import policy
 from portal.exports import CsvWriter, XlsxWriter
 from portal.models import ApiKey, Company, User, register_audit_actions

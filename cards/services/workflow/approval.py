@@ -49,7 +49,8 @@ from portal.services.audit import audit_record
 from portal.services.outbox import outbox_enqueue
 
 S = OrderStatus
-logger = logging.getLogger(__name__)
+# The logger keeps the name it had before the module became a package.
+logger = logging.getLogger("cards.services.workflow")
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.DRAFT: frozenset(

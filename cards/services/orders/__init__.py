@@ -1,0 +1,46 @@
+"""Orders: drafting, pricing and the prepaid-card rules. One place for every rule an order line
+or an order must satisfy; the portal, the API and file uploads all come through here."""
+
+from .rules import (
+    CheckedLine,
+    CheckedOrder,
+    LineInput,
+    LineProblem,
+    LineRules,
+    OrderAlreadyCreated,
+    OrderTotals,
+    RegistrationInput,
+    checked_order,
+    line_error,
+    order_create,
+    order_insert,
+    order_invoice_lines,
+    order_lines_check,
+    order_number_new,
+    order_update,
+    registration_id_number,
+    registration_record,
+    registration_required,
+)
+
+__all__ = [
+    "CheckedLine",
+    "CheckedOrder",
+    "LineInput",
+    "LineProblem",
+    "LineRules",
+    "OrderAlreadyCreated",
+    "OrderTotals",
+    "RegistrationInput",
+    "checked_order",
+    "line_error",
+    "order_create",
+    "order_insert",
+    "order_invoice_lines",
+    "order_lines_check",
+    "order_number_new",
+    "order_update",
+    "registration_id_number",
+    "registration_record",
+    "registration_required",
+]
