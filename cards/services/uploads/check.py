@@ -61,7 +61,7 @@ from cards.services.orders import (
     order_insert,
     registration_required,
 )
-from cards.services.orders.rules import _check_methods, _require_active_company
+from cards.services.orders.base import _check_methods, _require_active_company
 from portal import policy
 from portal.exports import CsvWriter, XlsxWriter
 from portal.models import ApiKey, Company, User, register_audit_actions
