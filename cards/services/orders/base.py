@@ -10,12 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from cards.models import (
-    CardProduct,
-    DeliveryMethod,
-    Order,
-    PaymentMethod,
-)
+from cards.models import CardProduct, DeliveryMethod, Order, PaymentMethod
 from portal.models import Company
 
 

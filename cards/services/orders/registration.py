@@ -9,10 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from cards.audit import CardsAction
-from cards.models import (
-    REGISTRATION_ORDER_THRESHOLD,
-    PurchaseRegistration,
-)
+from cards.models import REGISTRATION_ORDER_THRESHOLD, PurchaseRegistration
 from portal import crypto
 from portal.models import Company, User
 from portal.services.audit import audit_record

@@ -15,11 +15,7 @@ from django.utils.translation import gettext as _
 
 from billing.money import ZERO, format_cny, parse_amount
 from billing.services.pricing import price_factor, price_line
-from cards.models import (
-    BEARER_MIN_VALIDITY_MONTHS,
-    CardProduct,
-    CardType,
-)
+from cards.models import BEARER_MIN_VALIDITY_MONTHS, CardProduct, CardType
 from portal.models import Company
 
 from .base import CheckedLine, CheckedOrder, LineInput, LineProblem
