@@ -18,7 +18,7 @@ them once, re-checks each product, face value and quantity against the catalog a
 that moment, and streams the lines into the order with COPY: memory does not grow with the file.
 """
 
-from .check import (
+from .base import (
     MAX_STORED_ERRORS,
     MAX_STORED_NOTES,
     ORDER_COLUMNS,
@@ -26,21 +26,18 @@ from .check import (
     REQUIRED_COLUMNS,
     TEMPLATE_HEADERS,
     UploadAction,
+)
+from .check import upload_check, upload_fail, upload_progress
+from .confirm import upload_confirm, upload_discard
+from .files import upload_error_file, upload_error_rows, upload_template
+from .messages import (
     in_every_language,
     localised,
-    upload_check,
-    upload_confirm,
-    upload_discard,
-    upload_error_file,
-    upload_error_rows,
     upload_errors,
-    upload_fail,
     upload_messages,
-    upload_progress,
-    upload_receive,
     upload_result_for_reader,
-    upload_template,
 )
+from .receive import upload_receive
 
 __all__ = [
     "MAX_STORED_ERRORS",
