@@ -13,22 +13,14 @@ The recipient's page takes the token from the link into the session (as its dige
 the code once, under the delivery's row lock, so two simultaneous clicks show it once.
 """
 
-from .sending import (
+from .base import (
     CREATE_BATCH,
     RECIPIENT_ACTOR_LABEL,
     TOKEN_BYTES,
     UNREVEALABLE_CARD_STATUSES,
     LinkInvalid,
     RecipientAction,
-    Reveal,
-    deliveries_create,
-    delivery_change_recipient,
-    delivery_record_failure,
-    delivery_resend,
-    delivery_send,
     delivery_summary,
-    link_open,
-    link_reveal,
     mask_email,
     masked_contact,
     masked_recipient,
@@ -36,6 +28,9 @@ from .sending import (
     recipient_link_url,
     token_digest,
 )
+from .changes import delivery_change_recipient, delivery_resend
+from .links import Reveal, link_open, link_reveal
+from .sending import deliveries_create, delivery_record_failure, delivery_send
 
 __all__ = [
     "CREATE_BATCH",

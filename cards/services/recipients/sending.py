@@ -1,143 +1,32 @@
-"""Delivery of cards to their recipients by email and SMS, each with a one-time link.
-
-A link carries a random token (256 bits). Only its SHA-256 digest is stored, with an expiry. The
-token is made inside the send task, which receives nothing but the delivery's id, so it never
-passes through the broker; it goes into the email and the SMS and is then forgotten.
-
-A delivery is ``pending`` whenever a link is wanted: the first send, a resend, a new recipient.
-The send task acts only on a pending row it holds locked, and leaves it ``sent`` (or
-``bounced``), so a redelivered task message sends nothing twice. A resend or a change of
-recipient clears the stored digest at once: the old link is dead before the new one exists.
-
-The recipient's page takes the token from the link into the session (as its digest) and shows
-the code once, under the delivery's row lock, so two simultaneous clicks show it once.
-"""
+"""Creating an order's deliveries and sending each link by email and SMS (the send task's work)."""
 
 from __future__ import annotations
 
 import datetime
-import hashlib
 import secrets
-from dataclasses import dataclass
 from functools import partial
 from smtplib import SMTPRecipientsRefused
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.core.validators import validate_email
-from django.db import models, transaction
-from django.db.models import Count
+from django.db import transaction
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-from cards import codes
-from cards.models import (
-    Card,
-    CardStatus,
-    DeliveryMethod,
-    DeliveryStatus,
-    Order,
-    OrderStatus,
-    RecipientDelivery,
-)
-from portal import crypto, policy, sms
-from portal.models import User, register_audit_actions
-from portal.policy import Action
+from cards.models import Card, DeliveryMethod, DeliveryStatus, Order, OrderStatus, RecipientDelivery
+from portal import sms
 from portal.services.audit import audit_record
-from portal.services.outbox import outbox_enqueue
 
-TOKEN_BYTES = 32
-CREATE_BATCH = 2000
-RECIPIENT_ACTOR_LABEL = "recipient"
-# Cards whose code must not be handed out any more (an operator froze or voided them).
-UNREVEALABLE_CARD_STATUSES = frozenset({CardStatus.FROZEN, CardStatus.VOIDED})
-
-
-class RecipientAction(models.TextChoices):
-    DELIVERIES_CREATED = (
-        "recipient.deliveries_created",
-        gettext_lazy("Prepared links to recipients"),
-    )
-    LINK_RESENT = "recipient.link_resent", gettext_lazy("Resent a recipient's link")
-    RECIPIENT_CHANGED = "recipient.changed", gettext_lazy("Changed a card's recipient")
-    CODE_REVEALED = "recipient.code_revealed", gettext_lazy("A recipient saw their card code")
-
-
-register_audit_actions(RecipientAction)
-
-
-class LinkInvalid(Exception):
-    """Unknown, replaced or expired link: the page says so, without telling which."""
-
-
-# --- Small helpers -------------------------------------------------------------------------------
-
-
-def token_digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
-def recipient_link_url(token: str) -> str:
-    return settings.PORTAL_BASE_URL.rstrip("/") + reverse(
-        "cards:recipient_link", kwargs={"token": token}
-    )
-
-
-def mask_email(email: str) -> str:
-    """wang.xiaoming@example.com -> wa***@example.com."""
-    local, at, domain = email.partition("@")
-    if not at:
-        return crypto.mask(email)
-    keep = 2 if len(local) > 3 else 1
-    return f"{local[:keep]}***@{domain}"
-
-
-def masked_contact(*, name: str, email: str, mobile: str) -> dict[str, str]:
-    """A recipient as pages show them: the name, the email and mobile partly hidden. The one
-    masking rule for recipients: the order page's lines and delivery panel both use it."""
-    return {
-        "name": name,
-        "email": mask_email(email) if email else "",
-        "mobile": sms.mask_mobile(mobile) if mobile else "",
-    }
-
-
-def masked_recipient(delivery: RecipientDelivery) -> dict[str, str]:
-    return masked_contact(
-        name=delivery.recipient_name, email=delivery.email, mobile=delivery.mobile
-    )
-
-
-def _clean_recipient(name: str, email: str, mobile: str) -> tuple[str, str, str]:
-    """The recipient as stored: trimmed name, lower-case email, 11-digit mainland mobile."""
-    errors: list[str] = []
-    name = (name or "").strip()[:100]
-    email = (email or "").strip().lower()
-    mobile = "".join((mobile or "").split())
-    if mobile:
-        digits = mobile.removeprefix("+86").removeprefix("0086")
-        if len(digits) == 11 and digits.isdigit() and digits.startswith("1"):
-            mobile = digits
-        else:
-            errors.append(
-                _("Mobile %(value)s: a mainland mobile number has 11 digits starting with 1.")
-                % {"value": mobile}
-            )
-    if email:
-        try:
-            validate_email(email)
-        except ValidationError:
-            errors.append(_("Email %(value)s: not an email address.") % {"value": email})
-    if not email and not mobile:
-        errors.append(_("Give the recipient's email or mobile number (or both)."))
-    if errors:
-        raise ValidationError(errors)
-    return name, email, mobile
+from .base import (
+    CREATE_BATCH,
+    TOKEN_BYTES,
+    RecipientAction,
+    _lock,
+    recipient_link_url,
+    token_digest,
+)
 
 
 def _queue_sends(delivery_ids: list[int]) -> None:
@@ -145,17 +34,6 @@ def _queue_sends(delivery_ids: list[int]) -> None:
 
     for delivery_id in delivery_ids:
         recipient_delivery_send.delay(delivery_id)
-
-
-def _lock(delivery_id: int) -> RecipientDelivery:
-    return (
-        RecipientDelivery.objects.select_for_update(of=("self",))
-        .select_related("order__company", "card", "line__product")
-        .get(pk=delivery_id)
-    )
-
-
-# --- Creating deliveries -------------------------------------------------------------------------
 
 
 def deliveries_create(*, order: Order) -> int:
@@ -334,231 +212,3 @@ def delivery_record_failure(*, delivery_id: int, reason: str, final: bool) -> No
         if final:
             delivery.status = DeliveryStatus.FAILED
         delivery.save(update_fields=["status", "last_error"])
-
-
-# --- The buyer's actions: resend, change of recipient --------------------------------------------
-
-
-def _require_changeable(delivery: RecipientDelivery) -> None:
-    if delivery.revealed_at is not None:
-        raise ValidationError(
-            _(
-                "The recipient already saw the code on %(time)s, so no new link can be sent. "
-                "If it was lost, contact us with the card's serial number %(serial)s."
-            )
-            % {
-                "time": timezone.localtime(delivery.revealed_at).strftime("%Y-%m-%d %H:%M"),
-                "serial": delivery.card.serial_display,
-            }
-        )
-
-
-def _reset_link(delivery: RecipientDelivery) -> None:
-    """The old link dies now; the send task makes the new one."""
-    delivery.token_digest = None
-    delivery.token_expires_at = None
-    delivery.status = DeliveryStatus.PENDING
-    delivery.last_error = ""
-
-
-def delivery_resend(
-    *, delivery: RecipientDelivery, actor: User, ip: str | None = None
-) -> RecipientDelivery:
-    """Send a new link to the same recipient; the previous link stops working at once. At most
-    RECIPIENT_MAX_SENDS links per card are sent."""
-    policy.require(delivery.order.company, actor, Action.RECIPIENTS_MANAGE)
-    with transaction.atomic(durable=True):
-        delivery = _lock(delivery.pk)
-        _require_changeable(delivery)
-        if delivery.status == DeliveryStatus.PENDING:
-            raise ValidationError(
-                _("A link to %(recipient)s is already on its way; wait a few minutes.")
-                % {"recipient": recipient_label(delivery)}
-            )
-        if delivery.send_count >= settings.RECIPIENT_MAX_SENDS:
-            raise ValidationError(
-                _(
-                    "The link for card %(serial)s was sent %(count)s times, the most allowed. "
-                    "If the address is wrong, change the recipient instead."
-                )
-                % {"serial": delivery.card.serial_display, "count": delivery.send_count}
-            )
-        _reset_link(delivery)
-        delivery.save(update_fields=["token_digest", "token_expires_at", "status", "last_error"])
-        audit_record(
-            action=RecipientAction.LINK_RESENT,
-            actor=actor,
-            company=delivery.order.company,
-            obj=delivery.order,
-            ip=ip,
-            changes={
-                "serial": delivery.card.serial_display,
-                "recipient": masked_recipient(delivery),
-                "send": delivery.send_count + 1,
-            },
-        )
-        from cards.tasks import recipient_delivery_send
-
-        outbox_enqueue(recipient_delivery_send, delivery.pk)
-    return delivery
-
-
-def delivery_change_recipient(
-    *,
-    delivery: RecipientDelivery,
-    actor: User,
-    name: str,
-    email: str,
-    mobile: str,
-    ip: str | None = None,
-) -> RecipientDelivery:
-    """Give the card to someone else (or fix an address) before its code was shown: the old
-    link stops working and the new recipient gets a fresh one. At most RECIPIENT_MAX_CHANGES
-    changes per card."""
-    policy.require(delivery.order.company, actor, Action.RECIPIENTS_MANAGE)
-    name, email, mobile = _clean_recipient(name, email, mobile)
-    with transaction.atomic(durable=True):
-        delivery = _lock(delivery.pk)
-        _require_changeable(delivery)
-        if delivery.recipient_changes >= settings.RECIPIENT_MAX_CHANGES:
-            raise ValidationError(
-                _("The recipient of card %(serial)s was changed %(count)s times, the most allowed.")
-                % {"serial": delivery.card.serial_display, "count": delivery.recipient_changes}
-            )
-        if (name, email, mobile) == (
-            delivery.recipient_name,
-            delivery.email,
-            delivery.mobile,
-        ):
-            raise ValidationError(_("This is the same recipient; nothing was changed."))
-        old = masked_recipient(delivery)
-        delivery.recipient_name = name
-        delivery.email = email
-        delivery.mobile = mobile
-        delivery.recipient_changes += 1
-        # What the old recipient did with their link says nothing about the new one.
-        delivery.opened_at = None
-        delivery.bounced_at = None
-        _reset_link(delivery)
-        delivery.save(
-            update_fields=[
-                "recipient_name",
-                "email",
-                "mobile",
-                "recipient_changes",
-                "opened_at",
-                "bounced_at",
-                "token_digest",
-                "token_expires_at",
-                "status",
-                "last_error",
-            ]
-        )
-        audit_record(
-            action=RecipientAction.RECIPIENT_CHANGED,
-            actor=actor,
-            company=delivery.order.company,
-            obj=delivery.order,
-            ip=ip,
-            changes={
-                "serial": delivery.card.serial_display,
-                "old": old,
-                "new": masked_recipient(delivery),
-            },
-        )
-        from cards.tasks import recipient_delivery_send
-
-        outbox_enqueue(recipient_delivery_send, delivery.pk)
-    return delivery
-
-
-def recipient_label(delivery: RecipientDelivery) -> str:
-    masked = masked_recipient(delivery)
-    return masked["name"] or masked["email"] or masked["mobile"]
-
-
-# --- The recipient's page ------------------------------------------------------------------------
-
-
-def _valid_link(digest: bytes) -> models.QuerySet[RecipientDelivery]:
-    return RecipientDelivery.objects.filter(
-        token_digest=digest, token_expires_at__gt=timezone.now()
-    )
-
-
-def link_open(*, digest: bytes) -> RecipientDelivery:
-    """The delivery behind a live link, noted as opened the first time. LinkInvalid when the
-    link is unknown, replaced or expired (the same answer for each)."""
-    delivery = _valid_link(digest).select_related("order__company", "card", "line__product").first()
-    if delivery is None:
-        raise LinkInvalid
-    now = timezone.now()
-    # Single conditional updates: no lost update against a reveal or a resend running now.
-    if delivery.opened_at is None:
-        RecipientDelivery.objects.filter(pk=delivery.pk, opened_at__isnull=True).update(
-            opened_at=now
-        )
-        delivery.opened_at = now
-    if delivery.status == DeliveryStatus.SENT:
-        RecipientDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENT).update(
-            status=DeliveryStatus.OPENED
-        )
-        delivery.status = DeliveryStatus.OPENED
-    return delivery
-
-
-@dataclass(frozen=True)
-class Reveal:
-    delivery: RecipientDelivery
-    # The formatted code, only in the one answer that shows it; None afterwards.
-    code: str | None
-
-
-def link_reveal(*, digest: bytes, ip: str | None = None) -> Reveal:
-    """Show the card's code the first time only. The row is locked and re-checked, so two
-    simultaneous requests (two tabs, two devices) show it once."""
-    with transaction.atomic(durable=True):
-        delivery = (
-            _valid_link(digest)
-            .select_for_update(of=("self",))
-            .select_related("order__company", "card", "line__product")
-            .first()
-        )
-        if delivery is None:
-            raise LinkInvalid
-        if delivery.revealed_at is not None or delivery.card.status in UNREVEALABLE_CARD_STATUSES:
-            return Reveal(delivery=delivery, code=None)
-        card = delivery.card
-        now = timezone.now()
-        delivery.revealed_at = now
-        delivery.opened_at = delivery.opened_at or now
-        delivery.status = DeliveryStatus.REVEALED
-        delivery.save(update_fields=["revealed_at", "opened_at", "status"])
-        audit_record(
-            action=RecipientAction.CODE_REVEALED,
-            company=delivery.order.company,
-            obj=delivery,
-            ip=ip,
-            actor_label=RECIPIENT_ACTOR_LABEL,
-            changes={"order": delivery.order.number, "serial": card.serial_display},
-        )
-        code = codes.reveal(
-            serial=card.serial_display, key_id=card.key_id, ciphertext=bytes(card.ciphertext)
-        )
-    return Reveal(delivery=delivery, code=code)
-
-
-# --- Reading -------------------------------------------------------------------------------------
-
-
-def delivery_summary(order: Order) -> dict[str, int]:
-    """How many of the order's deliveries are in each status."""
-    counts = dict.fromkeys(DeliveryStatus.values, 0)
-    for row in (
-        RecipientDelivery.objects.filter(order=order)
-        .order_by()
-        .values("status")
-        .annotate(n=Count("id"))
-    ):
-        counts[row["status"]] = row["n"]
-    return counts
