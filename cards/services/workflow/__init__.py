@@ -8,25 +8,17 @@ racing a payment gets a clear refusal. Refusals are ``portal.errors.DomainError`
 """
 
 from .approval import (
-    CANCELLABLE,
     RISK_FLAG_LABELS,
-    S_PAID,
-    TRANSITIONS,
-    OrderStateError,
-    credit_summary_text,
     order_approve,
-    order_begin_fulfilment,
-    order_cancel,
-    order_fund_from_proforma,
-    order_mark_fulfilled,
-    order_mark_funded,
     order_reject,
     order_review_approve,
     order_review_reject,
     order_risk_flags,
     order_submit,
-    stranded_orders_start,
 )
+from .base import CANCELLABLE, S_PAID, TRANSITIONS, OrderStateError
+from .fulfilment import order_begin_fulfilment, order_mark_fulfilled, stranded_orders_start
+from .funding import credit_summary_text, order_cancel, order_fund_from_proforma, order_mark_funded
 
 __all__ = [
     "CANCELLABLE",

@@ -1,16 +1,9 @@
-"""An order's way from draft to funded: submit, approvals, risk review, funding, cancel.
-
-Every move goes through ``_move``, which checks it against the map of allowed transitions. Each
-service takes its row locks through ``billing.locks``, in the one global order for money (company,
-order, credit line, payment, company accounts, invoices by id, invoice number last), and
-re-checks the state after the lock, so two approvers clicking at once approve once and a cancel
-racing a payment gets a clear refusal. Refusals are ``portal.errors.DomainError``s.
-"""
+"""From draft to funding: submit (with the risk flags), the company's approval or rejection,
+and an operator's risk review."""
 
 from __future__ import annotations
 
 import datetime
-import logging
 from decimal import Decimal
 
 from django.conf import settings
@@ -22,83 +15,19 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from billing import locks
-from billing.models import Invoice
 from billing.money import format_cny
 from billing.services import credit as credit_services
-from billing.services.invoices import invoice_void, proforma_issue
 from cards.audit import CardsAction
-from cards.models import (
-    REGISTRATION_ORDER_THRESHOLD,
-    CardType,
-    Order,
-    OrderStatus,
-    PaymentMethod,
-)
-from cards.services.orders import (
-    LineInput,
-    order_invoice_lines,
-    order_lines_check,
-    registration_required,
-)
-from cards.signals import order_funded
+from cards.models import REGISTRATION_ORDER_THRESHOLD, CardType, Order, PaymentMethod
+from cards.services.orders import LineInput, order_lines_check, registration_required
 from portal import policy
-from portal.errors import StateConflict
 from portal.models import Company, User
 from portal.policy import Action
 from portal.services.audit import audit_record
 from portal.services.outbox import outbox_enqueue
 
-S = OrderStatus
-# The logger keeps the name it had before the module became a package.
-logger = logging.getLogger("cards.services.workflow")
-
-TRANSITIONS: dict[str, frozenset[str]] = {
-    S.DRAFT: frozenset(
-        {S.PENDING_APPROVAL, S.PENDING_REVIEW, S.AWAITING_PAYMENT, S.FUNDED, S.CANCELLED}
-    ),
-    S.PENDING_APPROVAL: frozenset(
-        {S.PENDING_REVIEW, S.AWAITING_PAYMENT, S.FUNDED, S.REJECTED, S.CANCELLED}
-    ),
-    S.PENDING_REVIEW: frozenset({S.AWAITING_PAYMENT, S.FUNDED, S.REJECTED, S.CANCELLED}),
-    S.AWAITING_PAYMENT: frozenset({S.FUNDED, S.CANCELLED}),
-    S.FUNDED: frozenset({S.FULFILLING, S.CANCELLED}),
-    S.FULFILLING: frozenset({S.FULFILLED}),
-    S.FULFILLED: frozenset({S.DELIVERED}),
-    S.DELIVERED: frozenset(),
-    S.REJECTED: frozenset(),
-    S.CANCELLED: frozenset(),
-}
-
-S_PAID = Invoice.Status.PAID
-CANCELLABLE = frozenset(s for s, targets in TRANSITIONS.items() if S.CANCELLED in targets)
-
-
-class OrderStateError(StateConflict):
-    """The order's status (read under its row lock) does not allow the action."""
-
-    default_code = "order_state"
-
-
-def _move(order: Order, target: str) -> None:
-    if target not in TRANSITIONS[order.status]:
-        raise OrderStateError(
-            _("Order %(number)s is %(status)s; it cannot become %(target)s.")
-            % {
-                "number": order.number,
-                "status": order.get_status_display(),
-                "target": S(target).label,
-            }
-        )
-    order.status = target
-
-
-def _lock(order: Order) -> Order:
-    # Only the order row: locking the joined company row too would serialise every approval of
-    # a company behind its submissions.
-    locked = locks.lock_order(Order.objects.select_related("company"), pk=order.pk)
-    if locked is None:
-        raise Order.DoesNotExist(order.pk)
-    return locked
+from .base import OrderStateError, S, _lock, _move, _require_reason
+from .funding import _fund
 
 
 def order_risk_flags(order: Order) -> list[str]:
@@ -234,55 +163,6 @@ def _after_company_approval(order: Order, *, actor: User | None, ip: str | None)
     return _fund(order, actor=actor, ip=ip)
 
 
-def _fund(order: Order, *, actor: User | None, ip: str | None) -> Order:
-    lines = order_invoice_lines(order)
-    if order.payment_method == PaymentMethod.CREDIT:
-        order.invoice = credit_services.credit_charge(
-            company=order.company, order_number=order.number, lines=lines, actor=actor, ip=ip
-        )
-        return order_mark_funded(order=order, actor=actor, ip=ip)
-    order.proforma = proforma_issue(
-        company=order.company, order_number=order.number, lines=lines, actor=actor, ip=ip
-    )
-    _move(order, S.AWAITING_PAYMENT)
-    order.save()
-    audit_record(
-        action=CardsAction.ORDER_AWAITING_PAYMENT,
-        actor=actor,
-        company=order.company,
-        obj=order,
-        ip=ip,
-        changes={
-            "proforma": order.proforma.number,
-            "payment_reference": order.proforma.payment_reference,
-        },
-    )
-    return order
-
-
-def order_mark_funded(*, order: Order, actor: User | None, ip: str | None = None) -> Order:
-    """The hand-off to issuance: the order is paid for or on credit. Records the state and, in
-    the same transaction, the start of card generation (the outbox publishes it after the commit,
-    or its relay once the broker is back); once committed, announces it."""
-    _move(order, S.FUNDED)
-    order.funded_at = timezone.now()
-    order.save()
-    audit_record(
-        action=CardsAction.ORDER_FUNDED,
-        actor=actor,
-        company=order.company,
-        obj=order,
-        ip=ip,
-        changes={"invoice": order.invoice.number if order.invoice else None},
-    )
-    order_id = order.pk
-    transaction.on_commit(lambda: order_funded.send(sender=Order, order_id=order_id))
-    from cards.tasks import order_start_fulfilment
-
-    outbox_enqueue(order_start_fulfilment, order_id)
-    return order
-
-
 def _require_waiting_for_approval(order: Order) -> None:
     """Checked after the order row is locked: two approvers clicking at once decide once."""
     if order.status != S.PENDING_APPROVAL:
@@ -320,13 +200,6 @@ def order_approve(*, order: Order, actor: User, ip: str | None = None) -> Order:
         changes={"total": str(locked.total)},
     )
     return _after_company_approval(locked, actor=actor, ip=ip)
-
-
-def _require_reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": _("Give a reason; the buyer will see it.")})
-    return reason[:500]
 
 
 @transaction.atomic
@@ -406,157 +279,3 @@ def order_review_reject(
 
     outbox_enqueue(order_notify_creator, locked.pk)
     return locked
-
-
-@transaction.atomic
-def order_cancel(*, order: Order, actor: User, reason: str, ip: str | None = None) -> Order:
-    """Cancel before card generation starts. An issued invoice is voided by a credit note and a
-    pending pro-forma invoice is withdrawn; held credit is released."""
-    reason = _require_reason(reason)
-    if not actor.is_staff:
-        membership = policy.require(order.company, actor, Action.ORDER_CANCEL)
-        if order.created_by_id != actor.pk and not policy.can(membership, Action.ORDER_CANCEL_ANY):
-            raise PermissionDenied(policy.refusal(Action.ORDER_CANCEL_ANY))
-    locked = _lock(order)
-    if locked.status not in CANCELLABLE:
-        raise OrderStateError(
-            _(
-                "Order %(number)s is %(status)s and can no longer be cancelled; cards already "
-                "generated are voided through our service desk."
-            )
-            % {"number": locked.number, "status": locked.get_status_display()}
-        )
-    # The invoices' statuses are read under their locks, taken in the global order: a payment
-    # may have paid the pro-forma a moment ago (its order is funded after that commits).
-    locks.lock_company_accounts(locked.company)
-    invoices = locks.lock_invoices(
-        pk for pk in (locked.invoice_id, locked.proforma_id) if pk is not None
-    )
-    proforma = invoices.get(locked.proforma_id) if locked.proforma_id else None
-    if locked.invoice_id is None and proforma is not None and proforma.status == S_PAID:
-        raise OrderStateError(
-            _(
-                "The transfer for order %(number)s has just arrived: the order is paid and is "
-                "being funded, so it can no longer be cancelled here. Reload the order; to cancel "
-                "it now, contact our service desk."
-            )
-            % {"number": locked.number},
-            code="order_paid",
-        )
-    credit_services.credit_release(company=locked.company, reference=locked.number)
-    credit_note = None
-    if locked.invoice_id is not None:
-        credit_note = invoice_void(
-            invoice=invoices[locked.invoice_id], reason=reason, actor=actor, ip=ip
-        )
-    if proforma is not None and proforma.status != S_PAID:
-        invoice_void(invoice=proforma, reason=reason, actor=actor, ip=ip)
-    _move(locked, S.CANCELLED)
-    locked.closed_at = timezone.now()
-    locked.closing_reason = reason
-    locked.save()
-    audit_record(
-        action=CardsAction.ORDER_CANCELLED,
-        actor=actor,
-        company=locked.company,
-        obj=locked,
-        ip=ip,
-        changes={"reason": reason, "credit_note": credit_note.number if credit_note else None},
-    )
-    return locked
-
-
-@transaction.atomic
-def order_fund_from_proforma(
-    *, proforma_id: int, invoice_id: int, actor: User | None = None
-) -> Order | None:
-    """The pro-forma invoice of an order was paid (that transaction committed): the order is
-    funded, once. Runs in a transaction of its own, queued by the payment; a second run, or a
-    run for an order cancelled meanwhile, does nothing."""
-    order_id = Order.objects.filter(proforma_id=proforma_id).values_list("pk", flat=True).first()
-    if order_id is None:
-        return None
-    order = locks.lock_order(Order.objects.select_related("company"), pk=order_id)
-    if order is None or order.status != S.AWAITING_PAYMENT:
-        return order
-    invoice = Invoice.objects.get(pk=invoice_id, company=order.company)
-    paid = Invoice.objects.filter(pk=proforma_id, status=Invoice.Status.PAID).exists()
-    if not paid or invoice.order_number != order.number:
-        return order  # not for this order: nothing to fund
-    order.invoice = invoice
-    return order_mark_funded(order=order, actor=actor)
-
-
-@transaction.atomic
-def order_begin_fulfilment(*, order_id: int) -> Order | None:
-    """Funded → generating cards: one batch per line, its chunks queued once this commits.
-    A second call does nothing."""
-    from cards.services.issuance import batches_create, chunks_enqueue
-
-    order = locks.lock_order(Order.objects.select_related("company"), pk=order_id)
-    if order is None or order.status != S.FUNDED:
-        return order
-    _move(order, S.FULFILLING)
-    order.save()
-    batches = batches_create(order)
-    chunk_ids = [c.pk for b in batches for c in b.chunks.all()]
-    audit_record(
-        action=CardsAction.ORDER_FULFILMENT_STARTED,
-        company=order.company,
-        obj=order,
-        actor_label="system",
-        changes={"cards": order.card_count, "batches": len(batches), "chunks": len(chunk_ids)},
-    )
-    transaction.on_commit(lambda: chunks_enqueue(chunk_ids))
-    return order
-
-
-def stranded_orders_start(*, stale_seconds: int | None = None, limit: int = 100) -> list[int]:
-    """Start the fulfilment of orders funded longer than ``ORDER_FUNDED_STALE_SECONDS`` ago that
-    never started (their start message was lost, or recorded before the outbox existed). The
-    issuance sweep calls it every minute; a start already under way is not repeated (the order
-    row is locked and re-checked). Returns the ids of the orders started."""
-    stale = settings.ORDER_FUNDED_STALE_SECONDS if stale_seconds is None else stale_seconds
-    cutoff = timezone.now() - datetime.timedelta(seconds=stale)
-    stranded = list(
-        Order.objects.filter(status=S.FUNDED, funded_at__lt=cutoff, batches__isnull=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    started = []
-    for order_id in stranded:
-        try:
-            order = order_begin_fulfilment(order_id=order_id)
-        except Exception:
-            # One order that cannot start must not hold back the others (nor the chunk sweep).
-            logger.exception("the stranded funded order %s could not be started", order_id)
-            continue
-        if order is not None and order.status == S.FULFILLING:
-            started.append(order_id)
-    if started:
-        logger.warning("started the fulfilment of %s stranded funded order(s)", len(started))
-    return started
-
-
-def order_mark_fulfilled(*, order: Order) -> Order:
-    """Every batch is ready: the order's cards can be delivered. The buyer hears of it."""
-    _move(order, S.FULFILLED)
-    order.save(update_fields=["status", "updated_at"])
-    audit_record(
-        action=CardsAction.ORDER_FULFILLED,
-        company=order.company,
-        obj=order,
-        actor_label="system",
-        changes={"cards": order.card_count},
-    )
-    from cards.models import DeliveryMethod
-    from cards.tasks import order_notify_ready, recipient_deliveries_create
-
-    outbox_enqueue(order_notify_ready, order.pk)
-    if order.delivery_method == DeliveryMethod.RECIPIENTS:
-        outbox_enqueue(recipient_deliveries_create, order.pk)
-    return order
-
-
-def credit_summary_text(available: Decimal) -> str:
-    return _("Available credit: %(amount)s") % {"amount": format_cny(available)}
