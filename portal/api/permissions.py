@@ -51,7 +51,7 @@ class HasPolicyAction(BasePermission):
         if not isinstance(key, ApiKey):
             return False
         if request.method not in view.allowed_methods:
-            raise MethodNotAllowed(request.method)
+            raise MethodNotAllowed(str(request.method))
         action = view_action(view)
         if action == ANY_KEY:
             return True
