@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 
 from portal.admin_site import PortalAdminSite
+from portal.views.errors import API_NOT_FOUND, api_not_found
 
 # Staff sign in to the admin with a TOTP code as well as their password.
 admin.site.__class__ = PortalAdminSite
@@ -14,6 +15,8 @@ urlpatterns = [
     path(settings.ADMIN_PATH, admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", include("portal.api.urls")),
+    # Whatever under /api/ the API's routes leave: a JSON 404, also with DEBUG on.
+    re_path(r"^api(?:/|$)", api_not_found, name=API_NOT_FOUND),
     path("", include("cards.urls")),
     path("", include("billing.urls")),
     path("", include("portal.portal_urls")),

@@ -1,13 +1,18 @@
 """What an API key may do: each API action names a policy action (``portal.policy.Action``) in
 the view's ``policy_actions``; the key needs the scope that opens it *and* its holder's current
 role must allow it, the same answer the portal gives that person. An action that names none is
-refused (fail closed); ``ANY_KEY`` lets any valid key in (the catalog)."""
+refused (fail closed); ``ANY_KEY`` lets any valid key in (the catalog).
+
+A method the endpoint does not have is a 405 (with DRF's Allow header), asked before the scopes:
+DRF checks permissions before it looks for the method's handler, and a viewset's action for such
+a method is None, which the policy would refuse with a misleading 403."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.utils.translation import gettext as _
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -45,6 +50,8 @@ class HasPolicyAction(BasePermission):
         key = request.auth
         if not isinstance(key, ApiKey):
             return False
+        if request.method not in view.allowed_methods:
+            raise MethodNotAllowed(str(request.method))
         action = view_action(view)
         if action == ANY_KEY:
             return True

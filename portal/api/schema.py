@@ -39,7 +39,13 @@ ErrorSerializer = inline_serializer(
     name="Error",
     fields={
         "detail": serializers.CharField(help_text=_("What went wrong and what to do.")),
-        "code": serializers.CharField(),
+        "code": serializers.CharField(
+            help_text=_(
+                "A stable code for programs, never translated: the problem's own "
+                "(insufficient_credit, idempotency_key_missing, required, not_found ...), or "
+                "“invalid” when the problems are of several kinds."
+            )
+        ),
         "errors": serializers.JSONField(
             help_text=_(
                 "A list of messages (one per problem, e.g. per order line) or an object mapping "

@@ -2,6 +2,7 @@
 last two for signed-in members and API keys only (portal/api/docs.py)."""
 
 from django.urls import include, path
+from django.views.generic import RedirectView
 from rest_framework.routers import SimpleRouter
 
 from billing.api import InvoiceViewSet
@@ -30,4 +31,10 @@ urlpatterns = [
     path("v1/", include(router.urls)),
     path("schema/", api_schema_view(), name="api-schema"),
     path("docs/", api_docs_view(), name="api-docs"),
+    # Without their slash, as Django's APPEND_SLASH would (every other /api/ path is caught by
+    # the JSON 404 route of portal/urls.py, so APPEND_SLASH no longer sees these).
+    path(
+        "schema", RedirectView.as_view(pattern_name="api-schema", query_string=True, permanent=True)
+    ),
+    path("docs", RedirectView.as_view(pattern_name="api-docs", query_string=True, permanent=True)),
 ]

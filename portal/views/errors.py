@@ -3,7 +3,11 @@
 Under ``/api/`` they answer JSON in the API's error shape, like every other API answer; the
 portal keeps its HTML pages. DRF's exception handler (portal/api/exceptions.py) answers the
 errors raised inside API views; these handlers answer what it leaves to Django: unknown paths
-(Django's URL resolver, before any view runs) and unhandled exceptions (500).
+and unhandled exceptions (500).
+
+An unknown path under ``/api/`` is answered by ``api_not_found``, the last route of the URLconf,
+not only by ``handler404``: Django skips ``handler404`` when ``DEBUG`` is on and shows its HTML
+page instead, and a development server should answer API clients as production does.
 """
 
 from __future__ import annotations
@@ -15,10 +19,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 from django.views import defaults
+from django.views.decorators.common import no_append_slash
+from django.views.decorators.csrf import csrf_exempt
 
 from portal.api.exceptions import _body
 
 API_PREFIX = "/api/"
+# The URL name of the route that catches every path under /api/ no API route matches.
+API_NOT_FOUND = "api-not-found"
 
 
 def is_api_request(request: HttpRequest) -> bool:
@@ -35,11 +43,12 @@ def _json(detail: str, code: str, status: int) -> JsonResponse:
 
 
 def _resolves(path: str) -> bool:
+    """Whether an API route (not the catch-all) answers ``path``."""
     try:
-        resolve(path)
+        match = resolve(path)
     except Resolver404:
         return False
-    return True
+    return match.url_name != API_NOT_FOUND
 
 
 def _not_found_detail(request: HttpRequest) -> str:
@@ -49,6 +58,14 @@ def _not_found_detail(request: HttpRequest) -> str:
             "path": request.path.rstrip("/")
         }
     return _("Not found. Check the path against the API documentation at /api/docs/.")
+
+
+@csrf_exempt  # a POST to a wrong path is a 404, not the HTML CSRF failure page
+@no_append_slash  # "/api/x" is not redirected to "/api/x/", which this view answers too
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Every path under /api/ that no API route matches: a wrong path parameter (not a UUID),
+    a trailing slash, an unknown route; any method, DEBUG on or off."""
+    return _json(_not_found_detail(request), "not_found", 404)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
