@@ -39,14 +39,14 @@ the locks: a payment is never allocated beyond its amount, an invoice never beyo
 
 The package by feature: ``normalise`` (comparing references, the dedupe key), ``recording``
 (``payment_record``), ``matching`` (``payment_auto_match``), ``allocations`` (operators'
-allocation and reversal), ``credit`` (company credit), and ``_common`` (what they share: payable
-balances, locks, one allocation and its journal entry).
+allocation and reversal), ``company_credit`` (company credit), and ``_common`` (what they
+share: payable balances, locks, one allocation and its journal entry).
 """
 
 from billing.services.invoices import InvoiceStateError
 from billing.services.payments._common import PAYABLE_STATUSES, payable_balance
 from billing.services.payments.allocations import allocation_create, allocation_reverse
-from billing.services.payments.credit import company_credit_apply, company_credit_available
+from billing.services.payments.company_credit import company_credit_apply, company_credit_available
 from billing.services.payments.matching import payment_auto_match
 from billing.services.payments.normalise import (
     normalise_account,

@@ -25,7 +25,7 @@ from billing.services.payments._common import (
     _release_covered_proformas,
     payable_balance,
 )
-from billing.services.payments.credit import company_credit_apply, company_credit_available
+from billing.services.payments.company_credit import company_credit_apply, company_credit_available
 from portal.models import Company, User
 from portal.services.audit import audit_record
 

@@ -19,7 +19,7 @@ from billing.services.payments._common import (
     _release_covered_proformas,
     payable_balance,
 )
-from billing.services.payments.credit import company_credit_apply
+from billing.services.payments.company_credit import company_credit_apply
 from billing.services.payments.normalise import normalise_text
 from portal.models import Company, User
 
