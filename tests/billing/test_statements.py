@@ -218,7 +218,7 @@ def test_a_failed_build_says_why_and_a_retry_issues_it(monkeypatch) -> None:
     def broken(content, path):
         raise OSError("disk full")
 
-    monkeypatch.setattr(service, "_write_xlsx", broken)
+    monkeypatch.setattr("billing.services.statements.files._write_xlsx", broken)
     failed = build(company, OCT)
     assert failed.status == Statement.Status.FAILED
     assert "disk full" in failed.failure

@@ -1,0 +1,103 @@
+"""Statements of account and their files."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import Company
+
+
+def _statement_path(instance: StatementFile, filename: str) -> str:
+    statement = instance.statement
+    return f"statements/{statement.company_id}/{statement.public_id}/{filename}"
+
+
+class Statement(models.Model):
+    """A company's statement of account for a period (dates inclusive, Asia/Shanghai days).
+    Issued once and never changed: a re-issue is a new version. The unique constraint gives one
+    statement per company, period and version however many schedulers or retries run."""
+
+    class Status(models.TextChoices):
+        BUILDING = "building", _("Being prepared")
+        ISSUED = "issued", _("Issued")
+        FAILED = "failed", _("Failed")
+
+    class Trigger(models.TextChoices):
+        MONTHLY = "monthly", _("Monthly")
+        ON_DEMAND = "on_demand", _("On demand")
+        REISSUE = "reissue", _("Re-issue")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="statements")
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    period_start = models.DateField(_("from"))
+    period_end = models.DateField(_("to"))
+    version = models.PositiveSmallIntegerField(_("version"), default=1)
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.BUILDING
+    )
+    opening_balance = models.DecimalField(
+        _("opening balance"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    closing_balance = models.DecimalField(
+        _("closing balance"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    # Totals, aging and card activity as shown on the statement.
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    failure = models.CharField(_("reason"), max_length=500, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("statement")
+        verbose_name_plural = _("statements")
+        ordering = ["-period_end", "-version", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "period_start", "period_end", "version"],
+                name="statement_one_per_version",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(period_end__gte=models.F("period_start")),
+                name="statement_period_order",
+            ),
+        ]
+        indexes = [models.Index(fields=["company", "-period_end"], name="statement_company_period")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class StatementFile(models.Model):
+    """One rendering of a statement (PDF, CSV or XLSX), with the SHA-256 of its bytes."""
+
+    class Format(models.TextChoices):
+        PDF = "pdf", "PDF"
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="files")
+    format = models.CharField(max_length=8, choices=Format.choices)
+    file = models.FileField(upload_to=_statement_path, max_length=200)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("statement file")
+        verbose_name_plural = _("statement files")
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "format"], name="statement_file_format")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.statement} {self.format}"

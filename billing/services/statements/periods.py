@@ -1,0 +1,78 @@
+"""Periods (whole Asia/Shanghai days) and statement numbers."""
+
+from __future__ import annotations
+
+import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal.models import Company
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def period_bounds(
+    period_start: datetime.date, period_end: datetime.date
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """The instants ``[start 00:00, end + 1 day 00:00)`` in Asia/Shanghai time."""
+    zone = _zone()
+    start = datetime.datetime.combine(period_start, datetime.time(), tzinfo=zone)
+    end = datetime.datetime.combine(
+        period_end + datetime.timedelta(days=1), datetime.time(), tzinfo=zone
+    )
+    return start, end
+
+
+def previous_month(month_start: datetime.date) -> tuple[datetime.date, datetime.date]:
+    """The whole calendar month before the one ``month_start`` falls in."""
+    last = month_start.replace(day=1) - datetime.timedelta(days=1)
+    return last.replace(day=1), last
+
+
+def _is_whole_month(start: datetime.date, end: datetime.date) -> bool:
+    return (
+        start.day == 1
+        and (end + datetime.timedelta(days=1)).day == 1
+        and (start.year, start.month) == (end.year, end.month)
+    )
+
+
+def statement_number(
+    company: Company, period_start: datetime.date, period_end: datetime.date, version: int
+) -> str:
+    """``ST-202610-000042-v1`` for a calendar month, ``ST-20261005-20261020-000042-v1``
+    for any other range; the middle part is the company's number (unique, unlike a prefix of
+    its public id)."""
+    short = f"{company.pk:06d}"
+    if _is_whole_month(period_start, period_end):
+        period = f"{period_start:%Y%m}"
+    else:
+        period = f"{period_start:%Y%m%d}-{period_end:%Y%m%d}"
+    return f"ST-{period}-{short}-v{version}"
+
+
+def _check_period(period_start: datetime.date, period_end: datetime.date) -> None:
+    if period_end < period_start:
+        raise ValidationError(
+            {
+                "period_end": _("The period ends on %(end)s, before it starts (%(start)s).")
+                % {"end": period_end, "start": period_start}
+            }
+        )
+    today = timezone.localdate()
+    if period_end >= today:
+        raise ValidationError(
+            {
+                "period_end": _(
+                    "A statement covers finished days only: %(end)s is not over yet. "
+                    "Choose %(yesterday)s or earlier."
+                )
+                % {"end": period_end, "yesterday": today - datetime.timedelta(days=1)}
+            }
+        )
