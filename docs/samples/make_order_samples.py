@@ -27,11 +27,14 @@ EN_HEADER = [
     "Cost center",
     "Note",
 ]
-# What HR exports: stray spaces, full-width digits, thousands separators, +86 mobiles, a blank
-# row and a total row at the bottom (both skipped with a note).
+# Products and face values of the demo catalog (portal/management/commands/seed_demo.py,
+# DEMO_PRODUCTS), by Chinese or English name, so that the samples pass the check in the demo
+# data; tests/cards/test_samples_match_demo.py proves it. What HR exports: stray spaces,
+# full-width digits, thousands separators, currency signs, +86 mobiles, an empty quantity, a
+# blank row and a total row at the bottom (both skipped with a note).
 ROWS = [
     [
-        "礼品卡",
+        "通用礼品卡",
         "100",
         "1",
         "张三",
@@ -42,7 +45,7 @@ ROWS = [
         "春节福利",
     ],
     [
-        "礼品卡",
+        "通用礼品卡",
         "\uff12\uff10\uff10",
         "1",
         " 李四 ",
@@ -63,10 +66,36 @@ ROWS = [
         "销售部",
         "",
     ],
-    ["礼品卡", "500", "", "赵六", "13600136000", "", "E0004", "财务部", "数量为空即 1 张"],
-    ["", "", "", "", "", "", "", "", ""],
-    ["合计", "", "5", "", "", "", "", "", ""],
+    [
+        "员工福利卡\uff08记名\uff09",
+        "\uffe52,000",
+        "1",
+        "赵六",
+        "13600136000",
+        "",
+        "E0004",
+        "财务部",
+        "记名卡",
+    ],
+    [
+        "Holiday gift card",
+        "300元",
+        "",
+        "钱七",
+        "13500135000",
+        "",
+        "E0005",
+        "财务部",
+        "数量为空即 1 张",
+    ],
 ]
+CARD_COUNT = sum(int(row[2] or 1) for row in ROWS)
+ROWS += [
+    ["", "", "", "", "", "", "", "", ""],
+    ["合计", "", str(CARD_COUNT), "", "", "", "", "", ""],
+]
+# A fixed time in the XLSX's zip entries, so that writing the samples again changes no byte.
+ZIP_TIME = (2025, 1, 1, 0, 0, 0)
 
 
 def _csv_text(header: list[str]) -> str:
@@ -95,7 +124,11 @@ def _xlsx(header: list[str]) -> bytes:
     ct = "application/vnd.openxmlformats-officedocument.spreadsheetml"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
-        book.writestr(
+
+        def add(name: str, text: str) -> None:
+            book.writestr(zipfile.ZipInfo(name, ZIP_TIME), text, zipfile.ZIP_DEFLATED)
+
+        add(
             "[Content_Types].xml",
             '<?xml version="1.0" encoding="UTF-8"?>'
             '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
@@ -106,24 +139,24 @@ def _xlsx(header: list[str]) -> bytes:
             f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{ct}.worksheet+xml"/>'
             "</Types>",
         )
-        book.writestr(
+        add(
             "_rels/.rels",
             f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{pkg}">'
             f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/>'
             "</Relationships>",
         )
-        book.writestr(
+        add(
             "xl/workbook.xml",
             f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{main}" xmlns:r="{rel}">'
             '<sheets><sheet name="订单" sheetId="1" r:id="rId1"/></sheets></workbook>',
         )
-        book.writestr(
+        add(
             "xl/_rels/workbook.xml.rels",
             f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{pkg}">'
             f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
             "</Relationships>",
         )
-        book.writestr(
+        add(
             "xl/worksheets/sheet1.xml",
             f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{main}"><sheetData>'
             + "".join(rows)
@@ -132,11 +165,19 @@ def _xlsx(header: list[str]) -> bytes:
     return buffer.getvalue()
 
 
+def samples() -> dict[str, bytes]:
+    """File name -> content of each order sample."""
+    return {
+        "orders-utf8.csv": _csv_text(ZH_HEADER).encode("utf-8"),
+        "orders-utf8-bom.csv": _csv_text(EN_HEADER).encode("utf-8-sig"),
+        "orders-gbk.csv": _csv_text(ZH_HEADER).encode("gb18030"),
+        "orders.xlsx": _xlsx(EN_HEADER),
+    }
+
+
 def main() -> None:
-    (HERE / "orders-utf8.csv").write_bytes(_csv_text(ZH_HEADER).encode("utf-8"))
-    (HERE / "orders-utf8-bom.csv").write_bytes(_csv_text(EN_HEADER).encode("utf-8-sig"))
-    (HERE / "orders-gbk.csv").write_bytes(_csv_text(ZH_HEADER).encode("gb18030"))
-    (HERE / "orders.xlsx").write_bytes(_xlsx(EN_HEADER))
+    for name, content in samples().items():
+        (HERE / name).write_bytes(content)
 
 
 if __name__ == "__main__":
