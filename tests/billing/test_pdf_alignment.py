@@ -116,11 +116,6 @@ def test_the_statement_template_lines_up_the_detail_amounts(language: str) -> No
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs billing/services/statements.py to pass the detail as rows of cells "
-    "(``detail_rows``) instead of space-padded text; see the statement_pdf.html comment",
-)
 def test_an_issued_statement_lines_up_the_detail_amounts() -> None:
     """Through the statement service, in the company's language (Chinese labels of 2 to 5
     characters beside Latin ones)."""

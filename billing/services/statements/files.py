@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import threading
-import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -139,39 +138,6 @@ def _write_xlsx(content: _Content, path: Path) -> None:
         writer.close()
 
 
-# Columns of the PDF's activity listing, in monospaced cells (a CJK character takes two);
-# text columns are left-aligned, amounts right-aligned.
-_DETAIL_COLUMNS = ((10, "<"), (16, "<"), (24, "<"), (16, ">"), (16, ">"), (16, ">"))
-
-
-def _cells(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _fit(text: str, width: int, align: str) -> str:
-    while _cells(text) > width:
-        text = text[:-1]
-    pad = " " * (width - _cells(text))
-    return text + pad if align == "<" else pad + text
-
-
-def _detail_row(values: list[str]) -> str:
-    return "  ".join(
-        _fit(str(value), width, align)
-        for value, (width, align) in zip(values, _DETAIL_COLUMNS, strict=True)
-    )
-
-
-# Lines of the activity listing per preformatted block of the PDF: one block per line costs
-# WeasyPrint a box, a style and a layout pass each; one block for hundreds of lines makes it
-# break a long text again and again. A few dozen lines per block measured fastest.
-_BLOCK_LINES = 25
-
-
-def _blocks(rows: list[str]) -> list[str]:
-    return ["\n".join(rows[i : i + _BLOCK_LINES]) for i in range(0, len(rows), _BLOCK_LINES)]
-
-
 def _write_pdf(content: _Content, path: Path) -> None:
     s = content.summary
     labels = aging_labels()
@@ -187,46 +153,37 @@ def _write_pdf(content: _Content, path: Path) -> None:
             "invoiced": format_cny(Decimal(s["invoiced"])),
             "credited": format_cny(Decimal(s["credited"])),
             "paid": format_cny(Decimal(s["paid"])),
-            "detail_header": _detail_row(
-                [_("Date"), _("Type"), _("Document"), _("Debit"), _("Credit"), _("Balance")]
-            ),
-            "detail_blocks": _blocks(
+            # One row of six formatted cells per movement; the template lays them out as a
+            # table with fixed columns and tabular figures, so amounts line up whatever the labels.
+            "detail_rows": [
                 [
-                    _detail_row(
-                        [
-                            f"{content.statement.period_start:%Y-%m-%d}",
-                            _("Opening balance"),
-                            "",
-                            "",
-                            "",
-                            format_cny(content.opening),
-                        ]
-                    ),
-                    *(
-                        _detail_row(
-                            [
-                                f"{line.at:%Y-%m-%d}",
-                                line.label,
-                                line.reference,
-                                format_cny(line.debit) if line.debit else "",
-                                format_cny(line.credit) if line.credit else "",
-                                format_cny(line.balance),
-                            ]
-                        )
-                        for line in content.lines
-                    ),
-                    _detail_row(
-                        [
-                            f"{content.statement.period_end:%Y-%m-%d}",
-                            _("Closing balance"),
-                            "",
-                            "",
-                            "",
-                            format_cny(content.closing),
-                        ]
-                    ),
-                ]
-            ),
+                    f"{content.statement.period_start:%Y-%m-%d}",
+                    _("Opening balance"),
+                    "",
+                    "",
+                    "",
+                    format_cny(content.opening),
+                ],
+                *(
+                    [
+                        f"{line.at:%Y-%m-%d}",
+                        line.label,
+                        line.reference,
+                        format_cny(line.debit) if line.debit else "",
+                        format_cny(line.credit) if line.credit else "",
+                        format_cny(line.balance),
+                    ]
+                    for line in content.lines
+                ),
+                [
+                    f"{content.statement.period_end:%Y-%m-%d}",
+                    _("Closing balance"),
+                    "",
+                    "",
+                    "",
+                    format_cny(content.closing),
+                ],
+            ],
             "aging": [
                 (labels[name], format_cny(Decimal(s["aging"][name]))) for name in AGING_BUCKETS
             ],
