@@ -16,9 +16,10 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from billing.dues import open_sale_invoices, past_grace, pay_by
 from billing.models import CreditLine, Invoice, InvoiceLine
 from billing.money import ZERO
-from billing.services.credit import OPEN_STATUSES, CreditPosition
+from billing.services.credit import CreditPosition
 
 TAX_CATEGORY_LABELS: dict[str, Promise] = {
     Invoice.TAX_CATEGORY: _("Non-taxable prepaid card sale"),
@@ -61,9 +62,7 @@ def invoice_filter(
 
 def open_invoices(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
     """Sale invoices with a balance still to pay, the earliest due first."""
-    return invoices.filter(kind=Invoice.Kind.INVOICE, status__in=OPEN_STATUSES).order_by(
-        "due_date", "id"
-    )
+    return open_sale_invoices(invoices).order_by("due_date", "id")
 
 
 def open_invoice_balance(invoices: QuerySet[Invoice]) -> Decimal:
@@ -156,12 +155,10 @@ def credit_open_invoices(
             OpenInvoice(
                 invoice=invoice,
                 days_past_due=max(days, 0),
-                blocks_credit=days > position.grace_days,
-                pay_by=(
-                    invoice.due_date + datetime.timedelta(days=position.grace_days)
-                    if invoice.due_date
-                    else None
+                blocks_credit=past_grace(
+                    invoice.due_date, today=today, grace_days=position.grace_days
                 ),
+                pay_by=pay_by(invoice.due_date, position.grace_days) if invoice.due_date else None,
             )
         )
     return result

@@ -18,14 +18,13 @@ from django.utils.translation import gettext as _
 
 from billing import locks
 from billing.audit import BillingAction
+from billing.dues import OPEN_STATUSES, open_sale_invoices, past_grace_invoices
 from billing.models import CreditHold, CreditLine, CreditReservation, Invoice
 from billing.money import MAX_AMOUNT, ZERO, format_cny, quantize
 from billing.services.invoices import InvoiceLineData, invoice_issue
 from portal.errors import DomainError
 from portal.models import Company, User
 from portal.services.audit import audit_record
-
-OPEN_STATUSES = (Invoice.Status.OPEN, Invoice.Status.OVERDUE)
 
 
 class CreditRefused(DomainError):
@@ -69,17 +68,14 @@ def credit_position(
         if line is None:
             return None
     today = today or _today()
-    open_invoices = Invoice.objects.filter(
-        company=company, kind=Invoice.Kind.INVOICE, status__in=OPEN_STATUSES
-    )
+    open_invoices = open_sale_invoices(Invoice.objects.filter(company=company))
     unpaid = open_invoices.aggregate(total=Sum(F("total") - F("paid_amount")))["total"] or ZERO
     reservations = CreditReservation.objects.filter(company=company, released_at__isnull=True)
     if exclude_reference:
         reservations = reservations.exclude(reference=exclude_reference)
     reserved = reservations.aggregate(total=Sum("amount"))["total"] or ZERO
-    cutoff = today - datetime.timedelta(days=line.grace_days)
     past_due = (
-        open_invoices.filter(due_date__lt=cutoff)
+        past_grace_invoices(open_invoices, today=today, grace_days=line.grace_days)
         .order_by("due_date")
         .values_list("number", flat=True)
     ).first()

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from billing import locks
 from billing.audit import BillingAction
+from billing.dues import OPEN_STATUSES
 from billing.models import Account, Allocation, Invoice, JournalEntry, Payment
 from billing.money import ZERO
 from billing.services.invoices import invoice_move, proforma_mark_paid
@@ -20,7 +21,7 @@ from billing.services.ledger import account_get, journal_post
 from portal.models import Company, User
 from portal.services.audit import audit_record
 
-PAYABLE_STATUSES = (Invoice.Status.OPEN, Invoice.Status.OVERDUE)
+PAYABLE_STATUSES = OPEN_STATUSES  # an invoice takes payments while it is open
 
 
 def _today() -> Any:

@@ -55,7 +55,6 @@ from billing.services.receivables.emails import (
     reminder_context,
 )
 from billing.services.receivables.holds import (
-    OPEN_STATUSES,
     credit_hold_open,
     credit_hold_refresh,
     open_sale_invoices,
@@ -70,7 +69,6 @@ __all__ = [
     "BUCKETS",
     "BUCKET_KEYS",
     "CHECK_LABELS",
-    "OPEN_STATUSES",
     "REMINDER_DAYS",
     "AgingItem",
     "AgingReport",

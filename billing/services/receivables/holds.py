@@ -10,12 +10,12 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from billing.audit import BillingAction
+from billing.dues import open_sale_invoices as _open
+from billing.dues import past_grace_invoices
 from billing.models import CreditHold, CreditLine, Invoice
 from portal.models import Company, User
 from portal.services.audit import audit_record
 from portal.services.outbox import outbox_enqueue
-
-OPEN_STATUSES = (Invoice.Status.OPEN, Invoice.Status.OVERDUE)
 
 
 def _grace_days(company: Company) -> int:
@@ -24,16 +24,14 @@ def _grace_days(company: Company) -> int:
 
 
 def open_sale_invoices() -> QuerySet[Invoice]:
-    return Invoice.objects.filter(
-        kind=Invoice.Kind.INVOICE, status__in=OPEN_STATUSES, due_date__isnull=False
-    )
+    return _open().filter(due_date__isnull=False)
 
 
 def _blocking_invoice(company: Company, today: datetime.date) -> Invoice | None:
-    cutoff = today - datetime.timedelta(days=_grace_days(company))
     return (
-        open_sale_invoices()
-        .filter(company=company, due_date__lt=cutoff)
+        past_grace_invoices(
+            Invoice.objects.filter(company=company), today=today, grace_days=_grace_days(company)
+        )
         .order_by("due_date", "id")
         .first()
     )
