@@ -23,7 +23,7 @@ from rest_framework.routers import SimpleRouter
 
 from cards.models import Batch, Card, CardStatus, Order
 from cards.serializers_cards import CardSerializer
-from cards.views_cards import (
+from cards.views.cards import (
     CardFilters,
     SerialSearchError,
     attach_batches,

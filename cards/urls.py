@@ -3,39 +3,39 @@ approvals, issued cards, delivery by file, delivery to recipients."""
 
 from django.urls import path
 
-from cards import views, views_cards, views_delivery, views_recipient, views_uploads
+from cards import views
 
 app_name = "cards"
 
 urlpatterns = [
     # Order files: upload, the check's preview and progress, error file, confirm, discard,
     # history. First, so that orders/upload/ and orders/uploads/ are not taken for order numbers.
-    path("orders/upload/", views_uploads.upload_new, name="upload_new"),
+    path("orders/upload/", views.upload_new, name="upload_new"),
     path(
         "orders/upload/template-<str:language>.<str:fmt>",
-        views_uploads.upload_template_view,
+        views.upload_template_view,
         name="upload_template",
     ),
-    path("orders/uploads/", views_uploads.upload_list, name="upload_list"),
-    path("orders/uploads/<uuid:public_id>/", views_uploads.upload_detail, name="upload_detail"),
+    path("orders/uploads/", views.upload_list, name="upload_list"),
+    path("orders/uploads/<uuid:public_id>/", views.upload_detail, name="upload_detail"),
     path(
         "orders/uploads/<uuid:public_id>/progress.json",
-        views_uploads.upload_progress_view,
+        views.upload_progress_view,
         name="upload_progress",
     ),
     path(
         "orders/uploads/<uuid:public_id>/errors.<str:fmt>",
-        views_uploads.upload_errors_view,
+        views.upload_errors_view,
         name="upload_errors",
     ),
     path(
         "orders/uploads/<uuid:public_id>/confirm/",
-        views_uploads.upload_confirm_view,
+        views.upload_confirm_view,
         name="upload_confirm",
     ),
     path(
         "orders/uploads/<uuid:public_id>/discard/",
-        views_uploads.upload_discard_view,
+        views.upload_discard_view,
         name="upload_discard",
     ),
     # Ordering: catalog, orders and their actions, approvals.
@@ -50,23 +50,23 @@ urlpatterns = [
     path("orders/<str:number>/cancel/", views.order_cancel_view, name="order_cancel"),
     path("approvals/", views.approvals, name="approvals"),
     # Issuance: progress and card lists.
-    path("cards/", views_cards.card_list, name="card_list"),
-    path("orders/<str:number>/cards/", views_cards.order_cards, name="order_cards"),
-    path("orders/<str:number>/progress.json", views_cards.order_progress, name="order_progress"),
+    path("cards/", views.card_list, name="card_list"),
+    path("orders/<str:number>/cards/", views.order_cards, name="order_cards"),
+    path("orders/<str:number>/progress.json", views.order_progress, name="order_progress"),
     # Delivery by file: the page of an order's code downloads and the archive itself.
-    path("orders/<str:number>/codes/", views_delivery.code_download, name="code_download"),
-    path("orders/<str:number>/codes/archive/", views_delivery.code_archive, name="code_archive"),
+    path("orders/<str:number>/codes/", views.code_download, name="code_download"),
+    path("orders/<str:number>/codes/archive/", views.code_archive, name="code_archive"),
     # Delivery to recipients: the one-time link (no account) and the buyer's actions.
-    path("r/<str:token>/", views_recipient.recipient_link, name="recipient_link"),
-    path("r/", views_recipient.recipient_card, name="recipient_card"),
+    path("r/<str:token>/", views.recipient_link, name="recipient_link"),
+    path("r/", views.recipient_card, name="recipient_card"),
     path(
         "orders/<str:number>/recipients/<uuid:delivery>/resend/",
-        views_recipient.recipient_resend,
+        views.recipient_resend,
         name="recipient_resend",
     ),
     path(
         "orders/<str:number>/recipients/<uuid:delivery>/change/",
-        views_recipient.recipient_change,
+        views.recipient_change,
         name="recipient_change",
     ),
 ]
