@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from cards.models import Batch, Card, CardStatus, Order
-from cards.serializers_cards import CardSerializer
+from cards.serializers import CardSerializer
 from cards.views.cards import (
     CardFilters,
     SerialSearchError,
