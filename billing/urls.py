@@ -3,7 +3,7 @@ history, statements."""
 
 from django.urls import path
 
-from billing import views, views_receivables, views_statements
+from billing import views
 
 app_name = "billing"
 
@@ -13,14 +13,14 @@ urlpatterns = [
     path("invoices/<str:number>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("credit/", views.credit, name="credit"),
     # Aging and receivables.
-    path("aging/", views_receivables.aging, name="aging"),
-    path("payments/", views_receivables.payment_history, name="payment_history"),
+    path("aging/", views.aging, name="aging"),
+    path("payments/", views.payment_history, name="payment_history"),
     # Statements.
-    path("statements/", views_statements.statement_list, name="statement_list"),
-    path("statements/request/", views_statements.statement_request_view, name="statement_request"),
+    path("statements/", views.statement_list, name="statement_list"),
+    path("statements/request/", views.statement_request_view, name="statement_request"),
     path(
         "statements/<uuid:public_id>/<str:fmt>/",
-        views_statements.statement_download,
+        views.statement_download,
         name="statement_download",
     ),
 ]
