@@ -1,4 +1,7 @@
-from django.urls import include, path
+"""The portal's billing pages (namespace ``billing``): invoices and credit, aging and payment
+history, statements."""
+
+from django.urls import path
 
 from billing import views
 
@@ -9,9 +12,15 @@ urlpatterns = [
     path("invoices/<str:number>/", views.invoice_detail, name="invoice_detail"),
     path("invoices/<str:number>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("credit/", views.credit, name="credit"),
-    # Payments (billing/urls_payments.py), aging and receivables (billing/urls_receivables.py),
-    # statements (billing/urls_statements.py).
-    path("", include("billing.urls_payments")),
-    path("", include("billing.urls_receivables")),
-    path("", include("billing.urls_statements")),
+    # Aging and receivables.
+    path("aging/", views.aging, name="aging"),
+    path("payments/", views.payment_history, name="payment_history"),
+    # Statements.
+    path("statements/", views.statement_list, name="statement_list"),
+    path("statements/request/", views.statement_request_view, name="statement_request"),
+    path(
+        "statements/<uuid:public_id>/<str:fmt>/",
+        views.statement_download,
+        name="statement_download",
+    ),
 ]

@@ -6,13 +6,13 @@ from django.views.generic import RedirectView
 from rest_framework.routers import SimpleRouter
 
 from billing.api import InvoiceViewSet
-from billing.api_payments import register_payment_routes
-from billing.api_receivables import register_receivable_routes
-from billing.api_statements import register_statement_routes
+from billing.api.payments import register_payment_routes
+from billing.api.receivables import register_receivable_routes
+from billing.api.statements import register_statement_routes
 from cards.api import OrderViewSet, ProductViewSet
-from cards.api_cards import register_card_routes
-from cards.api_codes import register_code_routes
-from cards.api_uploads import register_upload_routes
+from cards.api.cards import register_card_routes
+from cards.api.codes import register_code_routes
+from cards.api.uploads import register_upload_routes
 from portal.api import schema  # noqa: F401  (registers the authentication scheme)
 from portal.api.docs import api_docs_view, api_schema_view
 
@@ -20,12 +20,12 @@ router = SimpleRouter(trailing_slash=False)
 router.register("products", ProductViewSet, basename="api-product")
 router.register("orders", OrderViewSet, basename="api-order")
 router.register("invoices", InvoiceViewSet, basename="api-invoice")
-register_card_routes(router)  # cards/api_cards.py: /cards, /orders/{number}/cards
-register_code_routes(router)  # cards/api_codes.py: code export (codes:export scope)
-register_upload_routes(router)  # cards/api_uploads.py: /order-uploads
-register_payment_routes(router)  # billing/api_payments.py: /payments
-register_receivable_routes(router)  # billing/api_receivables.py: /aging
-register_statement_routes(router)  # billing/api_statements.py: /statements
+register_card_routes(router)  # cards/api/cards.py: /cards, /orders/{number}/cards
+register_code_routes(router)  # cards/api/codes.py: code export (codes:export scope)
+register_upload_routes(router)  # cards/api/uploads.py: /order-uploads
+register_payment_routes(router)  # billing/api/payments.py: /payments
+register_receivable_routes(router)  # billing/api/receivables.py: /aging
+register_statement_routes(router)  # billing/api/statements.py: /statements
 
 urlpatterns = [
     path("v1/", include(router.urls)),

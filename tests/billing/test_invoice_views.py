@@ -147,7 +147,7 @@ def test_invoice_list_searches_invoice_and_order_numbers(client, buyer):
 
 
 def test_invoice_list_pages_keep_the_filters(client, buyer, monkeypatch):
-    monkeypatch.setattr("billing.views.INVOICES_PER_PAGE", 2)
+    monkeypatch.setattr("billing.views.invoices.INVOICES_PER_PAGE", 2)
     invoices = [charge(buyer, f"ORD-P-{n}") for n in range(3)]
     client = signed_in(client, buyer)
 

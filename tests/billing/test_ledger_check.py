@@ -15,7 +15,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
-from billing import tasks_receivables as tasks
 from billing.invariants import registered_invariants
 from billing.models import Account, Invoice, JournalEntry, LedgerCheck, Posting
 from billing.services.credit import credit_charge
@@ -23,6 +22,7 @@ from billing.services.invoices import InvoiceLineData
 from billing.services.ledger import account_get, journal_post
 from billing.services.payments import payment_record
 from billing.services.receivables import ledger_check_run
+from billing.tasks import receivables as tasks
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]

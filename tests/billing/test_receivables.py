@@ -24,7 +24,6 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone, translation
 
-from billing import tasks_receivables as tasks
 from billing.audit import BillingAction
 from billing.models import CreditHold, Invoice, InvoiceReminder
 from billing.services.credit import CreditRefused, credit_check
@@ -35,6 +34,7 @@ from billing.services.receivables import (
     receivables_daily,
     reminder_kinds_due,
 )
+from billing.tasks import receivables as tasks
 from cards.models import OrderStatus
 from portal.models import AuditEvent, Role
 from tests import factories

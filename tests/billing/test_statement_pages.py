@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from billing.models import Statement
 from billing.services.statements import statement_build
-from billing.tasks_statements import statement_build as build_task
+from billing.tasks.statements import statement_build as build_task
 from portal.models import OutboxMessage, Role
 from tests import factories
 from tests.billing import statement_data as data

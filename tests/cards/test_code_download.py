@@ -32,7 +32,7 @@ from cards.services import code_export, issuance
 from cards.services.code_export import CodeExportAction
 from cards.services.orders import LineInput, order_create
 from cards.services.workflow import order_begin_fulfilment, order_submit
-from cards.views_delivery import FRESH_2FA_SESSION_KEY
+from cards.views.delivery import FRESH_2FA_SESSION_KEY
 from portal.models import AuditAction, AuditEvent, Company, Role, User
 from tests import factories
 from tests.conftest import sign_in

@@ -20,7 +20,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone, translation
 
-from cards import codes, tasks, views_recipient
+from cards import codes, tasks
 from cards.models import (
     Card,
     CardProduct,
@@ -36,6 +36,7 @@ from cards.services import issuance, recipients
 from cards.services.orders import LineInput, order_create
 from cards.services.recipients import RecipientAction
 from cards.services.workflow import order_begin_fulfilment, order_submit
+from cards.views import recipient as views_recipient
 from portal import sms
 from portal.models import AuditEvent, Company, Role, User
 from tests import factories

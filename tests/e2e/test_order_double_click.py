@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
-import cards.views
+import cards.views.order_form
 from cards.models import Order
 from portal.models import Role
 from tests import factories
@@ -31,13 +31,13 @@ def test_double_clicking_save_and_submit_makes_one_order(
 ) -> None:
     # The live server answers in a few milliseconds; a real one under load takes longer, and a
     # person's second click lands while the first post is still running. Make it so here.
-    order_create = cards.views.order_create
+    order_create = cards.views.order_form.order_create
 
     def slow_order_create(**kwargs: Any) -> Order:
         time.sleep(0.5)
         return order_create(**kwargs)
 
-    monkeypatch.setattr(cards.views, "order_create", slow_order_create)
+    monkeypatch.setattr(cards.views.order_form, "order_create", slow_order_create)
     company = factories.company("Double Click Trading Co., Ltd.", approval_threshold="5000.00")
     factories.credit_line(company, "100000.00")
     product = factories.product()

@@ -22,8 +22,8 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from cards.models import Batch, Card, CardStatus, Order
-from cards.serializers_cards import CardSerializer
-from cards.views_cards import (
+from cards.serializers import CardSerializer
+from cards.views.cards import (
     CardFilters,
     SerialSearchError,
     attach_batches,

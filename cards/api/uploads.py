@@ -27,8 +27,8 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from cards.models import Order, OrderUpload
-from cards.serializers import OrderDetailSerializer
-from cards.serializers_uploads import (
+from cards.serializers import (
+    OrderDetailSerializer,
     OrderUploadConfirmSerializer,
     OrderUploadCreateSerializer,
     OrderUploadSerializer,

@@ -4,7 +4,7 @@ company and of one order.
 Lists are paged by serial (keyset), never counted: an order of a million cards lists as fast as
 one of ten. Card rows are read with ``.only()`` the shown columns, so no digest or ciphertext is
 ever loaded for a page. The reads here (``card_rows``, ``CardFilters``...) are shared with the
-API (``cards.api_cards``).
+API (``cards.api.cards``).
 """
 
 from __future__ import annotations

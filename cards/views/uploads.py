@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from cards.forms_uploads import ConfirmUploadForm, UploadForm
+from cards.forms import ConfirmUploadForm, UploadForm
 from cards.models import OrderUpload, UploadStatus
 from cards.services.uploads import (
     upload_confirm,

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from billing.models import Statement, StatementFile
-from billing.views_statements import file_response
+from billing.views.statements import file_response
 from portal.api.access import ApiAccess
 from portal.api.schema import ERROR_RESPONSES
 from portal.policy import Action

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from cards.models import Card, CardStatus
-from cards.serializers import money_field
+from cards.serializers.orders import money_field
 
 
 class CardSerializer(serializers.Serializer[Card]):

@@ -1,23 +1,20 @@
-"""Portal pages of ordering: the catalog, the order list, the order form, the order page with its
-actions, and the approvals queue. Views read through ``cards.selectors`` scoped by
-``portal.access`` and change state only through ``cards.services``."""
+"""Portal page of the order form: a new order, or a draft changed. Views read through
+``cards.selectors`` scoped by ``portal.access`` and change state only through
+``cards.services``."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
-from billing.models import Invoice
 from billing.money import ZERO, format_cny
 from billing.services.credit import credit_line_refusal, credit_position
 from cards import selectors
@@ -30,12 +27,11 @@ from cards.forms import (
     RECIPIENT_FIELDS,
     LineForm,
     LineFormSet,
-    OrderFilterForm,
     OrderForm,
     RegistrationForm,
     product_choices,
 )
-from cards.models import REGISTRATION_ORDER_THRESHOLD, Order, OrderStatus, PaymentMethod
+from cards.models import REGISTRATION_ORDER_THRESHOLD, Order, PaymentMethod
 from cards.services.orders import (
     CheckedLine,
     CheckedOrder,
@@ -45,82 +41,16 @@ from cards.services.orders import (
     order_lines_check,
     order_update,
 )
-from cards.services.workflow import (
-    CANCELLABLE,
-    order_approve,
-    order_cancel,
-    order_reject,
-    order_submit,
-)
-from portal import policy
+from cards.views._common import _actor, _error_text
+from cards.views.order_page import _submit
 from portal.access import (
-    active_company,
     active_membership,
-    can,
-    company_member_required,
-    company_objects,
     get_company_object_or_404,
     policy_required,
 )
-from portal.models import AuditEvent, Company, User
+from portal.models import Company
 from portal.policy import Action
 from portal.services.audit import client_ip
-
-ORDERS_PER_PAGE = 25
-LINES_PER_PAGE = 50
-
-
-def _actor(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
-def _error_text(exc: ValidationError | PermissionDenied) -> str:
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc) or _("Your role in this company does not allow this.")
-
-
-# --- Catalog -------------------------------------------------------------------------------------
-
-
-@company_member_required
-def catalog(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "cards/catalog.html",
-        {
-            "products": selectors.catalog_products(active_company(request)),
-            "can_order": can(request, Action.ORDER_CREATE),
-            "order_refusal": policy.refusal(Action.ORDER_CREATE),
-        },
-    )
-
-
-# --- Order list ----------------------------------------------------------------------------------
-
-
-@company_member_required
-def order_list(request: HttpRequest) -> HttpResponse:
-    orders = company_objects(request, Order)
-    form = OrderFilterForm(
-        request.GET or None, creators=selectors.order_creators(company_objects(request, Order))
-    )
-    filters = form.filters()
-    page = Paginator(selectors.orders_search(orders, filters), ORDERS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
-    return render(
-        request,
-        "cards/order_list.html",
-        {
-            "form": form,
-            "page": page,
-            "filtered": filters != selectors.OrderFilters(),
-            "can_order": can(request, Action.ORDER_CREATE),
-            "order_refusal": policy.refusal(Action.ORDER_CREATE),
-        },
-    )
-
 
 # --- Order form ----------------------------------------------------------------------------------
 
@@ -430,183 +360,3 @@ def order_edit(request: HttpRequest, number: str) -> HttpResponse:
         )
         return redirect("cards:order_detail", number=order.number)
     return _order_form(request, order)
-
-
-# --- Order page and its actions ------------------------------------------------------------------
-
-
-def _next_step(order: Order) -> str:
-    """What happens next, in the buyer's words."""
-    if order.status == OrderStatus.PENDING_APPROVAL:
-        return _("It waits for one of your company's approvers.")
-    if order.status == OrderStatus.PENDING_REVIEW:
-        return _("Our team reviews it before it goes ahead.")
-    if order.status == OrderStatus.AWAITING_PAYMENT and order.proforma is not None:
-        return _(
-            "Transfer %(amount)s with the payment reference %(reference)s; the cards are "
-            "generated when the money arrives."
-        ) % {
-            "amount": format_cny(order.proforma.total),
-            "reference": order.proforma.payment_reference,
-        }
-    if order.status in (OrderStatus.FUNDED, OrderStatus.FULFILLING) and order.invoice is not None:
-        return _("Invoice %(invoice)s was issued and the cards are being generated.") % {
-            "invoice": order.invoice.number
-        }
-    return ""
-
-
-def _submit(request: HttpRequest, order: Order, *, just_saved: bool = False) -> None:
-    try:
-        submitted = order_submit(order=order, actor=_actor(request), ip=client_ip(request))
-    except (ValidationError, PermissionDenied) as exc:
-        if just_saved:
-            messages.error(
-                request,
-                _("Draft %(number)s was saved but not submitted: %(reason)s")
-                % {"number": order.number, "reason": _error_text(exc)},
-            )
-        else:
-            messages.error(request, _error_text(exc))
-        return
-    done = _("Order %(number)s submitted.") % {"number": submitted.number}
-    messages.success(request, f"{done} {_next_step(submitted)}".strip())
-
-
-def _order_for_action(request: HttpRequest, number: str) -> Order:
-    return get_company_object_or_404(
-        request, Order.objects.select_related("company"), number=number
-    )
-
-
-@company_member_required
-@require_POST
-def order_submit_view(request: HttpRequest, number: str) -> HttpResponse:
-    order = _order_for_action(request, number)
-    _submit(request, order)
-    return redirect("cards:order_detail", number=order.number)
-
-
-@company_member_required
-@require_POST
-def order_approve_view(request: HttpRequest, number: str) -> HttpResponse:
-    order = _order_for_action(request, number)
-    try:
-        approved = order_approve(order=order, actor=_actor(request), ip=client_ip(request))
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
-    else:
-        done = _("Order %(number)s approved.") % {"number": approved.number}
-        messages.success(request, f"{done} {_next_step(approved)}".strip())
-    return redirect("cards:order_detail", number=order.number)
-
-
-@company_member_required
-@require_POST
-def order_reject_view(request: HttpRequest, number: str) -> HttpResponse:
-    order = _order_for_action(request, number)
-    try:
-        order_reject(
-            order=order,
-            actor=_actor(request),
-            reason=request.POST.get("reason", ""),
-            ip=client_ip(request),
-        )
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
-    else:
-        messages.success(
-            request,
-            _("Order %(number)s rejected. Its creator is told your reason.")
-            % {"number": order.number},
-        )
-    return redirect("cards:order_detail", number=order.number)
-
-
-@company_member_required
-@require_POST
-def order_cancel_view(request: HttpRequest, number: str) -> HttpResponse:
-    order = _order_for_action(request, number)
-    try:
-        order_cancel(
-            order=order,
-            actor=_actor(request),
-            reason=request.POST.get("reason", ""),
-            ip=client_ip(request),
-        )
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
-    else:
-        messages.success(request, _("Order %(number)s cancelled.") % {"number": order.number})
-    return redirect("cards:order_detail", number=order.number)
-
-
-@company_member_required
-def order_detail(request: HttpRequest, number: str) -> HttpResponse:
-    order = get_company_object_or_404(
-        request,
-        Order.objects.select_related(
-            "created_by", "registration", "invoice", "proforma", "approved_by"
-        ),
-        number=number,
-    )
-    membership = active_membership(request)
-    is_creator = order.created_by_id == request.user.pk
-    waiting = order.status == OrderStatus.PENDING_APPROVAL
-    cancellable = order.status in CANCELLABLE
-    may_cancel = policy.can(membership, Action.ORDER_CANCEL) and (
-        is_creator or policy.can(membership, Action.ORDER_CANCEL_ANY)
-    )
-    # What the order's state would allow but this person's role does not: the page says why.
-    unavailable = [
-        policy.refusal(action)
-        for action, pending in (
-            (Action.ORDER_SUBMIT, order.status == OrderStatus.DRAFT),
-            (Action.ORDER_APPROVE, waiting and not is_creator),
-            (Action.ORDER_CANCEL, cancellable),
-        )
-        if pending and not policy.can(membership, action)
-    ]
-    if cancellable and policy.can(membership, Action.ORDER_CANCEL) and not may_cancel:
-        unavailable.append(policy.refusal(Action.ORDER_CANCEL_ANY))
-    lines = Paginator(
-        order.lines.select_related("product").order_by("position"), LINES_PER_PAGE
-    ).get_page(request.GET.get("lines_page"))
-    adjustment = order.total - order.face_total
-    context = {
-        "order": order,
-        "lines": lines,
-        "adjustment": abs(adjustment),
-        "is_fee": adjustment > 0,
-        "documents": company_objects(request, Invoice)
-        .filter(order_number=order.number)
-        .order_by("created_at", "id"),
-        "credit": (
-            credit_position(order.company)
-            if order.payment_method == PaymentMethod.CREDIT and order.is_open
-            else None
-        ),
-        "events": selectors.order_history(company_objects(request, AuditEvent), order),
-        "is_creator": is_creator,
-        "can_edit": order.is_editable
-        and policy.can(membership, Action.ORDER_CREATE)
-        and order.line_count <= MAX_FORM_LINES,
-        "can_submit": order.status == OrderStatus.DRAFT
-        and policy.can(membership, Action.ORDER_SUBMIT),
-        "can_decide": waiting and policy.can(membership, Action.ORDER_APPROVE) and not is_creator,
-        "own_waiting": waiting and is_creator,
-        "can_cancel": cancellable and may_cancel,
-        "unavailable": unavailable,
-        "next_step": _next_step(order),
-    }
-    return render(request, "cards/order_detail.html", context)
-
-
-# --- Approvals -----------------------------------------------------------------------------------
-
-
-@policy_required(Action.ORDER_APPROVE)
-def approvals(request: HttpRequest) -> HttpResponse:
-    waiting = selectors.orders_awaiting_approval(company_objects(request, Order))
-    page = Paginator(waiting, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "cards/approvals.html", {"page": page})

@@ -1,0 +1,44 @@
+"""The API's shapes of cards, by feature: the catalog and orders (``orders``), issued cards
+(``cards``) and order files (``uploads``)."""
+
+from cards.serializers.cards import CardSerializer
+from cards.serializers.orders import (
+    ORDER_DETAIL_MAX_LINES,
+    OrderCreateSerializer,
+    OrderDetailSerializer,
+    OrderLineInputSerializer,
+    OrderLineSerializer,
+    OrderLinesField,
+    OrderSummarySerializer,
+    PassThroughChoiceField,
+    ProductSerializer,
+    ReasonSerializer,
+    RegistrationInputSerializer,
+    RegistrationSerializer,
+    money_field,
+)
+from cards.serializers.uploads import (
+    OrderUploadConfirmSerializer,
+    OrderUploadCreateSerializer,
+    OrderUploadSerializer,
+)
+
+__all__ = [
+    "ORDER_DETAIL_MAX_LINES",
+    "CardSerializer",
+    "OrderCreateSerializer",
+    "OrderDetailSerializer",
+    "OrderLineInputSerializer",
+    "OrderLineSerializer",
+    "OrderLinesField",
+    "OrderSummarySerializer",
+    "OrderUploadConfirmSerializer",
+    "OrderUploadCreateSerializer",
+    "OrderUploadSerializer",
+    "PassThroughChoiceField",
+    "ProductSerializer",
+    "ReasonSerializer",
+    "RegistrationInputSerializer",
+    "RegistrationSerializer",
+    "money_field",
+]
