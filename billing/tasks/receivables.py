@@ -13,7 +13,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.models import CreditHold, Invoice, InvoiceReminder
+from billing.dues import OPEN_STATUSES
+from billing.models import CreditHold, InvoiceReminder
 from billing.money import format_cny
 from billing.services import receivables
 
@@ -57,7 +58,7 @@ def invoice_reminder_send(reminder_id: int) -> str:
         if reminder.emailed_at is not None:
             return "already-sent"
         invoice = reminder.invoice
-        if invoice.status not in (Invoice.Status.OPEN, Invoice.Status.OVERDUE):
+        if invoice.status not in OPEN_STATUSES:
             return "paid"
         recipients = receivables.finance_contacts(invoice.company)
         if not recipients:
