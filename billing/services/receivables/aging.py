@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime
 import io
-import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
@@ -17,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from billing.models import Allocation, Invoice
 from billing.money import ZERO
+from portal import days
 from portal.exports import CsvWriter, XlsxWriter
 from portal.models import Company
 
@@ -100,8 +99,7 @@ class AgingReport:
 
 def day_end(day: datetime.date) -> datetime.datetime:
     """The first instant after ``day`` in Asia/Shanghai."""
-    zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
-    return datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min, zone)
+    return days.day_end(day)
 
 
 def _allocated(*, before: datetime.datetime | None) -> Coalesce:

@@ -9,14 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, Sum
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import Account, Allocation, Invoice, Payment, Posting, Statement
 from billing.money import ZERO
 from billing.services.receivables import aging_report
-from billing.services.statements.periods import _zone, period_bounds
+from billing.services.statements.periods import period_bounds
 from billing.statement_sections import card_activity_provider
+from portal import days
 from portal.models import Company
 
 AGING_BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
@@ -121,7 +121,7 @@ def _collect(statement: Statement) -> _Content:
             paid -= amount
         lines.append(
             _Line(
-                at=timezone.localtime(at, _zone()),
+                at=days.local(at),
                 kind=kind,
                 label=_line_label(kind, amount),
                 reference=reference,

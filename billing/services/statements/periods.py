@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import datetime
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal import days
 from portal.models import Company
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
 
 
 def period_bounds(
     period_start: datetime.date, period_end: datetime.date
 ) -> tuple[datetime.datetime, datetime.datetime]:
     """The instants ``[start 00:00, end + 1 day 00:00)`` in Asia/Shanghai time."""
-    zone = _zone()
-    start = datetime.datetime.combine(period_start, datetime.time(), tzinfo=zone)
-    end = datetime.datetime.combine(
-        period_end + datetime.timedelta(days=1), datetime.time(), tzinfo=zone
-    )
-    return start, end
+    return days.days_bounds(period_start, period_end)
 
 
 def previous_month(month_start: datetime.date) -> tuple[datetime.date, datetime.date]:

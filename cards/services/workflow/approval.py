@@ -3,7 +3,6 @@ and an operator's risk review."""
 
 from __future__ import annotations
 
-import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -20,7 +19,7 @@ from billing.services import credit as credit_services
 from cards.audit import CardsAction
 from cards.models import REGISTRATION_ORDER_THRESHOLD, CardType, Order, PaymentMethod
 from cards.services.orders import LineInput, order_lines_check, registration_required
-from portal import policy
+from portal import days, policy
 from portal.models import Company, User
 from portal.policy import Action
 from portal.services.audit import audit_record
@@ -35,7 +34,7 @@ def order_risk_flags(order: Order) -> list[str]:
     flags = []
     if order.total >= settings.ORDER_PLATFORM_LIMIT:
         flags.append("platform_limit")
-    start = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time.min))
+    start = days.day_start(days.today())
     today = Order.objects.filter(company=order.company, submitted_at__gte=start).exclude(
         pk=order.pk
     )
