@@ -25,7 +25,7 @@ from import_export import fields, resources, widgets
 from import_export.admin import ImportExportMixin
 
 from billing.admin import ReadOnlyAdmin
-from billing.admin_import import (
+from billing.admin.import_ import (
     CompanyByCreditCodeWidget,
     PlainDecimalWidget,
     SafeFormatsMixin,
