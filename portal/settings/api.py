@@ -10,7 +10,7 @@ from .base import env
 
 ADMIN_PATH = env.str("ADMIN_PATH", default="ops/").strip("/") + "/"
 
-# django-import-export in the admin (billing/admin_import.py, cards/admin_import.py). Its formats
+# django-import-export in the admin (billing/admin/import_.py, cards/admin/import_.py). Its formats
 # there neutralise formula cells and write CSV in UTF-8 with a BOM themselves: the library's own
 # escaping only drops a leading "=" (and makes every value text), so it stays off. Previews are
 # dry runs inside a transaction that is rolled back; importing needs the change permission.
