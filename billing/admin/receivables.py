@@ -1,4 +1,4 @@
-"""Operators' receivables pages (imported by billing/admin.py): the aging report of all companies
+"""Operators' receivables pages (imported by billing/admin/): the aging report of all companies
 (as of any date, CSV/XLSX), reminders sent, credit holds (re-evaluated on demand) and the nightly
 ledger checks (the latest failing one is announced on the list; a check can be run now)."""
 
@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from billing.admin import ReadOnlyAdmin
+from billing.admin.base import ReadOnlyAdmin
 from billing.models import CreditHold, InvoiceReminder, LedgerCheck
 from billing.services.receivables import (
     BUCKETS,

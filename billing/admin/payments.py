@@ -1,8 +1,9 @@
-"""Operators' admin for payments (imported by billing/admin.py).
+"""Operators' admin for payments (imported by billing/admin/).
 
 Payments are recorded (by hand or from a bank statement file) and allocated only through the
 services in billing.services.payments; allocations are evidence: never edited, only reversed
-(with a reason) by a new allocation. Every step is audited with the operator and their IP.
+(with a reason) by a new allocation (billing/admin/allocations.py). Every step is audited with
+the operator and their IP.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,23 +22,17 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from billing.admin import ReadOnlyAdmin, ReadOnlyInline
-from billing.models import Allocation, BankStatementImport, Invoice, Payment
+from billing.admin.base import ReadOnlyAdmin, ReadOnlyInline
+from billing.models import Allocation, Invoice, Payment
 from billing.money import ZERO, format_cny, parse_amount
-from billing.services.bank_statements import (
-    COLUMNS,
-    StatementFileError,
-    bank_statement_import,
-)
 from billing.services.payments import (
     PAYABLE_STATUSES,
     allocation_create,
-    allocation_reverse,
     company_credit_available,
     payable_balance,
     payment_record,
 )
-from portal.models import Company, User
+from portal.models import Company
 from portal.services.audit import client_ip
 
 ALLOCATE_PERMISSION = "billing.change_payment"
@@ -84,21 +78,6 @@ class PaymentRecordForm(forms.Form):
         if value <= 0:
             raise ValidationError(_("The amount must be more than zero."))
         return value
-
-
-class StatementUploadForm(forms.Form):
-    file = forms.FileField(
-        label=gettext_lazy("Bank statement"),
-        help_text=gettext_lazy("CSV (UTF-8 or GBK) or Excel (.xlsx), as exported by the bank."),
-    )
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        label=gettext_lazy("Reason"),
-        max_length=300,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-    )
 
 
 # --- Payments -----------------------------------------------------------------------------------
@@ -377,180 +356,3 @@ def _payment_outcome(payment: Payment) -> str:
         "reference": payment.bank_reference or "-",
         "status": payment.get_status_display(),
     }
-
-
-# --- Allocations --------------------------------------------------------------------------------
-
-
-@admin.register(Allocation)
-class AllocationAdmin(ReadOnlyAdmin):
-    list_display = [
-        "created_at",
-        "company",
-        "kind",
-        "method",
-        "payment",
-        "invoice",
-        "amount_display",
-        "reverses",
-        "created_by",
-    ]
-    list_filter = ["kind", "method", "created_at"]
-    search_fields = ["company__legal_name", "invoice__number", "payment__bank_reference"]
-    list_select_related = ["company", "payment", "invoice", "created_by", "reverses"]
-    fields = [
-        "created_at",
-        "company",
-        "kind",
-        "method",
-        "payment",
-        "invoice",
-        "amount",
-        "reverses",
-        "note",
-        "created_by",
-    ]
-
-    def get_urls(self) -> list[Any]:
-        return [
-            path(
-                "<path:object_id>/reverse/",
-                self.admin_site.admin_view(self.reverse_view),
-                name="billing_allocation_reverse",
-            ),
-            *super().get_urls(),
-        ]
-
-    @admin.display(description=gettext_lazy("amount"), ordering="amount")
-    def amount_display(self, obj: Allocation) -> str:
-        return format_cny(obj.amount)
-
-    def reverse_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        if not request.user.has_perm(ALLOCATE_PERMISSION):
-            raise PermissionDenied
-        allocation = (
-            Allocation.objects.select_related("payment", "invoice", "company")
-            .filter(pk=object_id)
-            .first()
-            if object_id.isdigit()
-            else None
-        )
-        if allocation is None:
-            raise Http404
-        form = ReasonForm(request.POST or None)
-        errors: list[str] = []
-        back = (
-            reverse("admin:billing_payment_allocate", args=[allocation.payment_id])
-            if allocation.payment_id
-            else reverse("admin:billing_allocation_changelist")
-        )
-        if request.method == "POST" and form.is_valid():
-            try:
-                allocation_reverse(
-                    allocation=allocation,
-                    actor=request.user,  # type: ignore[arg-type]
-                    reason=form.cleaned_data["reason"],
-                    ip=client_ip(request),
-                )
-            except ValidationError as exc:
-                errors = _errors(exc)
-            else:
-                self.message_user(
-                    request,
-                    _("Allocation of %(amount)s reversed.")
-                    % {"amount": format_cny(allocation.amount)},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(back)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Reverse an allocation"),
-            "allocation": allocation,
-            "amount": format_cny(allocation.amount),
-            "form": form,
-            "errors": errors,
-            "back": back,
-        }
-        return TemplateResponse(request, "admin/billing/allocation/reverse.html", context)
-
-
-# --- Bank statement imports ---------------------------------------------------------------------
-
-
-class StatementPaymentInline(ReadOnlyInline):
-    model = Payment
-    fk_name = "statement_import"
-    fields = ["received_on", "bank_reference", "payer_name", "amount", "status", "company"]
-
-
-@admin.register(BankStatementImport)
-class BankStatementImportAdmin(ReadOnlyAdmin):
-    list_display = [
-        "created_at",
-        "file_name",
-        "row_count",
-        "created_count",
-        "duplicate_count",
-        "matched_count",
-        "unmatched_display",
-        "created_by",
-    ]
-    list_select_related = ["created_by"]
-    fields = [
-        "file_name",
-        "file_sha256",
-        "row_count",
-        "created_count",
-        "duplicate_count",
-        "matched_count",
-        "created_by",
-        "created_at",
-    ]
-    inlines = [StatementPaymentInline]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("billing.add_bankstatementimport")
-
-    @admin.display(description=gettext_lazy("left unmatched"))
-    def unmatched_display(self, obj: BankStatementImport) -> int:
-        return obj.payments.filter(status=Payment.Status.UNMATCHED).count()
-
-    def add_view(
-        self, request: HttpRequest, form_url: str = "", extra_context: Any = None
-    ) -> HttpResponse:
-        """The "Import bank statement" page: upload, then row-level errors or a summary."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = StatementUploadForm(request.POST or None, request.FILES or None)
-        row_errors: list[Any] = []
-        file_errors: list[str] = []
-        statement: BankStatementImport | None = None
-        if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
-            user: User = request.user  # type: ignore[assignment]
-            try:
-                statement = bank_statement_import(
-                    file=upload, file_name=upload.name, actor=user, ip=client_ip(request)
-                )
-            except StatementFileError as exc:
-                row_errors = exc.rows
-            except ValidationError as exc:
-                file_errors = _errors(exc)
-        unmatched: QuerySet[Payment] | list[Payment] = []
-        if statement is not None:
-            unmatched = statement.payments.filter(status=Payment.Status.UNMATCHED)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Import bank statement"),
-            "form": form,
-            "row_errors": row_errors,
-            "row_errors_total": len(row_errors),
-            "file_errors": file_errors,
-            "statement": statement,
-            "unmatched": unmatched,
-            "columns": [(aliases[0], ", ".join(aliases[1:])) for aliases in COLUMNS.values()],
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/billing/bankstatementimport/import.html", context)

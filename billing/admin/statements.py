@@ -18,7 +18,7 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from billing.admin import ReadOnlyAdmin
+from billing.admin.base import ReadOnlyAdmin
 from billing.models import Statement, StatementFile
 from billing.money import format_cny
 from billing.services.statements import statement_queue_reissue, statement_request

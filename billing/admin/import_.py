@@ -29,7 +29,7 @@ from import_export import fields, resources, widgets
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 
-from billing.admin import CompanyPricingAdmin
+from billing.admin.pricing import CompanyPricingAdmin
 from billing.models import CompanyPricing
 from billing.services.pricing import pricing_set, pricing_validate
 from portal.exports import CsvWriter, XlsxWriter

@@ -1,0 +1,74 @@
+"""Operators' admin for the catalog, orders, purchase registrations, the risk review queue,
+and issuance: batches (with a retry of failed ones), cards and card transactions.
+
+Every change of state goes through the services (``cards.services.workflow``); the admin only
+chooses the order and collects the operator's reason.
+
+One module per feature; importing this package registers them all:
+
+- catalog: card products; import_: their import and export (it replaces the catalog's
+  registration with one that adds django-import-export)
+- orders: orders and purchase registrations; review: the risk review queue
+- issuance: batches and their chunks; cards: cards, card transactions, delivery to recipients
+- uploads: order files, and the page where support uploads one for a company
+"""
+
+from __future__ import annotations
+
+from cards.admin.cards import (
+    CARD_SECRET_FIELDS,
+    CardAdmin,
+    CardTransactionAdmin,
+    CardTransactionInline,
+    EstimatedCountPaginator,
+    RecipientDeliveryAdmin,
+)
+from cards.admin.catalog import CardProductAdmin, CardProductForm
+from cards.admin.import_ import (
+    CardProductImportExportAdmin,
+    CardProductResource,
+    CardTypeWidget,
+    FaceValuesWidget,
+    OptionalIntegerWidget,
+)
+from cards.admin.issuance import BatchAdmin, ChunkInline
+from cards.admin.orders import (
+    ORDER_FIELDS,
+    REVIEW_PERMISSION,
+    OrderAdmin,
+    OrderAdminBase,
+    OrderLineInline,
+    PurchaseRegistrationAdmin,
+    risk_flag_labels,
+)
+from cards.admin.review import ReasonForm, RiskReviewOrderAdmin
+from cards.admin.uploads import UPLOAD_PERMISSION, OrderUploadAdmin
+
+__all__ = [
+    "CARD_SECRET_FIELDS",
+    "ORDER_FIELDS",
+    "REVIEW_PERMISSION",
+    "UPLOAD_PERMISSION",
+    "BatchAdmin",
+    "CardAdmin",
+    "CardProductAdmin",
+    "CardProductForm",
+    "CardProductImportExportAdmin",
+    "CardProductResource",
+    "CardTransactionAdmin",
+    "CardTransactionInline",
+    "CardTypeWidget",
+    "ChunkInline",
+    "EstimatedCountPaginator",
+    "FaceValuesWidget",
+    "OptionalIntegerWidget",
+    "OrderAdmin",
+    "OrderAdminBase",
+    "OrderLineInline",
+    "OrderUploadAdmin",
+    "PurchaseRegistrationAdmin",
+    "ReasonForm",
+    "RecipientDeliveryAdmin",
+    "RiskReviewOrderAdmin",
+    "risk_flag_labels",
+]

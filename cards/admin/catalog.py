@@ -1,0 +1,81 @@
+"""Operators' admin for the catalog: card products, face values typed as a list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from cards.models import CardProduct
+
+
+class CardProductForm(forms.ModelForm):
+    """Face values typed as "100, 200, 500" rather than JSON; the rules are in the model's
+    ``clean`` (the prepaid card caps and validity, each error naming its rule)."""
+
+    face_values = forms.CharField(
+        label=_("face values"),
+        required=False,
+        help_text=_("Separate values with commas, such as 100, 200, 500; leave empty for a range."),
+    )
+
+    class Meta:
+        model = CardProduct
+        fields = [
+            "name",
+            "name_en",
+            "description",
+            "card_type",
+            "face_values",
+            "face_min",
+            "face_max",
+            "face_step",
+            "validity_months",
+            "active",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.face_values:
+            self.initial["face_values"] = ", ".join(
+                f"{value:f}" for value in self.instance.listed_face_values()
+            )
+
+    def clean_face_values(self) -> list[str]:
+        text = self.cleaned_data.get("face_values") or ""
+        for separator in (
+            "\uff0c",
+            "\u3001",
+            ";",
+            "\uff1b",
+            "\n",
+        ):  # full-width comma, ideographic comma, semicolons
+            text = text.replace(separator, ",")
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@admin.register(CardProduct)
+class CardProductAdmin(admin.ModelAdmin):
+    form = CardProductForm
+    list_display = [
+        "name",
+        "name_en",
+        "card_type",
+        "face_values_label",
+        "validity_months",
+        "active",
+    ]
+    list_filter = ["card_type", "active"]
+    search_fields = ["name", "name_en"]
+    readonly_fields = ["public_id", "created_at"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Orders keep pointing at their products: take a product off sale instead.
+        return False
+
+    @admin.display(description=_("face values"))
+    def face_values_label(self, obj: CardProduct) -> str:
+        return obj.face_values_label
