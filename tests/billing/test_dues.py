@@ -10,9 +10,17 @@ import pytest
 from billing.selectors import credit_open_invoices
 from billing.services.credit import credit_position
 from billing.services.receivables import credit_hold_refresh
-from tests.billing.test_receivables import company, day, invoice_due  # noqa: F401 - fixture
+from tests import factories
+from tests.billing.test_receivables import day, invoice_due
 
 pytestmark = [pytest.mark.usefixtures("english_and_fast_hashing")]
+
+
+@pytest.fixture
+def company():
+    company = factories.company()
+    factories.credit_line(company, "100000.00", net_days=30, grace_days=5)
+    return company
 
 
 @pytest.mark.django_db
