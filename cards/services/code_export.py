@@ -42,6 +42,7 @@ import re
 import secrets
 import shutil
 import tempfile
+from dataclasses import dataclass
 from typing import IO, Any
 
 import pyzipper
@@ -112,6 +113,44 @@ def code_download_refusal(order: Order) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class DownloadAllowance:
+    """The one rule of how many times an order's codes may be downloaded as a file
+    (``CODE_DOWNLOAD_LIMIT``), read the same way by the order page, the download page, the API
+    and ``code_export_start`` (which reads it again under the order's row lock)."""
+
+    limit: int
+    downloads: list[CodeDownload]  # earliest first
+
+    @property
+    def used(self) -> int:
+        return len(self.downloads)
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.used >= self.limit
+
+    @property
+    def newest_first(self) -> list[CodeDownload]:
+        return self.downloads[::-1]
+
+
+def code_download_allowance(order: Order) -> DownloadAllowance:
+    downloads = list(
+        CodeDownload.objects.filter(order=order).select_related("user").order_by("created_at", "id")
+    )
+    return DownloadAllowance(limit=settings.CODE_DOWNLOAD_LIMIT, downloads=downloads)
+
+
+def code_download_exhausted_message(order: Order, allowance: DownloadAllowance) -> str:
+    """Why no download is left: how many, the most allowed, and who downloaded when."""
+    return _limit_message(order, allowance.downloads)
+
+
 def _limit_message(order: Order, earlier: list[CodeDownload]) -> str:
     who = "; ".join(
         _("%(who)s on %(when)s")
@@ -158,10 +197,9 @@ def code_export_start(
     refusal = code_download_refusal(locked)
     if refusal:
         raise ValidationError(refusal, code="not_downloadable")
-    earlier = list(
-        CodeDownload.objects.filter(order=locked).select_related("user").order_by("created_at")
-    )
-    if len(earlier) >= settings.CODE_DOWNLOAD_LIMIT:
+    allowance = code_download_allowance(locked)
+    earlier = allowance.downloads
+    if allowance.exhausted:
         raise ValidationError(_limit_message(locked, earlier), code="download_limit")
     if seen_downloads is not None and seen_downloads != len(earlier):
         raise ValidationError(
@@ -198,8 +236,8 @@ def code_export_start(
             "download": str(download.public_id),
             "cards": card_count,
             "via_api": via_api,
-            "downloads": len(earlier) + 1,
-            "limit": settings.CODE_DOWNLOAD_LIMIT,
+            "downloads": allowance.used + 1,
+            "limit": allowance.limit,
         },
     )
     return download, password

@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.conf import settings
 from django.urls import reverse
-from django.utils.translation import gettext as _
 
-from cards.models import CodeDownload, DeliveryMethod, Order, OrderStatus
-from cards.services.code_export import code_download_refusal
+from cards.models import DeliveryMethod, Order, OrderStatus
+from cards.services.code_export import (
+    code_download_allowance,
+    code_download_exhausted_message,
+    code_download_refusal,
+)
 from portal import policy
 from portal.policy import Action
 
@@ -27,27 +29,20 @@ def order_code_downloads(context: template.Context, order: Order) -> dict[str, A
     membership = getattr(request, "membership", None)
     if not policy.can(membership, Action.CODES_DOWNLOAD):
         return {"show": False}
-    downloads = list(
-        CodeDownload.objects.filter(order=order).select_related("user").order_by("-created_at")
-    )
-    if not downloads and (
+    allowance = code_download_allowance(order)
+    if not allowance.downloads and (
         order.delivery_method != DeliveryMethod.FILE or order.status not in _SHOWN_FROM
     ):
         return {"show": False}
-    limit = settings.CODE_DOWNLOAD_LIMIT
-    remaining = max(limit - len(downloads), 0)
     # Whenever there is no button, the panel says why.
     unavailable = code_download_refusal(order)
-    if not unavailable and remaining == 0:
-        unavailable = _(
-            "All %(limit)s downloads of these codes were used. Ask whoever downloaded them for "
-            "the file, or contact the issuer's support."
-        ) % {"limit": limit}
+    if not unavailable and allowance.exhausted:
+        unavailable = code_download_exhausted_message(order, allowance)
     return {
         "show": True,
-        "downloads": downloads,
-        "limit": limit,
-        "remaining": remaining,
+        "downloads": allowance.newest_first,
+        "limit": allowance.limit,
+        "remaining": allowance.remaining,
         "unavailable": unavailable,
         "download_url": (
             "" if unavailable else reverse("cards:code_download", kwargs={"number": order.number})

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -39,6 +38,7 @@ from cards.services.code_export import (
     code_archive_claim,
     code_archive_fetched,
     code_archive_file,
+    code_download_allowance,
     code_download_refusal,
     code_export_start,
 )
@@ -97,18 +97,15 @@ def _error_texts(exc: ValidationError | PermissionDenied) -> list[str]:
 def _page(
     request: HttpRequest, order: Order, form: CodeDownloadForm, errors: list[str]
 ) -> HttpResponse:
-    downloads = list(
-        CodeDownload.objects.filter(order=order).select_related("user").order_by("-created_at")
-    )
-    limit = settings.CODE_DOWNLOAD_LIMIT
+    allowance = code_download_allowance(order)
     return render(
         request,
         "cards/code_download.html",
         {
             "order": order,
-            "downloads": downloads,
-            "limit": limit,
-            "remaining": max(limit - len(downloads), 0),
+            "downloads": allowance.newest_first,
+            "limit": allowance.limit,
+            "remaining": allowance.remaining,
             "refusal": code_download_refusal(order),
             "has_device": confirmed_totp_device(_actor(request)) is not None,
             "form": form,

@@ -251,7 +251,8 @@ def test_when_no_download_is_left_the_panel_says_why(shop):
     text = page_text(page)
     assert "0 of 3 downloads left" in text
     assert 'data-testid="download-codes"' not in page.content.decode()
-    assert "All 3 downloads of these codes were used" in text
+    assert "have already been downloaded 3 times, the most allowed (3)" in text
+    assert shop.people[Role.FINANCE].email in text  # and by whom
 
 
 def test_another_companys_order_is_not_found(shop):
