@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from cards.face_values import face_value_list
 from cards.models import CardProduct
 
 
@@ -45,16 +46,7 @@ class CardProductForm(forms.ModelForm):
             )
 
     def clean_face_values(self) -> list[str]:
-        text = self.cleaned_data.get("face_values") or ""
-        for separator in (
-            "\uff0c",
-            "\u3001",
-            ";",
-            "\uff1b",
-            "\n",
-        ):  # full-width comma, ideographic comma, semicolons
-            text = text.replace(separator, ",")
-        return [part.strip() for part in text.split(",") if part.strip()]
+        return face_value_list(self.cleaned_data.get("face_values"))
 
 
 @admin.register(CardProduct)

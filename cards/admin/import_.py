@@ -23,11 +23,10 @@ from billing.admin.import_ import (
     invalid_row,
 )
 from cards.admin.catalog import CardProductAdmin
+from cards.face_values import face_value_list
 from cards.models import CardProduct, CardType
 
 # --- Card products -------------------------------------------------------------------------------
-
-_LIST_SEPARATORS = ("\uff0c", "\u3001", ";", "\uff1b", "\n", "|")
 
 
 class FaceValuesWidget(widgets.Widget):
@@ -35,10 +34,7 @@ class FaceValuesWidget(widgets.Widget):
     checks each value against the prepaid card rules."""
 
     def clean(self, value: Any, row: Any = None, **kwargs: Any) -> list[str]:
-        text = str(value if value is not None else "")
-        for separator in _LIST_SEPARATORS:
-            text = text.replace(separator, ",")
-        return [part.strip() for part in text.split(",") if part.strip()]
+        return face_value_list(value)
 
     def render(self, value: Any, obj: Any = None, **kwargs: Any) -> str:
         if obj is not None and isinstance(obj, CardProduct):
