@@ -27,6 +27,8 @@ from cards.models.ordering import (
     PaymentMethod,
     PurchaseRegistration,
     RiskReviewOrder,
+    bearer_validity_rule,
+    face_value_cap_rule,
 )
 from cards.models.uploads import OrderUpload, UploadStatus
 
@@ -58,4 +60,6 @@ __all__ = [
     "RiskReviewOrder",
     "SerialCounter",
     "UploadStatus",
+    "bearer_validity_rule",
+    "face_value_cap_rule",
 ]

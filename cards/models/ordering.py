@@ -34,6 +34,27 @@ FACE_VALUE_CAPS = {
 }
 
 
+# The prepaid card rules' messages: one wording for the product form, the product import and
+# every order line (form, file, API).
+
+
+def face_value_cap_rule(card_type: str) -> str:
+    """'Prepaid card rule: bearer cards have a face value of at most ¥1,000.00.'"""
+    cap = FACE_VALUE_CAPS[CardType(card_type)]
+    rule = (
+        gettext("Prepaid card rule: bearer cards have a face value of at most %(cap)s.")
+        if card_type == CardType.BEARER
+        else gettext("Prepaid card rule: registered cards have a face value of at most %(cap)s.")
+    )
+    return rule % {"cap": format_cny(cap)}
+
+
+def bearer_validity_rule() -> str:
+    return gettext(
+        "Prepaid card rule: bearer cards must be valid at least %(months)s months (3 years)."
+    ) % {"months": BEARER_MIN_VALIDITY_MONTHS}
+
+
 class CardProduct(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(_("name"), max_length=100)
@@ -108,14 +129,7 @@ class CardProduct(models.Model):
         cap = FACE_VALUE_CAPS.get(self.card_type)  # type: ignore[call-overload]
         if self.card_type == CardType.BEARER:
             if self.validity_months is None or self.validity_months < BEARER_MIN_VALIDITY_MONTHS:
-                add(
-                    "validity_months",
-                    gettext(
-                        "Prepaid card rule: bearer cards must be valid at least "
-                        "%(months)s months (3 years)."
-                    )
-                    % {"months": BEARER_MIN_VALIDITY_MONTHS},
-                )
+                add("validity_months", bearer_validity_rule())
         elif self.card_type == CardType.REGISTERED and self.validity_months is not None:
             add(
                 "validity_months",
@@ -123,13 +137,6 @@ class CardProduct(models.Model):
                     "Prepaid card rule: registered cards do not expire; leave the validity empty."
                 ),
             )
-        cap_rule = (
-            gettext("Prepaid card rule: bearer cards have a face value of at most %(cap)s.")
-            if self.card_type == CardType.BEARER
-            else gettext(
-                "Prepaid card rule: registered cards have a face value of at most %(cap)s."
-            )
-        )
         if self.face_values:
             if not isinstance(self.face_values, list):
                 add(
@@ -146,7 +153,7 @@ class CardProduct(models.Model):
                     if value <= 0:
                         add("face_values", gettext("Face values must be above zero."))
                     elif cap is not None and value > cap:
-                        add("face_values", cap_rule % {"cap": format_cny(cap)})
+                        add("face_values", face_value_cap_rule(self.card_type))
                     parsed.add(value)
                 if "face_values" not in errors:
                     # Stored in one canonical form: sorted, without repeats, two decimals.
@@ -164,7 +171,7 @@ class CardProduct(models.Model):
             if self.face_max < self.face_min:
                 add("face_max", gettext("The highest face value is below the lowest."))
             elif cap is not None and self.face_max > cap:
-                add("face_max", cap_rule % {"cap": format_cny(cap)})
+                add("face_max", face_value_cap_rule(self.card_type))
             if self.face_step is not None and self.face_step <= 0:
                 add("face_step", gettext("The step must be above zero."))
         if errors:

@@ -159,14 +159,16 @@ def test_bearer_face_value_above_1000_is_refused_naming_the_rule(company, purcha
     wide = factories.product(face_values=["500", "2000"])
     # Then ordering the 2,000 card is refused by the prepaid card rule, not the list
     assert refused(company, purchaser, line(wide, "2000")) == [
-        "Line 1, face value “2000”: prepaid card rule: bearer cards at most ¥1,000.00"
+        "Line 1, face value “2000”: Prepaid card rule: bearer cards have a face value of at most "
+        "¥1,000.00."
     ]
 
 
 def test_registered_face_value_above_5000_is_refused_naming_the_rule(company, purchaser) -> None:
     wide = factories.product(card_type=CardType.REGISTERED, face_values=["5000", "6000"])
     assert refused(company, purchaser, line(wide, "6000")) == [
-        "Line 1, face value “6000”: prepaid card rule: registered cards at most ¥5,000.00"
+        "Line 1, face value “6000”: Prepaid card rule: registered cards have a face value of at "
+        "most ¥5,000.00."
     ]
 
 
@@ -252,7 +254,7 @@ def test_a_bearer_product_valid_under_three_years_cannot_be_ordered(
     [message] = refused(company, purchaser, LineInput(product=card, face_value="100", quantity=1))
     assert message == (
         "Line 1, product “Gift card”: "
-        "prepaid card rule: bearer cards must be valid at least 3 years."
+        "Prepaid card rule: bearer cards must be valid at least 36 months (3 years)."
     )
 
 

@@ -13,9 +13,15 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
-from billing.money import ZERO, format_cny, parse_amount
+from billing.money import ZERO, parse_amount
 from billing.services.pricing import price_factor, price_line
-from cards.models import BEARER_MIN_VALIDITY_MONTHS, CardProduct, CardType
+from cards.models import (
+    BEARER_MIN_VALIDITY_MONTHS,
+    CardProduct,
+    CardType,
+    bearer_validity_rule,
+    face_value_cap_rule,
+)
 from portal.models import Company
 
 from .base import CheckedLine, CheckedOrder, LineInput, LineProblem
@@ -184,11 +190,7 @@ class LineRules:
         broken: list[tuple[str, str, str, bool]] = []
         cap = product.face_value_cap
         if face_value > cap:
-            rule = (
-                _("prepaid card rule: bearer cards at most %(cap)s")
-                if product.card_type == CardType.BEARER
-                else _("prepaid card rule: registered cards at most %(cap)s")
-            ) % {"cap": format_cny(cap)}
+            rule = face_value_cap_rule(product.card_type)
             broken.append(("face_value", _("face value"), rule, False))
         elif not product.allows_face_value(face_value):
             broken.append(
@@ -208,7 +210,7 @@ class LineRules:
                 (
                     "product",
                     _("product"),
-                    _("prepaid card rule: bearer cards must be valid at least 3 years."),
+                    bearer_validity_rule(),
                     True,
                 )
             )
