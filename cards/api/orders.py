@@ -47,6 +47,7 @@ from portal.api.idempotency import idempotent_response
 from portal.api.pagination import ApiPagination
 from portal.api.permissions import ANY_KEY
 from portal.api.schema import (
+    DATE_OR_DATETIME,
     ERROR_RESPONSES,
     IDEMPOTENCY_KEY_OPTIONAL,
     IDEMPOTENCY_KEY_REQUIRED,
@@ -76,7 +77,7 @@ class ProductViewSet(ApiAccess, viewsets.ReadOnlyModelViewSet[CardProduct]):
 
     @extend_schema(
         summary=gettext_lazy("List the products on sale"),
-        responses={200: ProductSerializer(many=True)},
+        responses={200: ProductSerializer(many=True), **ERROR_RESPONSES},
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
@@ -84,6 +85,7 @@ class ProductViewSet(ApiAccess, viewsets.ReadOnlyModelViewSet[CardProduct]):
     @extend_schema(
         summary=gettext_lazy("One product"),
         parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={200: ProductSerializer, **ERROR_RESPONSES},
     )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().retrieve(request, *args, **kwargs)
@@ -152,14 +154,14 @@ class OrderViewSet(ApiAccess, viewsets.GenericViewSet[Order]):
             OpenApiParameter("status", OpenApiTypes.STR, enum=OrderStatus.values),
             OpenApiParameter(
                 "created_after",
-                OpenApiTypes.STR,
+                DATE_OR_DATETIME,
                 description=gettext_lazy(
                     "Orders created on or after this date (Asia/Shanghai) or time."
                 ),
             ),
             OpenApiParameter(
                 "created_before",
-                OpenApiTypes.STR,
+                DATE_OR_DATETIME,
                 description=gettext_lazy(
                     "Orders created on or before this date (Asia/Shanghai), or before this time."
                 ),
