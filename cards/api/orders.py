@@ -91,6 +91,12 @@ class ProductViewSet(ApiAccess, viewsets.ReadOnlyModelViewSet[CardProduct]):
         return super().retrieve(request, *args, **kwargs)
 
 
+def _not_a_date(raw: str) -> str:
+    return _(
+        "“%(value)s” is not a date; write 2025-01-31, or a time such as 2025-01-31T09:30:00+08:00."
+    ) % {"value": raw}
+
+
 def _date_or_datetime(name: str, raw: str) -> datetime.date | datetime.datetime | None:
     raw = raw.strip()
     if not raw:
@@ -100,17 +106,17 @@ def _date_or_datetime(name: str, raw: str) -> datetime.date | datetime.datetime 
     except ValueError:
         value = None
     if value is None:
-        raise ValidationError(
-            {
-                name: _(
-                    "“%(value)s” is not a date; write 2025-01-31, or a time such as "
-                    "2025-01-31T09:30:00+08:00."
-                )
-                % {"value": raw}
-            }
-        )
-    if isinstance(value, datetime.datetime) and timezone.is_naive(value):
-        value = timezone.make_aware(value)
+        raise ValidationError({name: _not_a_date(raw)})
+    if isinstance(value, datetime.datetime):
+        try:
+            if timezone.is_naive(value):
+                value = timezone.make_aware(value)
+            # The database takes offsets up to 15:59 only: compare in UTC.
+            value = value.astimezone(datetime.UTC)
+        except (OverflowError, ValueError):
+            value = None
+    if value is None:
+        raise ValidationError({name: _not_a_date(raw)})
     return value
 
 
