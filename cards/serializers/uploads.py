@@ -6,7 +6,7 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from cards.models import DeliveryMethod, OrderUpload, PaymentMethod, UploadStatus
@@ -77,52 +77,57 @@ class OrderUploadTotalSerializer(serializers.Serializer[Any]):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2)
 
 
-class OrderUploadResultSerializer(serializers.Serializer[Any]):
-    """The outcome of a finished check."""
-
-    language = serializers.CharField(help_text=_("The language the file was checked in."))
-    header = serializers.ListField(
-        child=serializers.CharField(), help_text=_("The header row, as read.")
-    )
-    columns = serializers.DictField(
-        child=serializers.IntegerField(),
-        help_text=_("Which column (counted from 0) holds each order field."),
-    )
-    unknown_columns = serializers.ListField(
-        child=serializers.CharField(), help_text=_("Header names that are not used.")
-    )
-    totals = OrderUploadTotalSerializer(
-        many=True, help_text=_("Cards and amount per product and face value.")
-    )
-    line_count = serializers.IntegerField()
-    card_count = serializers.IntegerField()
-    face_total = serializers.DecimalField(max_digits=14, decimal_places=2)
-    total = serializers.DecimalField(
-        max_digits=14, decimal_places=2, help_text=_("The order price, in CNY.")
-    )
-    total_label = serializers.CharField(help_text=_("The order price, written for people."))
-    needs_registration = serializers.BooleanField(
-        help_text=_(
-            "Confirming needs a real-name registration (registered cards, or a large order)."
-        )
-    )
-    notes = OrderUploadNoteSerializer(many=True)
-    note_count = serializers.IntegerField()
-    warnings = OrderUploadWarningSerializer(many=True)
-    warning_count = serializers.IntegerField()
-    errors = OrderUploadErrorSerializer(
-        many=True,
-        help_text=_("Each error's row, column, value and reason; at most the first 1,000."),
-    )
-    error_count = serializers.IntegerField(help_text=_("All errors, also those not listed."))
-    duplicate_of = serializers.ListField(
-        child=serializers.CharField(),
-        help_text=_("Numbers of the orders already made from the same file."),
-    )
+# The outcome of a finished check. (A serializer class cannot declare a field named "errors": it
+# would shadow Serializer.errors; hence the inline form.)
+OrderUploadResultSerializer = inline_serializer(
+    name="OrderUploadResult",
+    allow_null=True,
+    fields={
+        "language": serializers.CharField(help_text=_("The language the file was checked in.")),
+        "header": serializers.ListField(
+            child=serializers.CharField(), help_text=_("The header row, as read.")
+        ),
+        "columns": serializers.DictField(
+            child=serializers.IntegerField(),
+            help_text=_("Which column (counted from 0) holds each order field."),
+        ),
+        "unknown_columns": serializers.ListField(
+            child=serializers.CharField(), help_text=_("Header names that are not used.")
+        ),
+        "totals": OrderUploadTotalSerializer(
+            many=True, help_text=_("Cards and amount per product and face value.")
+        ),
+        "line_count": serializers.IntegerField(),
+        "card_count": serializers.IntegerField(),
+        "face_total": serializers.DecimalField(max_digits=14, decimal_places=2),
+        "total": serializers.DecimalField(
+            max_digits=14, decimal_places=2, help_text=_("The order price, in CNY.")
+        ),
+        "total_label": serializers.CharField(help_text=_("The order price, written for people.")),
+        "needs_registration": serializers.BooleanField(
+            help_text=_(
+                "Confirming needs a real-name registration (registered cards, or a large order)."
+            )
+        ),
+        "notes": OrderUploadNoteSerializer(many=True),
+        "note_count": serializers.IntegerField(),
+        "warnings": OrderUploadWarningSerializer(many=True),
+        "warning_count": serializers.IntegerField(),
+        "errors": OrderUploadErrorSerializer(
+            many=True,
+            help_text=_("Each error's row, column, value and reason; at most the first 1,000."),
+        ),
+        "error_count": serializers.IntegerField(help_text=_("All errors, also those not listed.")),
+        "duplicate_of": serializers.ListField(
+            child=serializers.CharField(),
+            help_text=_("Numbers of the orders already made from the same file."),
+        ),
+    },
+)
 
 
 # What a check stores besides its result, for the server's own use (never in an answer).
-_RESULT_FIELDS = tuple(OrderUploadResultSerializer().fields)
+_RESULT_FIELDS = tuple(OrderUploadResultSerializer.fields)
 
 
 class OrderUploadSerializer(serializers.ModelSerializer[OrderUpload]):
@@ -167,7 +172,7 @@ class OrderUploadSerializer(serializers.ModelSerializer[OrderUpload]):
     def get_progress(self, upload: OrderUpload) -> dict[str, Any]:
         return dict(upload_progress(upload))
 
-    @extend_schema_field(OrderUploadResultSerializer(allow_null=True))
+    @extend_schema_field(OrderUploadResultSerializer)
     def get_result(self, upload: OrderUpload) -> dict[str, Any] | None:
         if not (upload.finished and upload.result and "totals" in upload.result):
             return None

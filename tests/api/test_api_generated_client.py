@@ -202,7 +202,7 @@ def test_a_generated_client_runs_an_order_end_to_end(live_server, client_package
     assert {i.number for i in aging.invoices} >= {invoice_number}
 
     # An order file, and its confirm (a retry is replayed, not refused)
-    csv = "Product,Face value,Quantity\r\nGift card,100,2\r\n".encode()
+    csv = b"Product,Face value,Quantity\r\nGift card,100,2\r\n"
     upload = api("order_uploads.create").sync_detailed(
         client=purchaser,
         body=models.OrderUploadCreateRequest(
