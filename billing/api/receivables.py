@@ -19,7 +19,7 @@ from rest_framework.routers import SimpleRouter
 from billing.services.receivables import BUCKET_KEYS, aging_report
 from portal.api.access import ApiAccess, api_require
 from portal.api.authentication import request_company
-from portal.api.schema import ERROR_RESPONSES
+from portal.api.schema import ERROR_RESPONSES, SingleObjectSchema
 from portal.policy import Action
 
 
@@ -89,6 +89,7 @@ class AgingViewSet(ApiAccess, viewsets.ViewSet):
     """Aging of the key's company: open invoice balances by days past due."""
 
     policy_actions = {"list": Action.AGING_READ}
+    schema = SingleObjectSchema()
 
     @extend_schema(
         summary=gettext_lazy("Aging of unpaid invoices, as of a day"),

@@ -22,9 +22,9 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from billing.models import Statement, StatementFile
-from billing.views.statements import file_response
+from billing.views.statements import CONTENT_TYPES, file_response
 from portal.api.access import ApiAccess
-from portal.api.schema import ERROR_RESPONSES
+from portal.api.schema import ERROR_RESPONSES, SHA256_HEADER
 from portal.policy import Action
 
 
@@ -110,14 +110,19 @@ class StatementViewSet(ApiAccess, viewsets.GenericViewSet[Statement]):
                 "format",
                 OpenApiTypes.STR,
                 enum=StatementFile.Format.values,
+                default=StatementFile.Format.PDF,
                 description=gettext_lazy("pdf (the default), csv or xlsx"),
             ),
+            SHA256_HEADER,
         ],
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY,
-                description=gettext_lazy("The file; X-Content-SHA256 carries its checksum."),
-            ),
+            **{
+                (200, content_type.split(";")[0]): OpenApiResponse(
+                    OpenApiTypes.BINARY,
+                    description=gettext_lazy("The file; X-Content-SHA256 carries its checksum."),
+                )
+                for content_type in CONTENT_TYPES.values()
+            },
             **ERROR_RESPONSES,
         },
     )

@@ -47,6 +47,7 @@ from portal.api.idempotency import idempotent_response
 from portal.api.pagination import ApiPagination
 from portal.api.permissions import ANY_KEY
 from portal.api.schema import (
+    DATE_OR_DATETIME,
     ERROR_RESPONSES,
     IDEMPOTENCY_KEY_OPTIONAL,
     IDEMPOTENCY_KEY_REQUIRED,
@@ -76,7 +77,7 @@ class ProductViewSet(ApiAccess, viewsets.ReadOnlyModelViewSet[CardProduct]):
 
     @extend_schema(
         summary=gettext_lazy("List the products on sale"),
-        responses={200: ProductSerializer(many=True)},
+        responses={200: ProductSerializer(many=True), **ERROR_RESPONSES},
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
@@ -84,9 +85,16 @@ class ProductViewSet(ApiAccess, viewsets.ReadOnlyModelViewSet[CardProduct]):
     @extend_schema(
         summary=gettext_lazy("One product"),
         parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={200: ProductSerializer, **ERROR_RESPONSES},
     )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().retrieve(request, *args, **kwargs)
+
+
+def _not_a_date(raw: str) -> str:
+    return _(
+        "“%(value)s” is not a date; write 2025-01-31, or a time such as 2025-01-31T09:30:00+08:00."
+    ) % {"value": raw}
 
 
 def _date_or_datetime(name: str, raw: str) -> datetime.date | datetime.datetime | None:
@@ -98,17 +106,17 @@ def _date_or_datetime(name: str, raw: str) -> datetime.date | datetime.datetime 
     except ValueError:
         value = None
     if value is None:
-        raise ValidationError(
-            {
-                name: _(
-                    "“%(value)s” is not a date; write 2025-01-31, or a time such as "
-                    "2025-01-31T09:30:00+08:00."
-                )
-                % {"value": raw}
-            }
-        )
-    if isinstance(value, datetime.datetime) and timezone.is_naive(value):
-        value = timezone.make_aware(value)
+        raise ValidationError({name: _not_a_date(raw)})
+    if isinstance(value, datetime.datetime):
+        try:
+            if timezone.is_naive(value):
+                value = timezone.make_aware(value)
+            # The database takes offsets up to 15:59 only: compare in UTC.
+            value = value.astimezone(datetime.UTC)
+        except (OverflowError, ValueError):
+            value = None
+    if value is None:
+        raise ValidationError({name: _not_a_date(raw)})
     return value
 
 
@@ -152,14 +160,14 @@ class OrderViewSet(ApiAccess, viewsets.GenericViewSet[Order]):
             OpenApiParameter("status", OpenApiTypes.STR, enum=OrderStatus.values),
             OpenApiParameter(
                 "created_after",
-                OpenApiTypes.STR,
+                DATE_OR_DATETIME,
                 description=gettext_lazy(
                     "Orders created on or after this date (Asia/Shanghai) or time."
                 ),
             ),
             OpenApiParameter(
                 "created_before",
-                OpenApiTypes.STR,
+                DATE_OR_DATETIME,
                 description=gettext_lazy(
                     "Orders created on or before this date (Asia/Shanghai), or before this time."
                 ),

@@ -179,7 +179,7 @@ class OrderUploadViewSet(ApiAccess, viewsets.GenericViewSet[OrderUpload]):
     @extend_schema(
         summary=gettext_lazy("Confirm a checked file: create its draft order"),
         parameters=[_ID_PARAMETER, IDEMPOTENCY_KEY_REQUIRED],
-        request=OrderUploadConfirmSerializer,
+        request={"application/json": OrderUploadConfirmSerializer},
         responses={
             201: OrderDetailSerializer,
             409: OpenApiResponse(

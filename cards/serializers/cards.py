@@ -3,17 +3,19 @@ are not fields of this serializer, so no request can make them appear."""
 
 from __future__ import annotations
 
-from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from cards.models import Card, CardStatus
 from cards.serializers.orders import money_field
+from portal.api.schema import text_enum
 
 
 class CardSerializer(serializers.Serializer[Card]):
-    """Read with ``cards.views_cards.attach_batches`` so the order and line come without a
-    query per card."""
+    """An issued card: its public facts, never its code."""
+
+    # Cards are read with their batches attached (cards.views.cards.attach_batches), so the
+    # order and line come without a query per card.
 
     serial = serializers.CharField(
         source="serial_display",
@@ -25,12 +27,7 @@ class CardSerializer(serializers.Serializer[Card]):
     )
     face_value = money_field()
     balance = money_field()
-    status = serializers.CharField(
-        read_only=True,
-        help_text=format_lazy(
-            gettext_lazy("One of: {values}."), values=", ".join(CardStatus.values)
-        ),
-    )
+    status = text_enum(CardStatus.values, read_only=True)
     status_label = serializers.CharField(source="get_status_display", read_only=True)
     expires_at = serializers.DateTimeField(
         read_only=True,

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -42,6 +43,14 @@ class ProductSerializer(serializers.ModelSerializer[CardProduct]):
     face_max = money_field(allow_null=True)
     face_step = money_field(allow_null=True)
     face_value_cap = money_field()
+    validity_months = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text=gettext_lazy(
+            "How many months an anonymous card stays valid after issue; empty for registered "
+            "cards, which do not expire."
+        ),
+    )
 
     class Meta:
         model = CardProduct
@@ -203,7 +212,8 @@ class PassThroughChoiceField(serializers.ChoiceField):
 
 
 class OrderLineInputSerializer(serializers.Serializer[Any]):
-    """One line of a new order (documentation of ``lines``; the service checks every value)."""
+    """One line of a new order. Every value is checked when the order is created; a refused
+    line is reported with its position, field and value."""
 
     product = serializers.CharField(
         help_text=gettext_lazy("The product's id, from /api/v1/products.")
@@ -242,7 +252,6 @@ def _as_text(value: object) -> str | None:
     return None
 
 
-@extend_schema_field(OrderLineInputSerializer(many=True))
 class OrderLinesField(serializers.Field):
     """The lines, taken as sent: the service checks and reports them line by line. (A nested
     serializer per line would cost seconds on an order of 100,000 lines.)"""
@@ -290,18 +299,29 @@ class OrderLinesField(serializers.Field):
         return value
 
 
+class OrderLinesFieldSchema(OpenApiSerializerFieldExtension):
+    """``lines`` in the schema: a non-empty list of line objects."""
+
+    target_class = OrderLinesField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        component = auto_schema.resolve_serializer(OrderLineInputSerializer, direction)
+        return {"type": "array", "items": component.ref, "minItems": 1}
+
+
 class RegistrationInputSerializer(serializers.Serializer[Any]):
     """Real-name purchase registration: needed for registered cards and for orders of
     10,000 CNY or more."""
 
     agent_name = serializers.CharField(allow_blank=True, default="")
-    id_type = PassThroughChoiceField(choices=PurchaseRegistration.IdType.choices, default="")
+    # Not given: empty, and refused with the rule named when the order needs a registration.
+    id_type = PassThroughChoiceField(choices=PurchaseRegistration.IdType.choices, required=False)
     id_number = serializers.CharField(allow_blank=True, default="")
     contact_phone = serializers.CharField(allow_blank=True, default="")
 
     def to_internal_value(self, data: Any) -> RegistrationInput:
         values = super().to_internal_value(data)
-        return RegistrationInput(**values)
+        return RegistrationInput(**{"id_type": "", **values})
 
 
 class OrderCreateSerializer(serializers.Serializer[Any]):
@@ -334,7 +354,9 @@ class OrderCreateSerializer(serializers.Serializer[Any]):
 class ReasonSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(
         max_length=500,
-        allow_blank=True,
-        default="",
+        error_messages={
+            "required": gettext_lazy("Give a reason; the buyer will see it."),
+            "blank": gettext_lazy("Give a reason; the buyer will see it."),
+        },
         help_text=gettext_lazy("Why; the order's creator sees it."),
     )

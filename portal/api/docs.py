@@ -8,16 +8,20 @@ page styles from a static file instead of an inline ``<style>`` block.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 
 from portal.api.authentication import ApiKeyAuthentication
 from portal.models import ApiKey, Membership
@@ -48,8 +52,19 @@ _DOCS_ACCESS: dict[str, Any] = {
 
 
 class ApiSchemaView(SpectacularAPIView):
+    """The schema is in English whatever the request's language (``Accept-Language``, ``?lang=``):
+    one contract for every client and code generator. Its errors follow the request's language,
+    like every API answer."""
+
     authentication_classes = _DOCS_ACCESS["authentication_classes"]
     permission_classes = _DOCS_ACCESS["permission_classes"]
+
+    def _get_schema_response(self, request: Request) -> Response:
+        with translation.override("en"):
+            response = super()._get_schema_response(request)
+            # Lazy texts are rendered after the view returns, so they are made text here.
+            response.data = json.loads(json.dumps(response.data, cls=JSONEncoder))
+        return response
 
 
 class ApiDocsView(SpectacularSwaggerSplitView):

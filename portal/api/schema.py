@@ -8,8 +8,14 @@ from typing import Any
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers
 
 from portal.api.idempotency import HEADER, MAX_KEY_LENGTH
@@ -32,6 +38,35 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
                 )
             ),
         }
+
+
+class SingleObjectSchema(AutoSchema):
+    """For a ``list`` action that answers one object (a report), not a list of them."""
+
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        return False
+
+
+DATE_OR_DATETIME = {
+    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]
+}
+
+SHA256_HEADER = OpenApiParameter(
+    "X-Content-SHA256",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200],
+    description=_("The SHA-256 of the file, in hexadecimal."),
+)
+
+
+def text_enum(values: list[str], **kwargs: Any) -> serializers.CharField:
+    """A text field documented as an inline enum of ``values``: its own set of values, not a
+    component shared with other fields of the same name."""
+    field_class = extend_schema_field({"type": "string", "enum": list(values)})(
+        type("TextEnumField", (serializers.CharField,), {})
+    )
+    return field_class(**kwargs)
 
 
 # A class attribute named "errors" would shadow Serializer.errors, hence the inline form.
@@ -76,16 +111,24 @@ _IDEMPOTENCY_DESCRIPTION = format_lazy(
     max=MAX_KEY_LENGTH,
 )
 
+# What portal.api.idempotency accepts (after trimming spaces at either end).
+_IDEMPOTENCY_KEY_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_KEY_LENGTH,
+    "pattern": r"^[\x21-\x7e]+$",
+}
+
 IDEMPOTENCY_KEY_REQUIRED = OpenApiParameter(
     HEADER,
-    OpenApiTypes.STR,
+    _IDEMPOTENCY_KEY_SCHEMA,
     OpenApiParameter.HEADER,
     required=True,
     description=_IDEMPOTENCY_DESCRIPTION,
 )
 IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter(
     HEADER,
-    OpenApiTypes.STR,
+    _IDEMPOTENCY_KEY_SCHEMA,
     OpenApiParameter.HEADER,
     required=False,
     description=_IDEMPOTENCY_DESCRIPTION,
