@@ -21,8 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from billing.downloads import statement_file_response
 from billing.models import Statement, StatementFile
-from billing.views.statements import file_response
 from portal.api.access import ApiAccess
 from portal.api.schema import ERROR_RESPONSES
 from portal.policy import Action
@@ -131,7 +131,7 @@ class StatementViewSet(ApiAccess, viewsets.GenericViewSet[Statement]):
                     % {"value": fmt, "values": ", ".join(StatementFile.Format.values)}
                 }
             )
-        return file_response(self.get_object(), fmt)
+        return statement_file_response(self.get_object(), fmt)
 
 
 def register_statement_routes(router: SimpleRouter) -> None:
