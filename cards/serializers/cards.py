@@ -12,7 +12,7 @@ from cards.serializers.orders import money_field
 
 
 class CardSerializer(serializers.Serializer[Card]):
-    """Read with ``cards.views_cards.attach_batches`` so the order and line come without a
+    """Read with ``cards.selectors.attach_batches`` so the order and line come without a
     query per card."""
 
     serial = serializers.CharField(
