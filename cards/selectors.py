@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -28,9 +28,11 @@ from cards.models import (
     BatchStatus,
     Card,
     CardProduct,
+    DeliveryStatus,
     Order,
     OrderLine,
     OrderStatus,
+    RecipientDelivery,
 )
 from cards.services.issuance import batch_progress
 from portal.models import AuditEvent, Company, User
@@ -109,6 +111,19 @@ def order_history(events: QuerySet[AuditEvent], order: Order) -> QuerySet[AuditE
     return events.filter(object_type=ORDER_OBJECT_TYPE, object_id=str(order.public_id)).order_by(
         "created_at", "id"
     )
+
+
+def delivery_summary(order: Order) -> dict[str, int]:
+    """How many of the order's deliveries are in each status."""
+    counts = dict.fromkeys(DeliveryStatus.values, 0)
+    for row in (
+        RecipientDelivery.objects.filter(order=order)
+        .order_by()
+        .values("status")
+        .annotate(n=Count("id"))
+    ):
+        counts[row["status"]] = row["n"]
+    return counts
 
 
 # --- Issued cards ------------------------------------------------------------------------------

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -12,7 +10,6 @@ from django.utils.translation import gettext as _
 
 from billing import locks
 from billing.models import Invoice
-from billing.money import format_cny
 from billing.services import credit as credit_services
 from billing.services.invoices import invoice_void, proforma_issue
 from cards.audit import CardsAction
@@ -151,7 +148,3 @@ def order_fund_from_proforma(
         return order  # not for this order: nothing to fund
     order.invoice = invoice
     return order_mark_funded(order=order, actor=actor)
-
-
-def credit_summary_text(available: Decimal) -> str:
-    return _("Available credit: %(amount)s") % {"amount": format_cny(available)}
