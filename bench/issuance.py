@@ -344,7 +344,7 @@ def _copy_precomputed(
     from django.db import connection, connections, transaction
     from django.utils import timezone
 
-    from cards import codes
+    from cards import card_copy, codes
     from cards.models import Batch
     from cards.services import issuance
 
@@ -352,10 +352,10 @@ def _copy_precomputed(
         batch = Batch.objects.get(pk=batch_id)
         key_id = codes.generate_block(first, 1).key_id
         with connection.cursor() as cursor:
-            row = issuance._copy_row_format(cursor.cursor, batch, key_id, timezone.now())
+            row = card_copy.copy_row_format(cursor.cursor, batch, key_id, timezone.now())
         buffers = []
         for offset in range(0, count, per_copy):
-            parts = [issuance._COPY_SIGNATURE]
+            parts = [card_copy.COPY_SIGNATURE]
             for sub in range(offset, min(offset + per_copy, count), issuance.COPY_BLOCK):
                 block = codes.generate_block(
                     first + sub, min(issuance.COPY_BLOCK, offset + per_copy - sub, count - sub)
@@ -364,7 +364,7 @@ def _copy_precomputed(
                     block.serials, block.digests, block.ciphertexts, block.last4s, strict=True
                 )
                 parts += [row % (s.to_bytes(8), d, c, last4) for s, d, c, last4 in columns]
-            parts.append(issuance._COPY_TRAILER)
+            parts.append(card_copy.COPY_TRAILER)
             buffers.append(b"".join(parts))
             del parts
     except Exception as exc:  # noqa: BLE001 - reported to the parent
@@ -378,7 +378,7 @@ def _copy_precomputed(
             with (
                 transaction.atomic(),
                 connection.cursor() as cursor,
-                cursor.cursor.copy(issuance._COPY_SQL) as copy,
+                cursor.cursor.copy(card_copy.COPY_SQL) as copy,
             ):
                 copy.write(buffer)
     except Exception as exc:  # noqa: BLE001 - reported to the parent

@@ -352,11 +352,11 @@ def _floor(statement: Any, path: Path) -> float:
     from django.conf import settings
     from django.db import connection
 
-    from billing.services.statements import _collect, period_bounds
+    from billing.services.statements import period_bounds, statement_content
 
     start, end = period_bounds(statement.period_start, statement.period_end)
     started = time.perf_counter()
-    _collect(statement)
+    statement_content(statement)
     with (
         open(path, "wb") as out,
         connection.cursor() as cursor,
@@ -382,7 +382,7 @@ def _parts(statement: Any, folder: Path) -> dict[str, float]:
 
     times: dict[str, float] = {}
     started = time.perf_counter()
-    content = service._collect(statement)
+    content = service.statement_content(statement)
     times["aggregates"] = time.perf_counter() - started
     for name, write in (
         ("pdf", service._write_pdf),

@@ -23,6 +23,8 @@ class CardsAction(models.TextChoices):
     BATCH_FAILED = "order.batch_failed", _("Card generation failed")
     BATCH_RETRIED = "order.batch_retried", _("Retried card generation")
     REGISTRATION_RECORDED = "order.registration_recorded", _("Recorded a purchase registration")
+    PRODUCT_CREATED = "product.created", _("Added a card product")
+    PRODUCT_UPDATED = "product.updated", _("Changed a card product")
 
 
 register_audit_actions(CardsAction)

@@ -9,7 +9,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from portal.models import (
-    AuditAction,
     AuditEvent,
     Company,
     Invitation,
@@ -17,8 +16,13 @@ from portal.models import (
     OutboxMessage,
     User,
 )
-from portal.services.audit import audit_record, client_ip
-from portal.services.companies import IllegalTransition, company_set_status
+from portal.services.audit import client_ip
+from portal.services.companies import (
+    IllegalTransition,
+    company_create,
+    company_set_status,
+    company_update,
+)
 from portal.services.users import user_set_active
 
 
@@ -111,15 +115,33 @@ class CompanyAdmin(admin.ModelAdmin):
     actions = ["activate", "suspend"]
 
     def save_model(self, request: HttpRequest, obj: Company, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        audit_record(
-            action=AuditAction.COMPANY_CREATED if not change else "company.edited",
-            actor=request.user,  # type: ignore[arg-type]
-            company=obj,
-            obj=obj,
-            ip=client_ip(request),
-            changes={name: str(form.cleaned_data.get(name)) for name in form.changed_data},
-        )
+        # The form has checked the values and set them on ``obj``; the services write them.
+        actor: User = request.user  # type: ignore[assignment]
+        if change:
+            saved = company_update(
+                company=obj,
+                changes={name: getattr(obj, name) for name in form.changed_data},
+                actor=actor,
+                ip=client_ip(request),
+            )
+        else:
+            saved = company_create(
+                legal_name=obj.legal_name,
+                credit_code=obj.credit_code,
+                owner=None,
+                created_by=actor,
+                contact_name=obj.contact_name,
+                contact_email=obj.contact_email,
+                contact_phone=obj.contact_phone,
+                billing_email=obj.billing_email,
+                approval_threshold=obj.approval_threshold,
+                language=obj.language,
+                ip=client_ip(request),
+            )
+        # The admin goes on with ``obj`` (the inlines, the change message, the redirect).
+        obj.pk = saved.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
 
     def _move(self, request: HttpRequest, queryset: Any, status: str) -> None:
         moved = 0

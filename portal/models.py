@@ -249,6 +249,7 @@ class AuditAction(models.TextChoices):
     PASSWORD_CHANGED = "auth.password_changed", _("Changed password")
     COMPANY_CREATED = "company.created", _("Created company")
     COMPANY_STATUS_CHANGED = "company.status_changed", _("Changed company status")
+    COMPANY_EDITED = "company.edited", _("Changed company details")
     COMPANY_SWITCHED = "company.switched", _("Switched active company")
     INVITATION_SENT = "membership.invited", _("Invited a member")
     INVITATION_REVOKED = "membership.invitation_revoked", _("Revoked an invitation")

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from billing.admin.base import ReadOnlyAdmin
+from billing.downloads import EXPORT_TYPES, aging_export_response
 from billing.models import CreditHold, InvoiceReminder, LedgerCheck
 from billing.services.receivables import (
     BUCKETS,
@@ -29,7 +30,6 @@ from billing.services.receivables import (
     credit_hold_refresh,
     ledger_check_run,
 )
-from billing.views_receivables import EXPORT_TYPES, aging_export_response
 
 
 class AgingForm(forms.Form):

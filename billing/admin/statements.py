@@ -19,10 +19,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from billing.admin.base import ReadOnlyAdmin
+from billing.downloads import statement_file_response
 from billing.models import Statement, StatementFile
 from billing.money import format_cny
 from billing.services.statements import statement_queue_reissue, statement_request
-from billing.views_statements import file_response
 from portal.models import Company
 
 BUILD_PERMISSION = "billing.add_statement"
@@ -123,7 +123,7 @@ class StatementAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         if fmt not in StatementFile.Format.values:
             raise PermissionDenied
-        return file_response(statement, fmt)
+        return statement_file_response(statement, fmt)
 
     def build_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_build_permission(request):

@@ -21,8 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from billing.downloads import STATEMENT_CONTENT_TYPES, statement_file_response
 from billing.models import Statement, StatementFile
-from billing.views.statements import CONTENT_TYPES, file_response
 from portal.api.access import ApiAccess
 from portal.api.schema import ERROR_RESPONSES, SHA256_HEADER
 from portal.policy import Action
@@ -121,7 +121,7 @@ class StatementViewSet(ApiAccess, viewsets.GenericViewSet[Statement]):
                     OpenApiTypes.BINARY,
                     description=gettext_lazy("The file; X-Content-SHA256 carries its checksum."),
                 )
-                for content_type in CONTENT_TYPES.values()
+                for content_type in STATEMENT_CONTENT_TYPES.values()
             },
             **ERROR_RESPONSES,
         },
@@ -136,7 +136,7 @@ class StatementViewSet(ApiAccess, viewsets.GenericViewSet[Statement]):
                     % {"value": fmt, "values": ", ".join(StatementFile.Format.values)}
                 }
             )
-        return file_response(self.get_object(), fmt)
+        return statement_file_response(self.get_object(), fmt)
 
 
 def register_statement_routes(router: SimpleRouter) -> None:

@@ -3,30 +3,15 @@ history (``receivables``), statements (``statements``). ``billing/urls.py`` rout
 re-exported here."""
 
 from billing.views.invoices import credit, invoice_detail, invoice_list, invoice_pdf
-from billing.views.receivables import (
-    EXPORT_TYPES,
-    aging,
-    aging_export_response,
-    parse_as_of,
-    payment_history,
-)
-from billing.views.statements import (
-    file_response,
-    statement_download,
-    statement_list,
-    statement_request_view,
-)
+from billing.views.receivables import aging, payment_history
+from billing.views.statements import statement_download, statement_list, statement_request_view
 
 __all__ = [
-    "EXPORT_TYPES",
     "aging",
-    "aging_export_response",
     "credit",
-    "file_response",
     "invoice_detail",
     "invoice_list",
     "invoice_pdf",
-    "parse_as_of",
     "payment_history",
     "statement_download",
     "statement_list",

@@ -15,26 +15,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
+from billing.downloads import EXPORT_TYPES, aging_export_response
 from billing.models import Allocation, Payment
-from billing.services.receivables import BUCKETS, AgingReport, aging_export, aging_report
+from billing.services.receivables import BUCKETS, aging_report
 from portal.access import active_company, company_objects, policy_required
 from portal.policy import Action
 
 PAYMENTS_PER_PAGE = 25
-EXPORT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-
-
-def aging_export_response(report: AgingReport, *, fmt: str, detail: bool) -> HttpResponse:
-    """The report as a CSV or XLSX download (``fmt`` one of ``EXPORT_TYPES``)."""
-    data = aging_export(report, fmt=fmt, detail=detail)
-    response = HttpResponse(data, content_type=EXPORT_TYPES[fmt])
-    name = f"aging-{report.as_of.isoformat()}{'-detail' if detail else ''}.{fmt}"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def parse_as_of(raw: str) -> tuple[datetime.date, str]:

@@ -4,21 +4,21 @@ request for any finished date range (finance and owners). Every statement is loo
 
 from __future__ import annotations
 
-import hashlib
 from typing import cast
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from billing.models import Statement, StatementFile
+from billing.downloads import statement_file_response
+from billing.models import Statement
 from billing.services.statements import statement_request
 from portal.access import (
     active_company,
@@ -30,11 +30,6 @@ from portal.access import (
 from portal.policy import Action
 
 STATEMENTS_PER_PAGE = 25
-CONTENT_TYPES = {
-    StatementFile.Format.PDF: "application/pdf",
-    StatementFile.Format.CSV: "text/csv; charset=utf-8",
-    StatementFile.Format.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 
 
 class StatementRequestForm(forms.Form):
@@ -98,27 +93,4 @@ def statement_request_view(request: HttpRequest) -> HttpResponse:
 def statement_download(request: HttpRequest, public_id: str, fmt: str) -> HttpResponse:
     statement = get_company_object_or_404(request, Statement, public_id=public_id)
     # A streamed file; the access decorators are typed for plain responses.
-    return cast(HttpResponse, file_response(statement, fmt))
-
-
-def file_response(statement: Statement, fmt: str) -> FileResponse:
-    """The stored bytes of one of the statement's files, checked against their SHA-256."""
-    record = StatementFile.objects.filter(statement=statement, format=fmt).first()
-    if record is None or statement.status != Statement.Status.ISSUED:
-        raise Http404
-    handle = record.file.open("rb")
-    digest = hashlib.sha256()
-    while chunk := handle.read(1 << 20):
-        digest.update(chunk)
-    if digest.hexdigest() != record.sha256:
-        handle.close()
-        raise Http404(_("The stored file does not match its checksum; operators were told."))
-    handle.seek(0)
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=f"{statement.number}.{fmt}",
-        content_type=CONTENT_TYPES[StatementFile.Format(fmt)],
-    )
-    response["X-Content-SHA256"] = record.sha256
-    return response
+    return cast(HttpResponse, statement_file_response(statement, fmt))

@@ -11,6 +11,9 @@ from django.utils.translation import gettext_lazy as _
 
 from cards.face_values import face_value_list
 from cards.models import CardProduct
+from cards.services.catalog import PRODUCT_FIELDS, product_create, product_update
+from portal.models import User
+from portal.services.audit import client_ip
 
 
 class CardProductForm(forms.ModelForm):
@@ -67,6 +70,29 @@ class CardProductAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Orders keep pointing at their products: take a product off sale instead.
         return False
+
+    def save_model(self, request: HttpRequest, obj: CardProduct, form: Any, change: bool) -> None:
+        # The form has checked the values and set them on ``obj``; the services write them.
+        actor: User = request.user  # type: ignore[assignment]
+        if change:
+            saved = product_update(
+                product=obj,
+                changes={
+                    name: getattr(obj, name) for name in form.changed_data if name in PRODUCT_FIELDS
+                },
+                actor=actor,
+                ip=client_ip(request),
+            )
+        else:
+            saved = product_create(
+                values={name: getattr(obj, name) for name in form.fields if name in PRODUCT_FIELDS},
+                actor=actor,
+                ip=client_ip(request),
+            )
+        # The admin goes on with ``obj`` (the change message, the redirect).
+        obj.pk = saved.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
 
     @admin.display(description=_("face values"))
     def face_values_label(self, obj: CardProduct) -> str:

@@ -25,6 +25,8 @@ from billing.admin.import_ import (
 from cards.admin.catalog import CardProductAdmin
 from cards.face_values import face_value_list
 from cards.models import CardProduct, CardType
+from cards.services.catalog import PRODUCT_FIELDS, product_create, product_update
+from portal.models import User
 
 # --- Card products -------------------------------------------------------------------------------
 
@@ -159,6 +161,19 @@ class CardProductResource(resources.ModelResource):
         except ValidationError as exc:
             return invalid_row(self, exc.message_dict)
         return super().import_row(row, instance_loader, **kwargs)
+
+    def save_instance(
+        self, instance: CardProduct, is_create: bool, row: Any, **kwargs: Any
+    ) -> None:
+        # Written by the catalog services, which keep the audit trail (one row per product).
+        user, ip = kwargs.get("user"), kwargs.get("ip")
+        actor = user if isinstance(user, User) else None
+        values = {name: getattr(instance, name) for name in PRODUCT_FIELDS}
+        if is_create:
+            saved = product_create(values=values, actor=actor, ip=ip)
+            instance.pk, instance.public_id = saved.pk, saved.public_id
+        else:
+            product_update(product=instance, changes=values, actor=actor, ip=ip)
 
 
 admin.site.unregister(CardProduct)

@@ -18,7 +18,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 
 from billing.admin import ReadOnlyAdmin
-from cards.forms_uploads import SupportUploadForm
+from cards.forms.uploads import SupportUploadForm
 from cards.models import OrderUpload
 from cards.services.uploads import (
     upload_confirm,

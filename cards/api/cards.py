@@ -22,14 +22,14 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from cards.models import Batch, Card, CardStatus, Order
-from cards.serializers import CardSerializer
-from cards.views.cards import (
+from cards.selectors import (
     CardFilters,
     SerialSearchError,
     attach_batches,
     cards_of_batches,
     serial_range,
 )
+from cards.serializers import CardSerializer
 from portal.api.access import ApiAccess
 from portal.api.schema import ERROR_RESPONSES
 from portal.policy import Action

@@ -119,7 +119,7 @@ class CardStatus(models.TextChoices):
 
 class Card(models.Model):
     """One prepaid card. Rows are written in bulk by ``COPY``; the column list in
-    ``cards.services.issuance.CARD_COPY_COLUMNS`` must follow these fields."""
+    ``cards.card_copy.CARD_COPY_COLUMNS`` must follow these fields."""
 
     id = models.BigAutoField(primary_key=True)
     serial = models.BigIntegerField(_("serial"), unique=True)

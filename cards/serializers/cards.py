@@ -14,7 +14,7 @@ from portal.api.schema import text_enum
 class CardSerializer(serializers.Serializer[Card]):
     """An issued card: its public facts, never its code."""
 
-    # Cards are read with their batches attached (cards.views.cards.attach_batches), so the
+    # Cards are read with their batches attached (cards.selectors.attach_batches), so the
     # order and line come without a query per card.
 
     serial = serializers.CharField(

@@ -19,9 +19,7 @@ from __future__ import annotations
 import calendar
 import datetime
 import logging
-import struct
 from collections.abc import Iterable
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -33,6 +31,7 @@ from django.utils.translation import gettext as _
 from billing.services.ledger import ledger_post_card_issuance
 from cards import codes
 from cards.audit import CardsAction
+from cards.card_copy import COPY_SIGNATURE, COPY_SQL, COPY_TRAILER, copy_row_format
 from cards.models import (
     Batch,
     BatchStatus,
@@ -49,24 +48,6 @@ from portal.services.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
-CARD_COPY_COLUMNS = (
-    "serial",
-    "batch_id",
-    "digest",
-    "key_id",
-    "ciphertext",
-    "last4",
-    "face_value",
-    "balance",
-    "status",
-    "expires_at",
-    "created_at",
-)
-_COPY_SQL = f"COPY cards_card ({', '.join(CARD_COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-# PostgreSQL's binary COPY stream: signature, flags and header-extension length, then one tuple
-# per card, then -1 as the field count of the end marker.
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-_COPY_TRAILER = b"\xff\xff"
 # Cards generated and written to the COPY stream at a time: PostgreSQL loads one block while the
 # worker generates the next, and a worker holds one block's rows, whatever the chunk size.
 COPY_BLOCK = 2_000
@@ -137,37 +118,6 @@ def chunks_enqueue(chunk_ids: Iterable[int]) -> None:
         issuance_generate_chunk.delay(chunk_id)
 
 
-def _field(value: bytes | None) -> bytes:
-    """One field of a binary COPY tuple: its length, then its bytes (-1 and nothing for NULL)."""
-    if value is None:
-        return struct.pack(">i", -1)
-    return struct.pack(">i", len(value)) + value
-
-
-def _copy_row_format(raw_cursor: Any, batch: Batch, key_id: str, now: datetime.datetime) -> bytes:
-    """One card's binary COPY tuple as a bytes %-format with four holes (serial, digest,
-    ciphertext, last 4): everything else is the same for the whole chunk. The server encodes the
-    numeric and timestamp constants (``*_send``), so their wire format is PostgreSQL's own."""
-    raw_cursor.execute(
-        "SELECT numeric_send(%s::numeric), timestamptz_send(%s::timestamptz), "
-        "timestamptz_send(%s::timestamptz)",
-        [batch.face_value, batch.expires_at, now],
-    )
-    face, expires, created = raw_cursor.fetchone()
-    holes = (
-        struct.pack(">hi", len(CARD_COPY_COLUMNS), 8),  # field count; serial (int8) length
-        _field(struct.pack(">q", batch.pk)) + struct.pack(">i", codes.DIGEST_BYTES),
-        _field(key_id.encode()) + struct.pack(">i", codes.CIPHERTEXT_BYTES),
-        struct.pack(">i", 4),  # last 4 symbols, ASCII
-        _field(bytes(face))
-        + _field(bytes(face))  # balance starts at face value
-        + _field(CardStatus.ACTIVE.value.encode())
-        + _field(None if expires is None else bytes(expires))
-        + _field(bytes(created)),
-    )
-    return b"%b".join(part.replace(b"%", b"%%") for part in holes)
-
-
 def _copy_cards(batch: Batch, first_serial_number: int, count: int) -> None:
     """Generate ``count`` cards and load them, in blocks of ``COPY_BLOCK``. On PostgreSQL, one
     ``COPY ... (FORMAT BINARY)`` whose tuples are built from a per-chunk template: per card,
@@ -202,9 +152,9 @@ def _copy_cards(batch: Batch, first_serial_number: int, count: int) -> None:
         return
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        row = _copy_row_format(raw, batch, key_id, now)
-        with raw.copy(_COPY_SQL) as copy:
-            copy.write(_COPY_SIGNATURE)
+        row = copy_row_format(raw, batch, key_id, now)
+        with raw.copy(COPY_SQL) as copy:
+            copy.write(COPY_SIGNATURE)
             for block in blocks:
                 if block.key_id != key_id:  # the row template carries the key id
                     raise RuntimeError("the card-code key changed during a chunk")
@@ -214,7 +164,7 @@ def _copy_cards(batch: Batch, first_serial_number: int, count: int) -> None:
                 copy.write(
                     b"".join([row % (s.to_bytes(8), d, c, last4) for s, d, c, last4 in columns])
                 )
-            copy.write(_COPY_TRAILER)
+            copy.write(COPY_TRAILER)
 
 
 def _safe_error(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 
 from cards.models import Order
-from cards.views import order_progress_data
+from cards.selectors import order_progress_data
 
 register = template.Library()
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.paginator import Paginator
 
 from cards.models import DeliveryMethod, DeliveryStatus, Order, OrderLine, RecipientDelivery
+from cards.selectors import delivery_summary
 from cards.services import recipients
 from portal import policy
 from portal.policy import Action
@@ -70,7 +71,7 @@ def order_recipient_deliveries(context: template.Context, order: Order) -> dict[
     page = Paginator(deliveries, DELIVERIES_PER_PAGE).get_page(
         request.GET.get("recipients_page") if request is not None else None
     )
-    summary = recipients.delivery_summary(order)
+    summary = delivery_summary(order)
     return {
         "show": True,
         "order": order,

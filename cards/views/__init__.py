@@ -2,17 +2,7 @@
 order page with its actions, issued cards and progress, delivery by file, delivery to recipients
 and order files. ``cards/urls.py`` routes to the names re-exported here."""
 
-from cards.views.cards import (
-    CardFilters,
-    SerialSearchError,
-    attach_batches,
-    card_list,
-    cards_of_batches,
-    order_cards,
-    order_progress,
-    order_progress_data,
-    serial_range,
-)
+from cards.views.cards import card_list, order_cards, order_progress
 from cards.views.delivery import code_archive, code_download
 from cards.views.lists import approvals, catalog, order_list
 from cards.views.order_form import order_create_view, order_edit
@@ -41,12 +31,8 @@ from cards.views.uploads import (
 )
 
 __all__ = [
-    "CardFilters",
-    "SerialSearchError",
     "approvals",
-    "attach_batches",
     "card_list",
-    "cards_of_batches",
     "catalog",
     "code_archive",
     "code_download",
@@ -58,14 +44,12 @@ __all__ = [
     "order_edit",
     "order_list",
     "order_progress",
-    "order_progress_data",
     "order_reject_view",
     "order_submit_view",
     "recipient_card",
     "recipient_change",
     "recipient_link",
     "recipient_resend",
-    "serial_range",
     "upload_confirm_view",
     "upload_detail",
     "upload_discard_view",

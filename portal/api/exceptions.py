@@ -94,7 +94,7 @@ def _flatten(detail: Any, path: str = "") -> dict[str, Coded]:
     return flat
 
 
-def _body(detail: str, code: str, errors: Errors | None = None) -> dict[str, Any]:
+def error_body(detail: str, code: str, errors: Errors | None = None) -> dict[str, Any]:
     return {"detail": detail, "code": code, "errors": errors if errors is not None else []}
 
 
@@ -112,7 +112,7 @@ def validation_error_body(exc: DjangoValidationError) -> dict[str, Any]:
         if hasattr(exc, "error_dict")
         else list(exc.messages)
     )
-    return _body(_summary(errors), _code(_django_codes(exc)), errors)
+    return error_body(_summary(errors), _code(_django_codes(exc)), errors)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -125,10 +125,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, DjangoPermissionDenied):
         set_rollback()
         message = str(exc) or _("You do not have permission to perform this action.")
-        return Response(_body(message, "permission_denied"), status=status.HTTP_403_FORBIDDEN)
+        return Response(error_body(message, "permission_denied"), status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, Http404):
         set_rollback()
-        return Response(_body(_("Not found."), "not_found"), status=status.HTTP_404_NOT_FOUND)
+        return Response(error_body(_("Not found."), "not_found"), status=status.HTTP_404_NOT_FOUND)
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, APIException):
         return response
@@ -140,8 +140,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         errors: Errors = (
             messages["non_field_errors"] if list(messages) == ["non_field_errors"] else messages
         )
-        response.data = _body(_summary(errors), _code(codes), errors)
+        response.data = error_body(_summary(errors), _code(codes), errors)
     else:
         code = detail.code if isinstance(detail, ErrorDetail) and detail.code else "error"
-        response.data = _body(str(detail), str(code))
+        response.data = error_body(str(detail), str(code))
     return response

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -16,14 +20,19 @@ def company_create(
     *,
     legal_name: str,
     credit_code: str,
-    owner: User,
+    owner: User | None,
     created_by: User | None = None,
     status: str = Company.Status.PENDING,
     contact_name: str = "",
     contact_email: str = "",
     contact_phone: str = "",
+    billing_email: str = "",
+    approval_threshold: Decimal | None = None,
+    language: str = "",
     ip: str | None = None,
 ) -> Company:
+    """A new company, with its owner as first member when there is one (operators create a
+    company in the admin without one)."""
     company = Company(
         legal_name=legal_name.strip(),
         credit_code=normalize_credit_code(credit_code),
@@ -31,10 +40,14 @@ def company_create(
         contact_name=contact_name,
         contact_email=contact_email,
         contact_phone=contact_phone,
+        billing_email=billing_email,
     )
+    if approval_threshold is not None:
+        company.approval_threshold = approval_threshold
+    if language:
+        company.language = language
     company.full_clean()
     company.save()
-    membership = Membership.objects.create(user=owner, company=company, role=Role.OWNER)
     actor = created_by or owner
     audit_record(
         action=AuditAction.COMPANY_CREATED,
@@ -44,6 +57,9 @@ def company_create(
         ip=ip,
         changes={"legal_name": company.legal_name, "credit_code": company.credit_code},
     )
+    if owner is None:
+        return company
+    membership = Membership.objects.create(user=owner, company=company, role=Role.OWNER)
     audit_record(
         action=AuditAction.MEMBERSHIP_ADDED,
         actor=actor,
@@ -91,5 +107,57 @@ def company_set_status(
         obj=locked,
         ip=ip,
         changes={"status": [before, status]},
+    )
+    return locked
+
+
+# What ``company_update`` changes; the status moves only through ``company_set_status``.
+COMPANY_EDITABLE_FIELDS = frozenset(
+    {
+        "legal_name",
+        "credit_code",
+        "contact_name",
+        "contact_email",
+        "contact_phone",
+        "billing_email",
+        "approval_threshold",
+        "language",
+    }
+)
+
+
+@transaction.atomic
+def company_update(
+    *, company: Company, changes: Mapping[str, Any], actor: User, ip: str | None = None
+) -> Company:
+    """Change a company's details (``COMPANY_EDITABLE_FIELDS``) under its row lock. One audit row
+    names each field that changed, before and after; nothing changed writes nothing."""
+    unknown = set(changes) - COMPANY_EDITABLE_FIELDS
+    if unknown:
+        raise ValueError(f"company_update cannot change {sorted(unknown)}")
+    locked = Company.objects.select_for_update().get(pk=company.pk)
+    values = dict(changes)
+    if "legal_name" in values:
+        values["legal_name"] = str(values["legal_name"]).strip()
+    if "credit_code" in values:
+        values["credit_code"] = normalize_credit_code(str(values["credit_code"]))
+    changed = {
+        name: [str(getattr(locked, name)), str(value)]
+        for name, value in values.items()
+        if getattr(locked, name) != value
+    }
+    if not changed:
+        return locked
+    for name in changed:
+        setattr(locked, name, values[name])
+    locked.full_clean()
+    locked.save(update_fields=sorted(changed))
+    audit_record(
+        action=AuditAction.COMPANY_EDITED,
+        actor=actor,
+        company=locked,
+        obj=locked,
+        ip=ip,
+        changes=changed,
     )
     return locked

@@ -21,6 +21,7 @@ def user_sessions_delete(*, user: User) -> int:
     reads every live session once. Deactivation is rare, and sessions live at most
     SESSION_IDLE_TIMEOUT_MINUTES after their last request (portal/session_timeout.py).
     """
+    # The session store is a setting (Django loads it the same way), not a module of ours.
     store_class: Any = import_module(settings.SESSION_ENGINE).SessionStore
     model = store_class.get_model_class()
     decoder = store_class()

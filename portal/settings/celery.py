@@ -68,7 +68,7 @@ CELERY_BEAT_SCHEDULE["statements-monthly"] = {
     "task": "billing.tasks.statement_monthly",
     "schedule": _crontab(minute=0, hour=2, day_of_month=1),
 }
-# Receivables (billing/tasks_receivables.py): the money invariants at 03:30, then overdue
+# Receivables (billing/tasks/receivables.py): the money invariants at 03:30, then overdue
 # marking, reminders and credit holds at 06:00, before buyers start ordering.
 CELERY_BEAT_SCHEDULE["ledger-check-nightly"] = {
     "task": "billing.tasks.ledger_check",

@@ -19,7 +19,7 @@ ORDER_STRUCTURING_COUNT = env.int("ORDER_STRUCTURING_COUNT", default=3)
 ORDER_STRUCTURING_MARGIN = Decimal(env.str("ORDER_STRUCTURING_MARGIN", default="0.10"))
 ORDER_MAX_LINES = env.int("ORDER_MAX_LINES", default=200_000)
 ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=1_000_000)
-# Order files (cards/services/uploads.py, portal/tabular/): refused from their size before
+# Order files (cards/services/uploads/, portal/tabular/): refused from their size before
 # reading, and at the first row over the limit; files over the inline size are checked by a worker.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 UPLOAD_MAX_ROWS = env.int("UPLOAD_MAX_ROWS", default=200_000)

@@ -22,7 +22,7 @@ from django.views import defaults
 from django.views.decorators.common import no_append_slash
 from django.views.decorators.csrf import csrf_exempt
 
-from portal.api.exceptions import _body
+from portal.api.exceptions import error_body
 
 API_PREFIX = "/api/"
 # The URL name of the route that catches every path under /api/ no API route matches.
@@ -36,7 +36,7 @@ def is_api_request(request: HttpRequest) -> bool:
 
 def _json(detail: str, code: str, status: int) -> JsonResponse:
     response = JsonResponse(
-        _body(detail, code), status=status, json_dumps_params={"ensure_ascii": False}
+        error_body(detail, code), status=status, json_dumps_params={"ensure_ascii": False}
     )
     response["Cache-Control"] = "no-store"
     return response

@@ -18,6 +18,7 @@ from pytest_django.fixtures import Settings
 
 from billing.audit import BillingAction
 from billing.models import CompanyPricing, CreditLine, Invoice
+from cards.audit import CardsAction
 from cards.models import CardProduct, Order, OrderStatus
 from portal.models import AuditEvent, Role, User
 from tests import factories
@@ -319,6 +320,49 @@ def test_a_bearer_face_value_over_1000_shows_the_rule(admin_client) -> None:
         response
     )
     assert not CardProduct.objects.exists()
+
+
+def test_adding_a_product_writes_one_audit_row_naming_the_operator(admin_client, ops) -> None:
+    admin_client.post(
+        "/ops/cards/cardproduct/add/", PRODUCT_FORM, REMOTE_ADDR="198.51.100.31", headers=EN
+    )
+    product = CardProduct.objects.get()
+    event = AuditEvent.objects.get()
+    assert (event.action, event.actor, event.ip) == (
+        CardsAction.PRODUCT_CREATED,
+        ops,
+        "198.51.100.31",
+    )
+    assert event.object_id == str(product.public_id)
+    assert event.changes["face_values"] == ["100.00", "200.00", "500.00", "1000.00"]
+
+
+def test_editing_a_product_writes_one_audit_row_with_the_changed_fields(admin_client, ops) -> None:
+    admin_client.post("/ops/cards/cardproduct/add/", PRODUCT_FORM, headers=EN)
+    product = CardProduct.objects.get()
+    before = AuditEvent.objects.count()
+    # The face values are typed differently but mean the same: not a change.
+    changed = {
+        **PRODUCT_FORM,
+        "name_en": "Spring gift card",
+        "validity_months": "48",
+        "face_values": "1000, 500, 200, 100",
+    }
+    response = admin_client.post(
+        f"/ops/cards/cardproduct/{product.pk}/change/", changed, headers=EN
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    product.refresh_from_db()
+    assert (product.name_en, product.validity_months) == ("Spring gift card", 48)
+    events = list(AuditEvent.objects.order_by("id")[before:])
+    assert [(e.action, e.actor) for e in events] == [(CardsAction.PRODUCT_UPDATED, ops)]
+    assert events[0].changes == {
+        "name_en": ["Holiday gift card", "Spring gift card"],
+        "validity_months": [36, 48],
+    }
+    # Saving again unchanged writes nothing more
+    admin_client.post(f"/ops/cards/cardproduct/{product.pk}/change/", changed, headers=EN)
+    assert AuditEvent.objects.count() == before + 1
 
 
 def test_products_are_taken_off_sale_not_deleted(admin_client) -> None:

@@ -21,6 +21,7 @@ from django.test import Client
 
 from billing.audit import BillingAction
 from billing.models import CompanyPricing
+from cards.audit import CardsAction
 from cards.models import CardProduct, CardType, Order, OrderUpload
 from portal.models import AuditEvent, User
 from tests import factories
@@ -143,6 +144,45 @@ def test_a_good_product_file_is_previewed_then_creates_and_updates_products(
     assert existing.face_values == ["50.00", "100.00"]
     assert existing.validity_months == 48
     assert not existing.active
+
+
+def test_importing_products_writes_one_audit_row_per_product_naming_the_operator(
+    admin_client: Client, ops: User
+) -> None:
+    existing = factories.product(name="节日卡", validity_months=36)
+    rows = [
+        ["public_id", *PRODUCT_HEADER],
+        ["", "员工福利卡", "Staff card", "bearer", "100, 200", "", "", "", "36", "1"],
+        ["", "实名大额卡", "Named card", "registered", "", "100", "5000", "100", "", "1"],
+        [
+            str(existing.public_id),
+            "节日卡",
+            existing.name_en,
+            "bearer",
+            "50",
+            "",
+            "",
+            "",
+            "48",
+            "1",
+        ],
+    ]
+    preview = _preview(admin_client, PRODUCTS, _csv(rows))
+    assert not AuditEvent.objects.exists()  # the preview wrote nothing, its trail neither
+
+    _confirm(admin_client, PRODUCTS, preview)
+
+    events = list(AuditEvent.objects.order_by("id"))
+    assert [(e.action, e.actor) for e in events] == [
+        (CardsAction.PRODUCT_CREATED, ops),
+        (CardsAction.PRODUCT_CREATED, ops),
+        (CardsAction.PRODUCT_UPDATED, ops),
+    ]
+    created = {str(p.public_id) for p in CardProduct.objects.exclude(pk=existing.pk)}
+    assert {e.object_id for e in events[:2]} == created
+    assert events[2].object_id == str(existing.public_id)
+    assert set(events[2].changes) == {"face_values", "validity_months"}
+    assert events[2].changes["validity_months"] == [36, 48]
 
 
 def test_a_product_file_breaking_a_prepaid_card_rule_shows_the_rule_per_row_and_writes_nothing(

@@ -12,7 +12,6 @@ from pytest_django.fixtures import Settings
 from cards import tasks
 from cards.models import Order, OrderStatus
 from cards.services.workflow import order_approve, order_reject
-from cards.signals import order_funded
 from portal.models import Role
 from portal.services import outbox
 from tests import factories
@@ -72,12 +71,11 @@ def test_nothing_is_queued_for_issuance_before_funding(
     assert queued(callbacks, tasks.order_notify_approvers) == [(order.pk,)]
 
 
-def test_approval_funds_and_announces_the_order_after_commit(
+def test_approval_funds_the_order_and_starts_fulfilment_after_commit(
     company, people, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
     order = big_order(company, people)
     started: list[int] = []
-    announced: list[int] = []
 
     def publish(producer: Any, message: Any) -> None:
         if message.task == tasks.order_start_fulfilment.name:
@@ -85,18 +83,11 @@ def test_approval_funds_and_announces_the_order_after_commit(
 
     monkeypatch.setattr(outbox, "_send", publish)
 
-    def on_funded(sender: Any, order_id: int, **kwargs: Any) -> None:
-        announced.append(order_id)
-
-    order_funded.connect(on_funded, dispatch_uid="test-on-funded")
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            order_approve(order=order, actor=people["approver"])
-            # Nothing is announced while the transaction is open
-            assert (started, announced) == ([], [])
-    finally:
-        order_funded.disconnect(dispatch_uid="test-on-funded")
-    assert (started, announced) == ([order.pk], [order.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        order_approve(order=order, actor=people["approver"])
+        # Nothing is published while the transaction is open
+        assert started == []
+    assert started == [order.pk]
 
 
 def test_the_fulfilment_task_moves_a_funded_order_once(company, people) -> None:

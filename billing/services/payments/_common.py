@@ -4,7 +4,6 @@ package docstring)."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -18,6 +17,7 @@ from billing.models import Account, Allocation, Invoice, JournalEntry, Payment
 from billing.money import ZERO
 from billing.services.invoices import invoice_move, proforma_mark_paid
 from billing.services.ledger import account_get, journal_post
+from billing.services.receivables.holds import credit_hold_refresh
 from portal.models import Company, User
 from portal.services.audit import audit_record
 
@@ -83,13 +83,7 @@ def _lock_company_and_invoices(
 
 def _after_change(company: Company) -> None:
     """Receivables re-evaluate the company's credit hold once its invoices' balances changed."""
-    try:
-        receivables = importlib.import_module("billing.services.receivables")
-    except ModuleNotFoundError:  # pragma: no cover - written beside this module
-        return
-    refresh = getattr(receivables, "credit_hold_refresh", None)
-    if refresh is not None:
-        refresh(company=company)
+    credit_hold_refresh(company=company)
 
 
 def _entry_postings(

@@ -92,7 +92,7 @@ def _send_reminders(company: Company, today: datetime.date) -> int:
                 )
         except IntegrityError:
             continue  # another run recorded it first: that run sends it
-        from billing.tasks_receivables import invoice_reminder_send
+        from billing.tasks.receivables import invoice_reminder_send
 
         outbox_enqueue(invoice_reminder_send, reminder.pk)
         sent += 1

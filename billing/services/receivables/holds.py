@@ -81,7 +81,7 @@ def _hold_refresh(company: Company, today: datetime.date, actor: User | None) ->
 
 
 def _queue_hold_notice(hold_id: int, event: str) -> None:
-    from billing.tasks_receivables import credit_hold_notify
+    from billing.tasks.receivables import credit_hold_notify
 
     outbox_enqueue(credit_hold_notify, hold_id, event)
 

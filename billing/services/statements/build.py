@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
 from billing.models import Statement, StatementFile
-from billing.services.statements.content import _collect
+from billing.services.statements.content import statement_content
 from billing.services.statements.files import _write_files
 from billing.services.statements.notify import statement_notify
 from portal.models import register_audit_actions
@@ -71,7 +71,7 @@ def _build(statement_id: int) -> Statement:
                 translation.override(statement.company.language),
                 tempfile.TemporaryDirectory(prefix="statement-") as work,
             ):
-                content = _collect(statement)
+                content = statement_content(statement)
                 folder = Path(work)
                 paths = {fmt: folder / f"statement.{fmt}" for fmt in StatementFile.Format.values}
                 _write_files(content, paths, overlap=not outer_transaction)

@@ -103,7 +103,9 @@ _AGING_KEYS = {
 }
 
 
-def _collect(statement: Statement) -> _Content:
+def statement_content(statement: Statement) -> _Content:
+    """What the statement says (balances, activity, counts, aging, card sections), read from the
+    ledger; the file writers in ``files`` lay it out."""
     company = statement.company
     start, end = period_bounds(statement.period_start, statement.period_end)
     opening, movements = _receivable_movements(company, start, end)

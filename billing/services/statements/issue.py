@@ -158,7 +158,7 @@ def statement_queue_reissue(*, statement: Statement, actor: User | None) -> Stat
 
 
 def _queue_build(statement: Statement, actor: User | None) -> None:
-    from billing.tasks_statements import statement_build as build_task
+    from billing.tasks.statements import statement_build as build_task
 
     outbox_enqueue(build_task, kwargs={"statement_id": statement.pk})
 
@@ -174,7 +174,7 @@ def statement_build_claimed(*, statement_id: int) -> Statement | None:
 def statements_monthly(*, month_start: datetime.date) -> int:
     """Queue the previous month's statement of every active company (one task each); returns
     how many were queued. Run twice, it queues twice, and each company still gets one."""
-    from billing.tasks_statements import statement_build as build_task
+    from billing.tasks.statements import statement_build as build_task
 
     period_start, period_end = previous_month(month_start)
     company_ids = list(

@@ -10,6 +10,8 @@ from .base import (
     OrderTotals,
     RegistrationInput,
     line_error,
+    order_company_check,
+    order_methods_check,
 )
 from .drafts import order_create, order_insert, order_invoice_lines, order_number_new, order_update
 from .registration import registration_id_number, registration_record, registration_required
@@ -26,10 +28,12 @@ __all__ = [
     "RegistrationInput",
     "checked_order",
     "line_error",
+    "order_company_check",
     "order_create",
     "order_insert",
     "order_invoice_lines",
     "order_lines_check",
+    "order_methods_check",
     "order_number_new",
     "order_update",
     "registration_id_number",

@@ -74,7 +74,8 @@ def line_error(position: int, field_label: str, value: object, reason: str) -> s
     }
 
 
-def _require_active_company(company: Company) -> None:
+def order_company_check(company: Company) -> None:
+    """Refuse an order (form, API or file) from a company we have not approved yet."""
     if company.status != Company.Status.ACTIVE:
         raise ValidationError(
             _("%(company)s is not active yet (status: %(status)s); orders open once we approve it.")
@@ -96,7 +97,8 @@ class LineProblem:
         return line_error(position, self.label, self.value, self.reason)
 
 
-def _check_methods(payment_method: str, delivery_method: str) -> None:
+def order_methods_check(payment_method: str, delivery_method: str) -> None:
+    """Refuse a payment or delivery method the portal does not offer."""
     if payment_method not in PaymentMethod.values:
         raise ValidationError(
             {

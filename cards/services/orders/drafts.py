@@ -36,9 +36,9 @@ from .base import (
     OrderAlreadyCreated,
     OrderTotals,
     RegistrationInput,
-    _check_methods,
-    _require_active_company,
     line_error,
+    order_company_check,
+    order_methods_check,
 )
 from .registration import registration_record
 from .rules import order_lines_check
@@ -108,8 +108,8 @@ def order_create(
     form's one-time token: a second call with it raises ``OrderAlreadyCreated`` (and writes
     nothing), whichever of two concurrent calls the unique index lets through first."""
     policy.require(company, actor, Action.ORDER_CREATE)
-    _require_active_company(company)
-    _check_methods(payment_method, delivery_method)
+    order_company_check(company)
+    order_methods_check(payment_method, delivery_method)
     checked = order_lines_check(company=company, lines=lines)
     _check_recipients_for_delivery(delivery_method, checked)
     registration_row = (
@@ -252,7 +252,7 @@ def order_update(
             _("Only a draft can be changed; this order is %(status)s.")
             % {"status": locked.get_status_display()}
         )
-    _check_methods(payment_method, delivery_method)
+    order_methods_check(payment_method, delivery_method)
     checked = order_lines_check(company=locked.company, lines=lines)
     _check_recipients_for_delivery(delivery_method, checked)
     if registration is not None:

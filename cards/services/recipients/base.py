@@ -7,11 +7,10 @@ import hashlib
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count
 from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
-from cards.models import CardStatus, DeliveryStatus, Order, RecipientDelivery
+from cards.models import CardStatus, RecipientDelivery
 from portal import crypto, sms
 from portal.models import register_audit_actions
 
@@ -88,16 +87,3 @@ def _lock(delivery_id: int) -> RecipientDelivery:
 def recipient_label(delivery: RecipientDelivery) -> str:
     masked = masked_recipient(delivery)
     return masked["name"] or masked["email"] or masked["mobile"]
-
-
-def delivery_summary(order: Order) -> dict[str, int]:
-    """How many of the order's deliveries are in each status."""
-    counts = dict.fromkeys(DeliveryStatus.values, 0)
-    for row in (
-        RecipientDelivery.objects.filter(order=order)
-        .order_by()
-        .values("status")
-        .annotate(n=Count("id"))
-    ):
-        counts[row["status"]] = row["n"]
-    return counts

@@ -13,8 +13,14 @@ from django.utils.translation import gettext as _
 
 from billing.money import ZERO, format_cny
 from cards.models import CardProduct, Order, OrderLine, OrderUpload, UploadStatus
-from cards.services.orders import LineInput, LineRules, OrderTotals, order_insert
-from cards.services.orders.base import _check_methods, _require_active_company
+from cards.services.orders import (
+    LineInput,
+    LineRules,
+    OrderTotals,
+    order_company_check,
+    order_insert,
+    order_methods_check,
+)
 from portal import policy
 from portal.models import Company, User
 from portal.policy import Action
@@ -54,8 +60,8 @@ def upload_confirm(
             code="not_valid",
         )
     company = locked.company
-    _require_active_company(company)
-    _check_methods(locked.payment_method, locked.delivery_method)
+    order_company_check(company)
+    order_methods_check(locked.payment_method, locked.delivery_method)
     # One confirm at a time per company: two uploads of the same file confirmed at once (two
     # tabs) would otherwise both miss the other's order in the duplicate check below.
     Company.objects.select_for_update().filter(pk=company.pk).first()

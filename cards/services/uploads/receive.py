@@ -16,7 +16,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from cards.models import DeliveryMethod, OrderUpload, PaymentMethod, UploadStatus
-from cards.services.orders.base import _check_methods, _require_active_company
+from cards.services.orders import order_company_check, order_methods_check
 from portal import policy
 from portal.models import ApiKey, Company, User
 from portal.policy import Action
@@ -85,8 +85,8 @@ def upload_receive(
     company's purchaser or owner who will own the draft.
     """
     creator = _creator(company, actor, on_behalf, for_member)
-    _require_active_company(company)
-    _check_methods(payment_method, delivery_method)
+    order_company_check(company)
+    order_methods_check(payment_method, delivery_method)
     size = file.size or 0
     if size > settings.UPLOAD_MAX_BYTES:
         raise _too_large(size)

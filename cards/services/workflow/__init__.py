@@ -18,7 +18,7 @@ from .approval import (
 )
 from .base import CANCELLABLE, S_PAID, TRANSITIONS, OrderStateError
 from .fulfilment import order_begin_fulfilment, order_mark_fulfilled, stranded_orders_start
-from .funding import credit_summary_text, order_cancel, order_fund_from_proforma, order_mark_funded
+from .funding import order_cancel, order_fund_from_proforma, order_mark_funded
 
 __all__ = [
     "CANCELLABLE",
@@ -26,7 +26,6 @@ __all__ = [
     "S_PAID",
     "TRANSITIONS",
     "OrderStateError",
-    "credit_summary_text",
     "order_approve",
     "order_begin_fulfilment",
     "order_cancel",

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -12,13 +10,11 @@ from django.utils.translation import gettext as _
 
 from billing import locks
 from billing.models import Invoice
-from billing.money import format_cny
 from billing.services import credit as credit_services
 from billing.services.invoices import invoice_void, proforma_issue
 from cards.audit import CardsAction
 from cards.models import Order, PaymentMethod
 from cards.services.orders import order_invoice_lines
-from cards.signals import order_funded
 from portal import policy
 from portal.models import User
 from portal.policy import Action
@@ -57,7 +53,7 @@ def _fund(order: Order, *, actor: User | None, ip: str | None) -> Order:
 def order_mark_funded(*, order: Order, actor: User | None, ip: str | None = None) -> Order:
     """The hand-off to issuance: the order is paid for or on credit. Records the state and, in
     the same transaction, the start of card generation (the outbox publishes it after the commit,
-    or its relay once the broker is back); once committed, announces it."""
+    or its relay once the broker is back)."""
     _move(order, S.FUNDED)
     order.funded_at = timezone.now()
     order.save()
@@ -69,11 +65,9 @@ def order_mark_funded(*, order: Order, actor: User | None, ip: str | None = None
         ip=ip,
         changes={"invoice": order.invoice.number if order.invoice else None},
     )
-    order_id = order.pk
-    transaction.on_commit(lambda: order_funded.send(sender=Order, order_id=order_id))
     from cards.tasks import order_start_fulfilment
 
-    outbox_enqueue(order_start_fulfilment, order_id)
+    outbox_enqueue(order_start_fulfilment, order.pk)
     return order
 
 
@@ -154,7 +148,3 @@ def order_fund_from_proforma(
         return order  # not for this order: nothing to fund
     order.invoice = invoice
     return order_mark_funded(order=order, actor=actor)
-
-
-def credit_summary_text(available: Decimal) -> str:
-    return _("Available credit: %(amount)s") % {"amount": format_cny(available)}
