@@ -6,36 +6,17 @@ from smtplib import SMTPException
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 
-from cards.models import ChunkStatus, Order, OrderStatus
-from cards.services import issuance, recipients
+from cards.models import ChunkStatus, Order
+from cards.services import issuance, notices, recipients
 from cards.services.workflow import (
     order_begin_fulfilment,
     order_fund_from_proforma,
     stranded_orders_start,
 )
-from portal.models import Membership, Role, User
+from portal.models import User
 from portal.sms import SmsError
-
-
-def _order_link(order: Order) -> str:
-    return settings.PORTAL_BASE_URL.rstrip("/") + reverse(
-        "cards:order_detail", kwargs={"number": order.number}
-    )
-
-
-def _bilingual(template: str, context: dict[str, object]) -> tuple[str, str]:
-    bodies, subjects = [], []
-    for language in ("zh-hans", "en"):
-        with translation.override(language):
-            bodies.append(render_to_string(f"emails/{template}.txt", context))
-            subjects.append(render_to_string(f"emails/{template}_subject.txt", context).strip())
-    return " / ".join(subjects), "\n\n----\n\n".join(bodies)
 
 
 @shared_task(
@@ -46,30 +27,9 @@ def _bilingual(template: str, context: dict[str, object]) -> tuple[str, str]:
     max_retries=8,
 )
 def order_notify_approvers(order_id: int) -> str:
-    """Tell the company's approvers (or, without approvers, its owners) that an order waits."""
-    with transaction.atomic():
-        order = (
-            Order.objects.select_for_update(of=("self",))
-            .select_related("company", "created_by")
-            .filter(pk=order_id)
-            .first()
-        )
-        if order is None or order.status != OrderStatus.PENDING_APPROVAL:
-            return "skipped"
-        if order.approvers_notified_at is not None:
-            return "already-sent"
-        members = Membership.objects.filter(company=order.company).exclude(user=order.created_by)
-        emails = sorted(
-            m.user.email for m in members.filter(role=Role.APPROVER).select_related("user")
-        ) or sorted(m.user.email for m in members.filter(role=Role.OWNER).select_related("user"))
-        if emails:
-            subject, body = _bilingual(
-                "order_approval_needed", {"order": order, "link": _order_link(order)}
-            )
-            send_mail(subject=subject, message=body, from_email=None, recipient_list=emails)
-        order.approvers_notified_at = timezone.now()
-        order.save(update_fields=["approvers_notified_at"])
-    return "sent"
+    """Tell the approvers (without any, the owners) that an order waits: ``sent``,
+    ``already-sent``, ``skipped`` (no longer waiting) or ``no-recipients``."""
+    return notices.order_approvers_notify(order_id=order_id)
 
 
 @shared_task(
@@ -81,24 +41,7 @@ def order_notify_approvers(order_id: int) -> str:
 )
 def order_notify_creator(order_id: int) -> str:
     """Tell the order's creator that it was rejected, and why."""
-    with transaction.atomic():
-        order = (
-            Order.objects.select_for_update(of=("self",))
-            .select_related("company", "created_by")
-            .filter(pk=order_id)
-            .first()
-        )
-        if order is None or order.status != OrderStatus.REJECTED:
-            return "skipped"
-        if order.creator_notified_at is not None:
-            return "already-sent"
-        subject, body = _bilingual("order_rejected", {"order": order, "link": _order_link(order)})
-        send_mail(
-            subject=subject, message=body, from_email=None, recipient_list=[order.created_by.email]
-        )
-        order.creator_notified_at = timezone.now()
-        order.save(update_fields=["creator_notified_at"])
-    return "sent"
+    return notices.order_rejection_notify(order_id=order_id)
 
 
 @shared_task(acks_late=True)
@@ -163,27 +106,8 @@ def sweep_issuance() -> int:
     max_retries=8,
 )
 def order_notify_ready(order_id: int) -> str:
-    """Tell the order's creator and the company's finance members that the cards are ready."""
-    with transaction.atomic():
-        order = (
-            Order.objects.select_for_update(of=("self",))
-            .select_related("company", "created_by")
-            .filter(pk=order_id)
-            .first()
-        )
-        if order is None or order.status != OrderStatus.FULFILLED:
-            return "skipped"
-        if order.ready_notified_at is not None:
-            return "already-sent"
-        finance = Membership.objects.filter(company=order.company, role=Role.FINANCE)
-        emails = sorted(
-            {order.created_by.email, *(m.user.email for m in finance.select_related("user"))}
-        )
-        subject, body = _bilingual("order_ready", {"order": order, "link": _order_link(order)})
-        send_mail(subject=subject, message=body, from_email=None, recipient_list=emails)
-        order.ready_notified_at = timezone.now()
-        order.save(update_fields=["ready_notified_at"])
-    return "sent"
+    """Tell the order's creator and the finance members that the cards are ready."""
+    return notices.order_ready_notify(order_id=order_id)
 
 
 # --- Delivery to recipients ----------------------------------------------------------------------

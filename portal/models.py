@@ -293,6 +293,8 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    # Set once the owners were emailed about a key with a sensitive scope (portal.notices).
+    owners_notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("API key")

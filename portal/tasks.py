@@ -1,20 +1,12 @@
-"""Thin tasks: they take ids, check state, and call one service or send one message."""
+"""Thin tasks: they take ids and call one service (emails: ``portal.notices``)."""
 
 from __future__ import annotations
 
 from smtplib import SMTPException
 
 from celery import shared_task
-from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone, translation
 
-from portal.models import Invitation
-from portal.services import outbox
-from portal.services.memberships import invitation_token
+from portal.services import api_keys, memberships, outbox
 
 
 @shared_task(
@@ -26,38 +18,9 @@ from portal.services.memberships import invitation_token
     max_retries=8,
 )
 def invitation_send_email(invitation_id: int) -> str:
-    """Email the invitation link. The link is rebuilt here from the invitation's id, so no secret
-    travels through the broker; a redelivered message sends nothing twice."""
-    with transaction.atomic():
-        invitation = (
-            Invitation.objects.select_for_update()
-            .select_related("company", "invited_by")
-            .filter(pk=invitation_id)
-            .first()
-        )
-        if invitation is None or not invitation.is_open:
-            return "skipped"
-        if invitation.email_sent_at is not None:
-            return "already-sent"
-        link = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
-            "portal:invitation_open", kwargs={"token": invitation_token(invitation)}
-        )
-        context = {"invitation": invitation, "link": link}
-        # Bilingual: we do not know the invitee's language yet.
-        bodies, subjects = [], []
-        for language in ("zh-hans", "en"):
-            with translation.override(language):
-                bodies.append(render_to_string("emails/invitation.txt", context))
-                subjects.append(render_to_string("emails/invitation_subject.txt", context).strip())
-        send_mail(
-            subject=" / ".join(subjects),
-            message="\n\n----\n\n".join(bodies),
-            from_email=None,
-            recipient_list=[invitation.email],
-        )
-        invitation.email_sent_at = timezone.now()
-        invitation.save(update_fields=["email_sent_at"])
-    return "sent"
+    """Email the invitation link (rebuilt from the id: no secret travels through the broker);
+    a redelivered message sends nothing twice."""
+    return memberships.invitation_email_send(invitation_id=invitation_id)
 
 
 @shared_task(acks_late=True)
@@ -80,42 +43,5 @@ def ping() -> str:
     ignore_result=True,
 )
 def api_key_created_notify_owners(key_id: int) -> str:
-    """Tell the company's owners that a key able to export codes or approve orders was made.
-    Bilingual, like the other account emails. The key's secret is never in it."""
-    from portal.models import ApiKey, Membership, Role
-    from portal.policy import SENSITIVE_SCOPES
-
-    key = ApiKey.objects.select_related("company", "user").filter(pk=key_id).first()
-    if key is None:
-        return "skipped"
-    owners = sorted(
-        {
-            m.user.email
-            for m in Membership.objects.filter(company=key.company, role=Role.OWNER)
-            .select_related("user")
-            .filter(user__is_active=True)
-            if m.user.email
-        }
-    )
-    if not owners:
-        return "no-owners"
-    labels = dict(ApiKey.Scope.choices)
-    link = settings.PORTAL_BASE_URL.rstrip("/") + reverse("portal:api_keys")
-    bodies, subjects = [], []
-    for language in ("zh-hans", "en"):
-        with translation.override(language):
-            context = {
-                "key": key,
-                "link": link,
-                "scopes": [str(labels[s]) for s in key.scopes if s in labels],
-                "sensitive": [str(labels[s]) for s in key.scopes if s in SENSITIVE_SCOPES],
-            }
-            bodies.append(render_to_string("emails/api_key_created.txt", context))
-            subjects.append(render_to_string("emails/api_key_created_subject.txt", context).strip())
-    send_mail(
-        subject=" / ".join(subjects),
-        message="\n\n----\n\n".join(bodies),
-        from_email=None,
-        recipient_list=owners,
-    )
-    return "sent"
+    """Tell the company's owners that a key able to export codes or approve orders was made."""
+    return api_keys.api_key_owners_notify(key_id=key_id)

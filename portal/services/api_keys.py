@@ -25,7 +25,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal import policy
-from portal.models import ApiKey, AuditAction, Company, Membership, User
+from portal.models import ApiKey, AuditAction, Company, Membership, Role, User
+from portal.notices import (
+    Notice,
+    NoticeMarker,
+    notice_compose,
+    notice_link,
+    notice_recipients,
+    notice_send,
+)
 from portal.policy import Action
 from portal.services.audit import audit_record
 
@@ -213,3 +221,34 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
         ).update(last_used_at=now)
         key.last_used_at = now
     return key
+
+
+def api_key_owners_notify(*, key_id: int) -> str:
+    """Tell the company's active owners that a key able to export codes or approve orders was
+    made, once: ``sent``, ``already-sent``, ``no-owners`` or ``skipped`` (no such key). The
+    key's secret is never in it."""
+    marker = NoticeMarker(ApiKey, key_id, "owners_notified_at")
+
+    def prepare() -> Notice | str:
+        key = ApiKey.objects.select_related("company", "user").filter(pk=key_id).first()
+        if key is None:
+            return "skipped"
+        if marker.is_set(key):
+            return "already-sent"
+        owners = notice_recipients(key.company, roles=[Role.OWNER])
+        if not owners:
+            return "no-owners"
+        labels = dict(ApiKey.Scope.choices)
+        subject, body = notice_compose(
+            "emails/api_key_created",
+            {
+                "key": key,
+                "link": notice_link("portal:api_keys"),
+                # Lazy labels: each part of the email names them in its own language.
+                "scopes": [labels[s] for s in key.scopes if s in labels],
+                "sensitive": [labels[s] for s in key.scopes if s in policy.SENSITIVE_SCOPES],
+            },
+        )
+        return Notice(to=owners, subject=subject, body=body)
+
+    return notice_send(prepare=prepare, marker=marker)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from portal import policy
 from portal.errors import DomainError
 from portal.models import AuditAction, Company, Invitation, Membership, Role, User
+from portal.notices import Notice, NoticeMarker, notice_compose, notice_link, notice_send
 from portal.policy import Action
 from portal.services.audit import audit_record
 from portal.services.outbox import outbox_enqueue
@@ -238,3 +239,29 @@ def membership_remove(*, membership: Membership, actor: User, ip: str | None = N
         changes={"email": locked.user.email, "role": locked.role},
     )
     locked.delete()
+
+
+def invitation_email_send(*, invitation_id: int) -> str:
+    """Email the invitation link, once, to the invited address: ``sent``, ``already-sent`` or
+    ``skipped`` (accepted, revoked, expired or gone). The link is rebuilt here from the
+    invitation's id, so no secret travels through the broker. Bilingual: we do not know the
+    invitee's language yet."""
+    marker = NoticeMarker(Invitation, invitation_id, "email_sent_at")
+
+    def prepare() -> Notice | str:
+        invitation = (
+            Invitation.objects.select_related("company", "invited_by")
+            .filter(pk=invitation_id)
+            .first()
+        )
+        if invitation is None or not invitation.is_open:
+            return "skipped"
+        if marker.is_set(invitation):
+            return "already-sent"
+        link = notice_link("portal:invitation_open", token=invitation_token(invitation))
+        subject, body = notice_compose(
+            "emails/invitation", {"invitation": invitation, "link": link}
+        )
+        return Notice(to=[invitation.email], subject=subject, body=body)
+
+    return notice_send(prepare=prepare, marker=marker)

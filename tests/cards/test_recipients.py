@@ -297,7 +297,7 @@ def test_a_refused_address_marks_the_delivery_bounced(shop, mailoutbox, monkeypa
     def refuse(**kwargs: Any) -> None:
         raise SMTPRecipientsRefused({kwargs["recipient_list"][0]: (550, b"No such user")})
 
-    monkeypatch.setattr("cards.services.recipients.sending.send_mail", refuse)
+    monkeypatch.setattr("portal.notices.send_mail", refuse)
     email_only = delivery_of(order, email="lina@example.com")
     assert tasks.recipient_delivery_send(email_only.pk) == "bounced"
     email_only.refresh_from_db()
@@ -324,7 +324,7 @@ def test_a_failing_mail_server_is_retried_then_the_delivery_fails(shop, monkeypa
         attempts.append(1)
         raise SMTPServerDisconnected("Connection unexpectedly closed")
 
-    monkeypatch.setattr("cards.services.recipients.sending.send_mail", down)
+    monkeypatch.setattr("portal.notices.send_mail", down)
     # An attempt that is not the last: noted, still pending, nothing stored
     result = tasks.recipient_delivery_send.apply(args=(delivery.pk,), retries=0, throw=False)
     delivery.refresh_from_db()

@@ -26,7 +26,7 @@ a past period shows what was owed then, not what is owed today.
 
 The package by feature: ``holds`` (credit holds), ``daily`` (the daily run and its reminders),
 ``aging`` (the aging report and its export), ``ledger_check`` (the nightly ledger check) and
-``emails`` (contacts, bilingual messages, a reminder's context).
+``notices`` (the reminder and credit-hold emails; composed and sent by ``portal.notices``).
 """
 
 from billing.services.receivables.aging import (
@@ -48,12 +48,6 @@ from billing.services.receivables.daily import (
     receivables_daily,
     reminder_kinds_due,
 )
-from billing.services.receivables.emails import (
-    bilingual,
-    finance_contacts,
-    operator_contacts,
-    reminder_context,
-)
 from billing.services.receivables.holds import (
     credit_hold_open,
     credit_hold_refresh,
@@ -63,6 +57,12 @@ from billing.services.receivables.ledger_check import (
     CHECK_LABELS,
     ledger_alert_send,
     ledger_check_run,
+)
+from billing.services.receivables.notices import (
+    credit_hold_event_notify,
+    finance_recipients,
+    invoice_reminder_notify,
+    reminder_context,
 )
 
 __all__ = [
@@ -77,16 +77,16 @@ __all__ = [
     "aging_bucket",
     "aging_export",
     "aging_report",
-    "bilingual",
     "bucket_label",
+    "credit_hold_event_notify",
     "credit_hold_open",
     "credit_hold_refresh",
     "day_end",
-    "finance_contacts",
+    "finance_recipients",
+    "invoice_reminder_notify",
     "ledger_alert_send",
     "ledger_check_run",
     "open_sale_invoices",
-    "operator_contacts",
     "receivables_company_daily",
     "receivables_daily",
     "reminder_context",

@@ -5,15 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.db.models import F, Sum
 from django.utils.translation import gettext_lazy
 
 from billing.invariants import LABELS, registered_invariants
 from billing.models import Account, Invoice, LedgerCheck, Posting
 from billing.money import ZERO
-from billing.services.receivables.emails import bilingual, operator_contacts
 from portal.models import Company
+from portal.notices import Notice, notice_compose, notice_link, notice_mail, operator_recipients
 
 # The package's logger, named as before the split into modules.
 logger = logging.getLogger("billing.services.receivables")
@@ -117,11 +116,9 @@ def ledger_check_run() -> LedgerCheck:
 
 
 def ledger_alert_send(run: LedgerCheck) -> int:
-    """Email the operators about a failed check; the number of recipients."""
-    from django.core.mail import send_mail
-    from django.urls import reverse
-
-    recipients = operator_contacts()
+    """Email the operators about a failed check; the number of recipients. Sent by the run that
+    found the drift (a run is a new row each time: there is nothing to mark or lock)."""
+    recipients = operator_recipients()
     if not recipients:
         logger.error("ledger check %s: no operator has an email address to alert", run.pk)
         return 0
@@ -130,9 +127,9 @@ def ledger_alert_send(run: LedgerCheck) -> int:
         for name, result in sorted(run.results.items())
         if not result.get("ok")
     ]
-    link = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
-        "admin:billing_ledgercheck_change", args=[run.pk]
+    link = notice_link("admin:billing_ledgercheck_change", run.pk)
+    subject, body = notice_compose(
+        "emails/ledger_drift", {"run": run, "failing": failing, "link": link}
     )
-    subject, body = bilingual("ledger_drift", {"run": run, "failing": failing, "link": link})
-    send_mail(subject=subject, message=body, from_email=None, recipient_list=recipients)
+    notice_mail(Notice(to=recipients, subject=subject, body=body))
     return len(recipients)

@@ -6,17 +6,15 @@ import datetime
 import secrets
 from functools import partial
 from smtplib import SMTPRecipientsRefused
-from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cards.models import Card, DeliveryMethod, DeliveryStatus, Order, OrderStatus, RecipientDelivery
 from portal import sms
+from portal.notices import Notice, notice_compose, notice_mail, notice_sms_text
 from portal.services.audit import audit_record
 
 from .base import (
@@ -97,16 +95,6 @@ def deliveries_create(*, order: Order) -> int:
 # --- Sending a link ------------------------------------------------------------------------------
 
 
-def _bilingual(template: str, context: dict[str, Any]) -> tuple[str, str]:
-    """Subject and body in Chinese, then English: we do not know the recipient's language."""
-    bodies, subjects = [], []
-    for language in ("zh-hans", "en"):
-        with translation.override(language):
-            bodies.append(render_to_string(f"emails/{template}.txt", context))
-            subjects.append(render_to_string(f"emails/{template}_subject.txt", context).strip())
-    return " / ".join(subjects), "\n\n----\n\n".join(bodies)
-
-
 def _refusal_text(exc: SMTPRecipientsRefused) -> str:
     replies = [
         f"{code} {message.decode(errors='replace') if isinstance(message, bytes) else message}"
@@ -122,7 +110,11 @@ def delivery_send(*, delivery_id: int) -> str:
 
     A refused address or number is a bounce, recorded without retrying. Any other failure
     (SMTPException, OSError, SmsError) propagates and rolls back everything, the new digest
-    included, for the task to retry: nothing half-sent is recorded as sent."""
+    included, for the task to retry: nothing half-sent is recorded as sent.
+
+    Unlike the notices (``portal.notices.notice_send``), the link is sent under the delivery's
+    row lock: the token is made, stored and sent together, and a second delivery of the message
+    must wait and find it sent rather than send a second token that replaces the first."""
     with transaction.atomic(durable=True):
         try:
             delivery = _lock(delivery_id)
@@ -153,17 +145,14 @@ def delivery_send(*, delivery_id: int) -> str:
         delivered = 0
         refusals: list[str] = []
         if delivery.email:
-            subject, body = _bilingual("recipient_link", context)
+            subject, body = notice_compose("emails/recipient_link", context)
             try:
-                send_mail(
-                    subject=subject, message=body, from_email=None, recipient_list=[delivery.email]
-                )
+                notice_mail(Notice(to=[delivery.email], subject=subject, body=body))
                 delivered += 1
             except SMTPRecipientsRefused as exc:
                 refusals.append(_refusal_text(exc))
         if delivery.mobile:
-            with translation.override(settings.LANGUAGE_CODE):
-                text = render_to_string("emails/recipient_sms.txt", context).strip()
+            text = notice_sms_text("emails/recipient_sms", context)
             try:
                 sms.send_sms(delivery.mobile, text)
                 delivered += 1
