@@ -49,14 +49,14 @@ EXPECTED_SAFE = {
 
 def _postgresql(sql: str, value: str) -> str:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {sql} FROM (SELECT %s::text AS v) AS t", [value])  # noqa: S608
+        cursor.execute(f"SELECT {sql} FROM (SELECT %s::text AS v) AS t", [value])
         (result,) = cursor.fetchone()
     return str(result)
 
 
 def _sqlite(sql: str, value: str) -> str:
     with sqlite3.connect(":memory:") as db:
-        (result,) = db.execute(f"SELECT {sql} FROM (SELECT ? AS v) AS t", [value]).fetchone()  # noqa: S608
+        (result,) = db.execute(f"SELECT {sql} FROM (SELECT ? AS v) AS t", [value]).fetchone()
     return str(result)
 
 
