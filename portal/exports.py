@@ -79,9 +79,15 @@ def csv_cell(value: Any) -> Any:
     decimals (``0`` is written ``0.00``)."""
     if isinstance(value, str):
         return csv_text(safe_cell(value))
-    if isinstance(value, Decimal) and value.is_finite() and value.as_tuple().exponent > -2:
+    if isinstance(value, Decimal) and value.is_finite() and _places(value) < 2:
         return value.quantize(_CENTS)
     return value
+
+
+def _places(value: Decimal) -> int:
+    """How many decimals ``value`` is written with (0 for NaN and infinities)."""
+    exponent = value.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 class CsvWriter:
@@ -105,6 +111,10 @@ class CsvWriter:
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:
             self.writerow(row)
+
+    def flush(self) -> None:
+        """Pass what was written on to the binary file (for a response streamed in blocks)."""
+        self._text.flush()
 
     def close(self) -> None:
         self._text.flush()
@@ -174,8 +184,7 @@ def _cell(ref: str, value: Any, style: int = 0) -> str:
     if kind is int:
         return f'<c r="{ref}"><v>{value}</v></c>'
     if kind is Decimal and value.is_finite():
-        fine = value.as_tuple().exponent < -2  # type: ignore[operator]
-        amount_style = _STYLE_AMOUNT_FINE if fine else STYLE_AMOUNT
+        amount_style = _STYLE_AMOUNT_FINE if _places(value) > 2 else STYLE_AMOUNT
         return f'<c r="{ref}" s="{amount_style}"><v>{value:f}</v></c>'
     if kind is float and value == value and value not in (float("inf"), float("-inf")):
         return f'<c r="{ref}"><v>{value!r}</v></c>'

@@ -14,7 +14,7 @@ from cards.views.cards import (
     serial_range,
 )
 from cards.views.delivery import code_archive, code_download
-from cards.views.lists import approvals, catalog, order_list
+from cards.views.lists import approvals, catalog, order_export, order_list
 from cards.views.order_form import order_create_view, order_edit
 from cards.views.order_page import (
     order_approve_view,
@@ -56,6 +56,7 @@ __all__ = [
     "order_create_view",
     "order_detail",
     "order_edit",
+    "order_export",
     "order_list",
     "order_progress",
     "order_progress_data",
