@@ -41,6 +41,7 @@ urlpatterns = [
     # Ordering: catalog, orders and their actions, approvals.
     path("catalog/", views.catalog, name="catalog"),
     path("orders/", views.order_list, name="order_list"),
+    path("orders/export.<str:fmt>", views.order_export, name="order_export"),
     path("orders/new/", views.order_create_view, name="order_create"),
     path("orders/<str:number>/", views.order_detail, name="order_detail"),
     path("orders/<str:number>/edit/", views.order_edit, name="order_edit"),

@@ -6,7 +6,14 @@ buyer or a recipient, such as ``=HYPERLINK(...)``, ``+1`` or ``@SUM(...)``, gets
 apostrophe so that Excel, WPS and LibreOffice show it as text instead of running it. Both writers
 apply it to every text cell, so pass numbers as ``int`` or ``Decimal`` (they are left alone): a
 negative amount written as the text "-5.00" would come out as "'-5.00". The XLSX writer never
-writes a formula at all: text is always an inline string.
+writes a formula at all: text is always an inline string. The rule lives in ``portal.formulas``
+(with its SQL twin for the statement's ``COPY``).
+
+Identifiers (serials, order numbers, mobiles, IDs, bank accounts) are ``str`` and stay text: an
+inline string in XLSX, and in CSV a quoted field that ends with a tab when it is made only of
+digits, so that no spreadsheet turns 8600000000000015 into 8600000000000020. Amounts are
+``Decimal``: a number shown with two decimals in XLSX (``#,##0.00``), written with at least two
+decimals in CSV. ``docs/exports.md`` has the details.
 
 Neither writer holds the rows: each row goes to the file it is given as it comes, so memory
 stays flat whatever the number of rows.
@@ -34,8 +41,20 @@ from xml.sax.saxutils import escape, quoteattr
 
 from django.utils import timezone
 
-# OWASP's list: what makes a spreadsheet treat a cell as a formula (or a DDE call).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+from portal.formulas import FORMULA_PREFIXES, csv_text, safe_cell
+
+__all__ = [
+    "FORMULA_PREFIXES",
+    "STYLE_AMOUNT",
+    "XLSX_MAX_ROWS",
+    "CsvWriter",
+    "XlsxWriter",
+    "csv_cell",
+    "row_xml",
+    "safe_cell",
+    "safe_row",
+]
+
 # Excel's limits: rows per sheet, characters per cell and per sheet name.
 XLSX_MAX_ROWS = 1_048_576
 XLSX_MAX_CELL_CHARS = 32_767
@@ -47,21 +66,35 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _KEEP_CR = {"\r": "&#13;"}
 
 
-def safe_cell(value: Any) -> Any:
-    """The value as a spreadsheet should store it: text that would start a formula gets a
-    leading apostrophe; anything else (numbers, dates, None, other text) is returned as is."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def safe_row(values: Iterable[Any]) -> list[Any]:
     return [safe_cell(value) for value in values]
 
 
+_CENTS = Decimal("0.01")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as ``CsvWriter`` writes it: text neutralised (``safe_cell``) and, when made only
+    of digits, marked to stay text (``portal.formulas.csv_text``); an amount with at least two
+    decimals (``0`` is written ``0.00``)."""
+    if isinstance(value, str):
+        return csv_text(safe_cell(value))
+    if isinstance(value, Decimal) and value.is_finite() and _places(value) < 2:
+        return value.quantize(_CENTS)
+    return value
+
+
+def _places(value: Decimal) -> int:
+    """How many decimals ``value`` is written with (0 for NaN and infinities)."""
+    exponent = value.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
 class CsvWriter:
-    """RFC 4180 CSV (CRLF line ends, fields with commas, quotes or line breaks quoted, quotes
-    doubled) in UTF-8 with a byte order mark, without which Excel reads Chinese text as GBK.
+    """RFC 4180 CSV (CRLF line ends, quotes doubled) in UTF-8 with a byte order mark, without
+    which Excel reads Chinese text as GBK. Text is always quoted, numbers never: pass amounts
+    as ``Decimal`` (written with at least two decimals) and identifiers as ``str`` (an
+    identifier made only of digits gets a trailing tab, see ``portal.formulas``).
 
     It writes to a binary file and leaves it open: ``close()`` flushes and lets go of it.
     """
@@ -70,14 +103,18 @@ class CsvWriter:
         if bom:
             binary.write(codecs.BOM_UTF8)
         self._text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
-        self._writer = csv.writer(self._text, lineterminator="\r\n")
+        self._writer = csv.writer(self._text, lineterminator="\r\n", quoting=csv.QUOTE_STRINGS)
 
     def writerow(self, row: Iterable[Any]) -> None:
-        self._writer.writerow(safe_row(row))
+        self._writer.writerow([csv_cell(value) for value in row])
 
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:
             self.writerow(row)
+
+    def flush(self) -> None:
+        """Pass what was written on to the binary file (for a response streamed in blocks)."""
+        self._text.flush()
 
     def close(self) -> None:
         self._text.flush()
@@ -91,22 +128,28 @@ _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _EXCEL_EPOCH = datetime.date(1899, 12, 30)
-# Style ids in the style sheet below: 0 plain, 1 date, 2 date and time, 3 bold (the header).
-_STYLE_DATE, _STYLE_DATETIME, _STYLE_HEADER = 1, 2, 3
+# Style ids in the style sheet below: 0 plain, 1 date, 2 date and time, 3 bold (the header),
+# 4 an amount (two decimals, built-in format 4 "#,##0.00"), 5 an amount with up to four
+# decimals (a unit price).
+_STYLE_DATE, _STYLE_DATETIME, _STYLE_HEADER, STYLE_AMOUNT, _STYLE_AMOUNT_FINE = 1, 2, 3, 4, 5
 _STYLES = (
     _XML_DECLARATION + f'<styleSheet xmlns="{_MAIN_NS}">'
-    '<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
-    '<numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm:ss"/></numFmts>'
+    '<numFmts count="3"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
+    '<numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm:ss"/>'
+    '<numFmt numFmtId="166" formatCode="#,##0.00##"/></numFmts>'
     '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
     '<fills count="2"><fill><patternFill patternType="none"/></fill>'
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="6"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="4" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
@@ -138,8 +181,11 @@ def _cell(ref: str, value: Any, style: int = 0) -> str:
         return _text_cell(ref, safe_cell(value), style)
     if kind is bool:
         return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
-    if kind is int or (kind is Decimal and value.is_finite()):
+    if kind is int:
         return f'<c r="{ref}"><v>{value}</v></c>'
+    if kind is Decimal and value.is_finite():
+        amount_style = _STYLE_AMOUNT_FINE if _places(value) > 2 else STYLE_AMOUNT
+        return f'<c r="{ref}" s="{amount_style}"><v>{value:f}</v></c>'
     if kind is float and value == value and value not in (float("inf"), float("-inf")):
         return f'<c r="{ref}"><v>{value!r}</v></c>'
     if isinstance(value, datetime.datetime):

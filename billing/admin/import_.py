@@ -130,7 +130,8 @@ class CompanyByCreditCodeWidget(widgets.ForeignKeyWidget):
 
 
 class PlainDecimalWidget(widgets.Widget):
-    """A decimal written as plain text (``2.50``), never a float on the way in."""
+    """A decimal read from plain text (``2.50``), never a float on the way in; exported as a
+    ``Decimal``, so that the safe formats write it as a number (``portal.exports``)."""
 
     def clean(self, value: Any, row: Any = None, **kwargs: Any) -> Decimal | None:
         text = str(value if value is not None else "").strip().replace(",", "").rstrip("%")
@@ -144,8 +145,8 @@ class PlainDecimalWidget(widgets.Widget):
             raise ValueError(_("“%(value)s” is not a number.") % {"value": value})
         return number
 
-    def render(self, value: Any, obj: Any = None, **kwargs: Any) -> str:
-        return "" if value is None else f"{value:f}"
+    def render(self, value: Any, obj: Any = None, **kwargs: Any) -> Decimal | str:
+        return "" if value is None else Decimal(value)
 
 
 def invalid_row(resource: resources.Resource, errors: dict[str, Any]) -> Any:

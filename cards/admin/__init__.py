@@ -8,7 +8,8 @@ One module per feature; importing this package registers them all:
 
 - catalog: card products; import_: their import and export (it replaces the catalog's
   registration with one that adds django-import-export)
-- orders: orders and purchase registrations; review: the risk review queue
+- orders: orders and purchase registrations; review: the risk review queue; order_export: the
+  export of orders and order lines (it replaces the orders' registration with one that adds it)
 - issuance: batches and their chunks; cards: cards, card transactions, delivery to recipients
 - uploads: order files, and the page where support uploads one for a company
 """
@@ -32,6 +33,12 @@ from cards.admin.import_ import (
     OptionalIntegerWidget,
 )
 from cards.admin.issuance import BatchAdmin, ChunkInline
+from cards.admin.order_export import (
+    OrderExportAdmin,
+    OrderLineAdmin,
+    OrderLineResource,
+    OrderResource,
+)
 from cards.admin.orders import (
     ORDER_FIELDS,
     REVIEW_PERMISSION,
@@ -64,7 +71,11 @@ __all__ = [
     "OptionalIntegerWidget",
     "OrderAdmin",
     "OrderAdminBase",
+    "OrderExportAdmin",
+    "OrderLineAdmin",
     "OrderLineInline",
+    "OrderLineResource",
+    "OrderResource",
     "OrderUploadAdmin",
     "PurchaseRegistrationAdmin",
     "ReasonForm",

@@ -128,6 +128,57 @@ _NUMBER_PARAMETER = OpenApiParameter(
 )
 
 
+# The list's filters, shared by the list and its export (cards/api/exports.py).
+ORDER_FILTER_PARAMETERS = [
+    OpenApiParameter("status", OpenApiTypes.STR, enum=OrderStatus.values),
+    OpenApiParameter(
+        "created_after",
+        DATE_OR_DATETIME,
+        description=gettext_lazy("Orders created on or after this date (Asia/Shanghai) or time."),
+    ),
+    OpenApiParameter(
+        "created_before",
+        DATE_OR_DATETIME,
+        description=gettext_lazy(
+            "Orders created on or before this date (Asia/Shanghai), or before this time."
+        ),
+    ),
+    OpenApiParameter(
+        "search",
+        OpenApiTypes.STR,
+        description=gettext_lazy("Part of an order number, your reference or a recipient's name."),
+    ),
+]
+
+
+def orders_filtered(orders: QuerySet[Order], params: Any) -> QuerySet[Order]:
+    """``orders`` filtered by the list's query parameters; a bad value is a 400 naming it."""
+    status_value = params.get("status", "").strip()
+    if status_value and status_value not in OrderStatus.values:
+        raise ValidationError(
+            {
+                "status": _("Unknown status “%(value)s”; use one of %(values)s.")
+                % {"value": status_value, "values": ", ".join(OrderStatus.values)}
+            }
+        )
+    after = _date_or_datetime("created_after", params.get("created_after", ""))
+    before = _date_or_datetime("created_before", params.get("created_before", ""))
+    orders = orders_search(
+        orders,
+        OrderFilters(
+            query=params.get("search", ""),
+            status=status_value,
+            created_from=after if not isinstance(after, datetime.datetime) else None,
+            created_to=before if not isinstance(before, datetime.datetime) else None,
+        ),
+    )
+    if isinstance(after, datetime.datetime):
+        orders = orders.filter(created_at__gte=after)
+    if isinstance(before, datetime.datetime):
+        orders = orders.filter(created_at__lt=before)
+    return orders
+
+
 class OrderViewSet(ApiAccess, viewsets.GenericViewSet[Order]):
     """Orders of the key's company."""
 
@@ -156,58 +207,11 @@ class OrderViewSet(ApiAccess, viewsets.GenericViewSet[Order]):
 
     @extend_schema(
         summary=gettext_lazy("List orders"),
-        parameters=[
-            OpenApiParameter("status", OpenApiTypes.STR, enum=OrderStatus.values),
-            OpenApiParameter(
-                "created_after",
-                DATE_OR_DATETIME,
-                description=gettext_lazy(
-                    "Orders created on or after this date (Asia/Shanghai) or time."
-                ),
-            ),
-            OpenApiParameter(
-                "created_before",
-                DATE_OR_DATETIME,
-                description=gettext_lazy(
-                    "Orders created on or before this date (Asia/Shanghai), or before this time."
-                ),
-            ),
-            OpenApiParameter(
-                "search",
-                OpenApiTypes.STR,
-                description=gettext_lazy(
-                    "Part of an order number, your reference or a recipient's name."
-                ),
-            ),
-        ],
+        parameters=ORDER_FILTER_PARAMETERS,
         responses={200: OrderSummarySerializer(many=True), **ERROR_RESPONSES},
     )
     def list(self, request: Request) -> Response:
-        params = request.query_params
-        status_value = params.get("status", "").strip()
-        if status_value and status_value not in OrderStatus.values:
-            raise ValidationError(
-                {
-                    "status": _("Unknown status “%(value)s”; use one of %(values)s.")
-                    % {"value": status_value, "values": ", ".join(OrderStatus.values)}
-                }
-            )
-        after = _date_or_datetime("created_after", params.get("created_after", ""))
-        before = _date_or_datetime("created_before", params.get("created_before", ""))
-        orders = orders_search(
-            self.get_queryset(),
-            OrderFilters(
-                query=params.get("search", ""),
-                status=status_value,
-                created_from=after if not isinstance(after, datetime.datetime) else None,
-                created_to=before if not isinstance(before, datetime.datetime) else None,
-            ),
-        )
-        if isinstance(after, datetime.datetime):
-            orders = orders.filter(created_at__gte=after)
-        if isinstance(before, datetime.datetime):
-            orders = orders.filter(created_at__lt=before)
-        page = self.paginate_queryset(orders)
+        page = self.paginate_queryset(orders_filtered(self.get_queryset(), request.query_params))
         return self.get_paginated_response(OrderSummarySerializer(page, many=True).data)
 
     @extend_schema(

@@ -4,7 +4,7 @@ and order files. ``cards/urls.py`` routes to the names re-exported here."""
 
 from cards.views.cards import card_list, order_cards, order_progress
 from cards.views.delivery import code_archive, code_download
-from cards.views.lists import approvals, catalog, order_list
+from cards.views.lists import approvals, catalog, order_export, order_list
 from cards.views.order_form import order_create_view, order_edit
 from cards.views.order_page import (
     order_approve_view,
@@ -42,6 +42,7 @@ __all__ = [
     "order_create_view",
     "order_detail",
     "order_edit",
+    "order_export",
     "order_list",
     "order_progress",
     "order_reject_view",

@@ -1,13 +1,23 @@
-"""Portal pages that list: the catalog, the order list and the approvals queue. Views read
-through ``cards.selectors`` scoped by ``portal.access``."""
+"""Portal pages that list: the catalog, the order list (and its export) and the approvals queue.
+Views read through ``cards.selectors`` scoped by ``portal.access``."""
 
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import content_disposition_header
 
-from cards import selectors
+from cards import exports, selectors
 from cards.forms import OrderFilterForm
 from cards.models import Order
 from portal import policy
@@ -42,16 +52,23 @@ def catalog(request: HttpRequest) -> HttpResponse:
 # --- Order list ----------------------------------------------------------------------------------
 
 
+def filtered_orders(
+    request: HttpRequest,
+) -> tuple[OrderFilterForm, selectors.OrderFilters, QuerySet[Order]]:
+    """The order list's filter form, what it filters by, and the company's orders it leaves:
+    the list and its export read the same rows."""
+    orders = company_objects(request, Order)
+    form = OrderFilterForm(request.GET or None, creators=selectors.order_creators(orders))
+    filters = form.filters()
+    return form, filters, selectors.orders_search(orders, filters)
+
+
 @company_member_required
 def order_list(request: HttpRequest) -> HttpResponse:
-    orders = company_objects(request, Order)
-    form = OrderFilterForm(
-        request.GET or None, creators=selectors.order_creators(company_objects(request, Order))
-    )
-    filters = form.filters()
-    page = Paginator(selectors.orders_search(orders, filters), ORDERS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    form, filters, orders = filtered_orders(request)
+    page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    export_query = request.GET.copy()
+    export_query.pop("page", None)
     return render(
         request,
         "cards/order_list.html",
@@ -59,10 +76,37 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "filtered": filters != selectors.OrderFilters(),
+            "export_query": export_query.urlencode(),
             "can_order": can(request, Action.ORDER_CREATE),
             "order_refusal": policy.refusal(Action.ORDER_CREATE),
         },
     )
+
+
+# policy_required is typed for HttpResponse views; this one streams.
+@policy_required(Action.ORDER_READ)  # type: ignore[arg-type]
+def order_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    """The orders the list shows (same filters), with their lines, as CSV or XLSX."""
+    if fmt not in exports.FORMATS:
+        raise Http404
+    _form, _filters, orders = filtered_orders(request)
+    response: HttpResponseBase
+    if fmt == "csv":
+        response = StreamingHttpResponse(
+            exports.order_export_csv(orders), content_type=exports.CONTENT_TYPES["csv"]
+        )
+        response["Content-Disposition"] = content_disposition_header(
+            True, exports.order_export_filename(fmt)
+        )
+    else:
+        response = FileResponse(
+            exports.order_export_xlsx(orders),
+            as_attachment=True,
+            filename=exports.order_export_filename(fmt),
+            content_type=exports.CONTENT_TYPES["xlsx"],
+        )
+    add_never_cache_headers(response)
+    return response
 
 
 # --- Approvals -----------------------------------------------------------------------------------

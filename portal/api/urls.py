@@ -12,12 +12,14 @@ from billing.api.statements import register_statement_routes
 from cards.api import OrderViewSet, ProductViewSet
 from cards.api.cards import register_card_routes
 from cards.api.codes import register_code_routes
+from cards.api.exports import register_order_export_routes
 from cards.api.uploads import register_upload_routes
 from portal.api import schema  # noqa: F401  (registers the authentication scheme)
 from portal.api.docs import api_docs_view, api_schema_view
 
 router = SimpleRouter(trailing_slash=False)
 router.register("products", ProductViewSet, basename="api-product")
+register_order_export_routes(router)  # cards/api/exports.py: /orders/export (before orders)
 router.register("orders", OrderViewSet, basename="api-order")
 router.register("invoices", InvoiceViewSet, basename="api-invoice")
 register_card_routes(router)  # cards/api/cards.py: /cards, /orders/{number}/cards

@@ -274,7 +274,7 @@ def test_the_csv_and_xlsx_list_every_card_issued_with_formulas_neutralised(
     text = raw[3:].decode("utf-8")
     assert "\r\n" in text
     assert "\n" not in text.replace("\r\n", "")
-    card_lines = [line for line in text.split("\r\n") if line.startswith("00000000")]
+    card_lines = [line for line in text.split("\r\n") if line.startswith('"00000000')]
     assert len(card_lines) == 3
     assert all("'=HYPERLINK" in line and '"研发,中心"' in line for line in card_lines)
     assert "2025-10-05 12:00:00" in card_lines[0]

@@ -335,7 +335,10 @@ def test_the_pricing_export_in_xlsx_keeps_chinese_names_and_writes_no_formula(
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
     assert rows[0] == ["credit_code", "company_name", "mode", "rate"]
-    assert rows[1] == [company.credit_code, "'=杭州春风礼品有限公司", "discount", "2.50"]
+    assert rows[1] == [company.credit_code, "'=杭州春风礼品有限公司", "discount", 2.5]
+    rate = sheet.cell(row=2, column=4)
+    assert rate.data_type == "n"
+    assert rate.number_format == "#,##0.00"
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
 
 

@@ -59,7 +59,8 @@ def test_csv_is_utf8_with_a_bom_and_rfc_4180_quoting():
     assert data.startswith(b"\xef\xbb\xbf")
     assert data.endswith(b"\r\n")
     text = data[3:].decode("utf-8")
-    assert text.splitlines()[0] == "name,note"
+    assert text.splitlines()[0] == '"name","note"'  # text quoted, numbers not
+    assert text.splitlines()[-1] == '"李四",9.90'
     assert '"says ""hi"", twice\nthen leaves"' in text
     assert list(csv.reader(io.StringIO(text, newline=""))) == [
         ["name", "note"],
@@ -76,7 +77,7 @@ def test_csv_cells_that_would_start_a_formula_are_neutralised():
 
 
 def test_csv_without_a_bom():
-    assert _csv([["a"]], bom=False) == b"a\r\n"
+    assert _csv([["a"]], bom=False) == b'"a"\r\n'
 
 
 def _xlsx(rows: list[list[Any]], header: list[str] | None = None, **kwargs: Any) -> bytes:
