@@ -107,15 +107,12 @@ def cell_text(value: Any) -> str:
 
 # --- The sheet's XML, read without a workbook library -----------------------------------------
 
-# A worksheet row's start tag (with or without a namespace prefix), its number, a value in it
-# (<v> of a number, shared string, boolean or cached formula result; <is> of an inline string).
-_ROW_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row(?=[\s>/])")
+# A worksheet row's start tag, with its namespace prefix if the file uses one ("x:"), and its
+# number.
+_ROW_START = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)row[\s>/]")
 _ROW_NUMBER = re.compile(rb'\sr="(\d+)"')
-_VALUE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:v|is)[\s>]")
-# A cell holding something (not self-closing) beyond column CV (the 100th): CW..CZ, DA..ZZ, AAA...
-_WIDE_CELL = re.compile(
-    rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?r="((?:[A-Z]{3,}|[D-Z][A-Z]|C[W-Z])\d+)"[^>]*(?<!/)>'
-)
+# A cell reference beyond column CV (the 100th): CW..CZ, DA..ZZ, AAA...
+_WIDE_REF = re.compile(rb'r="((?:[A-Z]{3,}|[D-Z][A-Z]|C[W-Z])\d+)"')
 _SHEET_REL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sheet\s[^>]*?\b[\w.-]+:id=\"([^\"]+)\"")
 _RELATIONSHIP = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?Relationship\s[^>]*>")
 _ATTRIBUTE = re.compile(rb'\s(Id|Target)="([^"]*)"')
@@ -152,63 +149,80 @@ def _first_sheet(archive: zipfile.ZipFile) -> str:
 
 
 def _scan_rows(member: IO[bytes], *, max_rows: int) -> int:
-    """Read a sheet's XML once, cheaply (no cell is parsed), and apply the limits that must hold
-    before a workbook library loads the sheet: the rows (a row holding any value counts, the
-    header too; a gap in the row numbers counts as blank rows) and the columns. Returns the
-    number of the last row holding a value (0: none). Raises TableError at the first row over a
-    limit."""
+    """Read a sheet's XML once, cheaply (no cell is parsed: byte searches), and apply the limits
+    that must hold before a workbook library loads the sheet: the rows (a row holding any value
+    counts, the header too; a gap in the row numbers counts as blank rows) and the columns (a
+    cell holding something beyond column 100). Returns the number of the last row holding a
+    value (0: none). Raises TableError at the first row over a limit."""
     physical_limit = max_rows + BLANK_ROWS_ALLOWED
     header_row = 0
     data_rows = 0
     number = 0
     last = 0
     carry = b""
+    row_tag = value_tag = inline_tag = b""
 
-    def row(piece: bytes) -> None:
+    def rows(pieces: list[bytes]) -> None:
         nonlocal header_row, data_rows, number, last
-        tag_end = piece.find(b">")
-        found = _ROW_NUMBER.search(piece, 0, tag_end if tag_end >= 0 else len(piece))
-        number = int(found.group(1)) if found else number + 1
-        if tag_end < 0 or piece[tag_end - 1 : tag_end] == b"/" or not _VALUE.search(piece):
-            return
-        last = number
-        if not header_row:
-            header_row = number
-            return
-        if number - header_row > physical_limit:
-            raise _too_many_rows(max_rows, header_row + physical_limit + 1)
-        data_rows += 1
-        if data_rows > max_rows:
-            raise _too_many_rows(max_rows, number)
+        for piece in pieces:
+            if piece[:1] not in (b" ", b">", b"/", b"\t", b"\r", b"\n"):
+                continue  # not a row (<rowBreaks> after the data)
+            tag_end = piece.find(b">")
+            found = _ROW_NUMBER.search(piece, 0, tag_end if tag_end >= 0 else len(piece))
+            number = int(found.group(1)) if found else number + 1
+            if tag_end < 1 or piece[tag_end - 1] == 47:  # "/": an empty row
+                continue
+            if value_tag not in piece and inline_tag not in piece:
+                continue
+            last = number
+            if not header_row:
+                header_row = number
+                continue
+            if number - header_row > physical_limit:
+                raise _too_many_rows(max_rows, header_row + physical_limit + 1)
+            data_rows += 1
+            if data_rows > max_rows:
+                raise _too_many_rows(max_rows, number)
 
     def columns(text: bytes) -> None:
-        wide = _WIDE_CELL.search(text)
-        if wide:
-            raise _too_wide(wide.group(1).decode("ascii"))
+        position = 0
+        while wide := _WIDE_REF.search(text, position):
+            position = wide.end()
+            if text[wide.start() - 1 : wide.start()].isspace():
+                close = text.find(b">", position)
+                if close < 0 or text[close - 1] != 47:  # not self-closing: it holds something
+                    raise _too_wide(wide.group(1).decode("ascii"))
 
     while True:
         block = member.read(_SCAN_BLOCK)
         buffer = carry + block
-        pieces = _ROW_START.split(buffer)
+        if not row_tag:
+            first = _ROW_START.search(buffer)
+            if first is None:
+                if not block:
+                    return last
+                carry = buffer[-256:]  # before the first row: keep what may be a cut start tag
+                continue
+            prefix = first.group(1)
+            row_tag, value_tag, inline_tag = (
+                b"<" + prefix + name for name in (b"row", b"v>", b"is>")
+            )
+            buffer = buffer[first.start() :]
+        pieces = buffer.split(row_tag)
         if not block:
-            for piece in pieces[1:]:
-                row(piece)
-                columns(piece)
+            rows(pieces[1:])
+            columns(buffer)
             return last
-        if len(pieces) == 1:
-            carry = buffer[-64:]  # before the first row: keep what may be a cut start tag
-            continue
-        for piece in pieces[1:-1]:
-            row(piece)
-            columns(piece)
-        tail = pieces[-1]
+        tail = pieces.pop()
+        rows(pieces[1:])
+        columns(buffer[: len(buffer) - len(tail)])
         if len(tail) > _ROW_KEEP:
             # A very long row: keep its start tag, whether it holds a value, and its end.
             columns(tail[:-64])
             head_end = tail.find(b">") + 1 or 256
-            value = b"<v>" if _VALUE.search(tail) else b""
+            value = value_tag if value_tag in tail or inline_tag in tail else b""
             tail = tail[:head_end] + value + tail[-64:]
-        carry = b"<row" + tail
+        carry = row_tag + tail
 
 
 def _too_wide(cell: str) -> TableError:
