@@ -450,6 +450,6 @@ def test_progress_is_finished_only_with_a_final_status_and_a_result(company, buy
     upload = receive(company, buyer, csv_bytes([ZH, ["京东礼品卡", "100", "1"]]))
     upload.result = None
 
-    assert upload_progress(upload)["finished"] is False
-    upload.refresh_from_db()
+    assert upload_progress(upload, fresh=False)["finished"] is False
     assert upload_progress(upload)["finished"] is True
+    assert upload.result["line_count"] == 1  # read again with the status

@@ -297,10 +297,23 @@ def upload_fail(*, upload_id: int, reason: str) -> None:
         locked.save(update_fields=["status", "failure", "checked_at"])
 
 
-def upload_progress(upload: OrderUpload) -> dict[str, Any]:
-    """Where the check is, for the page that polls it, from the upload as the caller read it (one
-    read: the status, progress and result sent together agree). Finished only once the status is
-    final and the check left its result (or its reason, for a failed check)."""
+_PROGRESS_FIELDS = ("status", "rows_done", "rows_total", "error_count", "failure")
+
+
+def upload_progress(upload: OrderUpload, *, fresh: bool = True) -> dict[str, Any]:
+    """Where the check is, for the page that polls it. ``fresh``: read from the database first,
+    into ``upload`` (the whole row, result included, when the status moved meanwhile or the
+    result is missing), so that the answer and the upload agree; otherwise from ``upload`` as
+    its caller read it (the API's answer: its status, progress and result come from that one
+    read). Finished only once the
+    status is final and the check left its result (or its reason, for a failed check)."""
+    if fresh:
+        row = OrderUpload.objects.filter(pk=upload.pk).values(*_PROGRESS_FIELDS).get()
+        if row["status"] != upload.status or not upload.result:
+            upload.refresh_from_db()
+        else:
+            for name, value in row.items():
+                setattr(upload, name, value)
     status = upload.status
     finished = upload.finished and bool(
         upload.result or status in (UploadStatus.FAILED, UploadStatus.DISCARDED)
