@@ -249,6 +249,18 @@ def test_the_csv_row_limit_stops_reading_at_the_first_row_over():
     assert data.taken == 52
 
 
+def test_blank_csv_lines_stop_at_the_blank_allowance_without_reading_on():
+    from portal.tabular import BLANK_ROWS_ALLOWED
+
+    data = _CountingFile(b"product,face value\n" + b" ,\xe3\x80\x80\n" * 30_000 + b"card,100\n")
+
+    with pytest.raises(TableError) as caught:
+        read_table(data, file_name="f.csv", max_bytes=1 << 20, max_rows=10)
+
+    over = 1 + 10 + BLANK_ROWS_ALLOWED + 1  # the header, the rows allowed, the first row over
+    assert (caught.value.code, caught.value.row, data.taken) == ("too_many_rows", over, over)
+
+
 def _sheet_xml(rows: int, *, value: str = "<v>1</v>") -> bytes:
     body = "".join(
         f'<row r="{n}"><c r="A{n}" t="n">{value}</c><c r="B{n}"><v>100</v></c></row>'
