@@ -22,6 +22,13 @@ the ``csv`` module and loading its rows with ``COPY``; and the plain way, django
 default ``ModelResource`` for ``OrderLine`` and ``import_data(dry_run=False)``, measured on a
 sample of 5,000 rows (it takes about 74 s for 100,000) and scaled per row to 100,000. See
 docs/benchmarks.md.
+
+Also (whatever ``--scale``): the largest file's rows as an XLSX workbook, through the same path
+(``xlsx_vs_csv``: its check in the worker over the CSV file's); and the refusals, each
+``upload_receive`` in a process of its own (time, the process's memory before and at its peak):
+a CSV and an XLSX of ``UPLOAD_MAX_ROWS + 1`` rows, and files of blank rows past the row limit
+and its blank allowance (whitespace-only CSV lines; a workbook of a few KB with one cell far
+below its header).
 """
 
 from __future__ import annotations
@@ -51,7 +58,13 @@ PRODUCTS = (
 )
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚"
-TARGETS = {"vs_floor": 8, "speedup_vs_plain": 40, "peak_rss_mb": 300}
+TARGETS = {
+    "vs_floor": 8,
+    "speedup_vs_plain": 40,
+    "peak_rss_mb": 300,
+    "xlsx_vs_csv": 3,
+    "refusal_s": 2,
+}
 
 
 def _settings(env: Environment) -> dict[str, str]:
@@ -119,6 +132,139 @@ def _generate(path: Path, rows: int, seed: int) -> None:
                     rnd.choice(("", "", "节日福利", "年终奖励")),
                 ]
             )
+
+
+def _generate_xlsx(path: Path, csv_path: Path) -> None:
+    """The same rows as a CSV file, as an XLSX workbook the way Excel holds them: face values,
+    quantities and mobiles as numbers, the rest as text."""
+    from portal.exports import XlsxWriter
+
+    with open(csv_path, encoding="utf-8-sig", newline="") as source, open(path, "wb") as out:
+        reader = csv.reader(source)
+        writer = XlsxWriter(out, title="orders", header=next(reader))
+        for product, face, quantity, name, mobile, email, emp, cc, note in reader:
+            writer.writerow([product, int(face), int(quantity), name, int(mobile), email, emp,
+                             cc, note])  # fmt: skip
+        writer.close()
+
+
+def _generate_over_limit(work_dir: Path, rows: int) -> dict[str, Path]:
+    """Files the upload must refuse at once: ``rows`` data rows (the row limit is one less) as
+    CSV and as XLSX, and files of ``rows + BLANK_ROWS_ALLOWED - 1`` blank rows after a header:
+    whitespace-only CSV lines, and a few-KB workbook with one blank-looking cell far below."""
+    from portal.exports import XlsxWriter
+    from portal.tabular import BLANK_ROWS_ALLOWED
+
+    files = {}
+    path = work_dir / "over-limit.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as out:
+        out.write(",".join(HEADER) + "\r\n")
+        line = "京东E卡,100,1,王伟,13800138000,e@corp.example.com,E0000001,人力资源部,\r\n"
+        out.write(line * rows)
+    files["csv_over_limit"] = path
+    path = work_dir / "over-limit.xlsx"
+    with open(path, "wb") as out:
+        xlsx = XlsxWriter(out, title="orders", header=HEADER)
+        row = [
+            "京东E卡",
+            100,
+            1,
+            "王伟",
+            13800138000,
+            "e@corp.example.com",
+            "E0000001",
+            "人力资源部",
+        ]
+        for _ in range(rows):
+            xlsx.writerow(row)
+        xlsx.close()
+    files["xlsx_over_limit"] = path
+    blank = rows - 1 + BLANK_ROWS_ALLOWED
+    path = work_dir / "blank-rows.csv"
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        out.write(",".join(HEADER) + "\r\n")
+        out.write(" ,\u3000, \r\n" * blank)
+    files["csv_blank_rows"] = path
+    path = work_dir / "blank-rows.xlsx"
+    with open(path, "wb") as out:
+        xlsx = XlsxWriter(out, title="orders", header=HEADER)
+        xlsx.writerow([" "])
+        xlsx.close()
+    # The one row after the header moved down below the blank rows.
+    _move_last_row(path, blank + 2)
+    files["xlsx_blank_rows"] = path
+    return files
+
+
+def _move_last_row(path: Path, number: int) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    sheet = members["xl/worksheets/sheet1.xml"].decode()
+    members["xl/worksheets/sheet1.xml"] = (
+        sheet.replace('<row r="2">', f'<row r="{number}">').replace('r="A2"', f'r="A{number}"')
+    ).encode()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def _refuse_child(path: str) -> int:
+    """In a process of its own (so that its peak memory is this refusal's): upload ``path`` as
+    the bench's purchaser and print how long the refusal took, its message and the process's
+    memory before and at its peak."""
+    import django
+
+    django.setup()
+    from django.core.exceptions import ValidationError
+    from django.core.files.uploadedfile import UploadedFile
+
+    from bench.issuance import _status_kb
+    from cards.services.uploads import upload_receive
+    from portal.models import User
+
+    purchaser = User.objects.get(email="purchaser@bench.example")
+    company = purchaser.memberships.get().company
+    before_kb = _status_kb(os.getpid(), "VmRSS")
+    size = Path(path).stat().st_size
+    started = time.perf_counter()
+    message = ""
+    try:
+        with open(path, "rb") as handle:
+            upload_receive(
+                company=company,
+                actor=purchaser,
+                file=UploadedFile(handle, name=Path(path).name, size=size),
+            )
+    except ValidationError as exc:
+        message = " ".join(exc.messages)
+    seconds = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "refused": message,
+                "rss_before_mb": before_kb / 1024,
+                "peak_rss_mb": _status_kb(os.getpid(), "VmHWM") / 1024,
+            },
+            ensure_ascii=False,
+        )
+    )
+    return 0
+
+
+def _refusal(path: Path) -> dict[str, Any]:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "upload", "--refuse-child", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 # --- The project ------------------------------------------------------------------------------
@@ -326,7 +472,10 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench upload", description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the row counts")
     parser.add_argument("--plain-rows", type=int, default=PLAIN_ROWS, help="plain-way sample")
+    parser.add_argument("--refuse-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.refuse_child:
+        return _refuse_child(args.refuse_child)
     sizes = [max(100, round(size * args.scale)) for size in SIZES]
     plain_rows = max(100, round(args.plain_rows * min(1.0, args.scale * 2)))
 
@@ -349,15 +498,34 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
         buyer = _prepare_buyer()
+        problems: list[str] = []
         files = {}
         for seed, rows in enumerate(sizes, start=5):
             path = env.work_dir / f"orders-{rows}.csv"
             _generate(path, rows, seed)
             files[rows] = path
             print(f"generated {path.name}: {rows:,} rows, {path.stat().st_size / 1e6:.1f} MB")
+        largest = sizes[-1]
+        xlsx_path = env.work_dir / f"orders-{largest}.xlsx"
+        _generate_xlsx(xlsx_path, files[largest])
+        print(f"generated {xlsx_path.name}: {xlsx_path.stat().st_size / 1e6:.1f} MB")
+        from django.conf import settings as django_settings
+
+        limit = django_settings.UPLOAD_MAX_ROWS
+        refusal_files = _generate_over_limit(env.work_dir, limit + 1)
+        refusals: dict[str, dict[str, Any]] = {}
+        for kind, path in refusal_files.items():
+            refusals[kind] = found = _refusal(path)
+            if not found["refused"]:
+                problems.append(f"{kind} was not refused")
+            print(
+                f"refusal, {kind} ({path.stat().st_size / 1e3:,.1f} kB): "
+                f"{found['seconds']:.2f} s; process RSS {found['rss_before_mb']:.0f} MB before, "
+                f"peak {found['peak_rss_mb']:.0f} MB; “{found['refused'][:90]}”",
+                flush=True,
+            )
         worker = start_worker(1, env.work_dir, queues="default")
         runs: list[ProjectRun] = []
-        problems: list[str] = []
         try:
             with MemorySampler(worker.proc.pid) as sampler:
                 for rows in sizes:
@@ -371,6 +539,18 @@ def main(argv: list[str]) -> int:
                         f"seen moving {run.progress_seen} times",
                         flush=True,
                     )
+            with MemorySampler(worker.proc.pid) as xlsx_sampler:
+                xlsx_run = _run_project(buyer, xlsx_path, largest)
+            problems += _verify(buyer, xlsx_run)
+            csv_run = runs[-1]
+            xlsx_vs_csv = xlsx_run.check_s / csv_run.check_s
+            print(
+                f"project, the same {largest:,} rows as XLSX: receive {xlsx_run.receive_s:.2f} s "
+                f"+ check in the worker {xlsx_run.check_s:.2f} s + confirm "
+                f"{xlsx_run.confirm_s:.2f} s; check XLSX / CSV {xlsx_vs_csv:.2f}x; worker peak "
+                f"RSS {max(xlsx_sampler.peak_kb.values()) / 1024:.0f} MB",
+                flush=True,
+            )
         finally:
             worker.stop()
         peak_rss_mb = max(sampler.peak_kb.values()) / 1024
@@ -379,7 +559,6 @@ def main(argv: list[str]) -> int:
             + " / ".join(f"{kb / 1024:.0f}" for kb in sampler.peak_kb.values())
             + " MB"
         )
-        largest = sizes[-1]
         floors = []
         for _ in range(3):
             seconds, _count = _floor(buyer, files[largest])
@@ -403,6 +582,7 @@ def main(argv: list[str]) -> int:
     ratios = {
         "vs_floor": round(project.seconds / floor_seconds, 2),
         "speedup_vs_plain": round(plain_scaled / project.seconds, 1),
+        "xlsx_vs_csv": round(xlsx_vs_csv, 2),
     }
     report = {
         "benchmark": "upload",
@@ -418,6 +598,18 @@ def main(argv: list[str]) -> int:
             "plain_us_per_row": round(plain_us, 1),
             "plain_seconds_scaled": round(plain_scaled, 1),
             "peak_rss_mb": round(peak_rss_mb, 1),
+            "xlsx_100k_receive_s": round(xlsx_run.receive_s, 3),
+            "xlsx_100k_check_s": round(xlsx_run.check_s, 3),
+            "xlsx_worker_peak_rss_mb": round(max(xlsx_sampler.peak_kb.values()) / 1024, 1),
+            **{f"refusal_{kind}_s": round(found["seconds"], 3) for kind, found in refusals.items()},
+            **{
+                f"refusal_{kind}_peak_rss_mb": round(found["peak_rss_mb"], 1)
+                for kind, found in refusals.items()
+            },
+            **{
+                f"refusal_{kind}_rss_before_mb": round(found["rss_before_mb"], 1)
+                for kind, found in refusals.items()
+            },
         },
         "ratios": ratios,
         "targets": TARGETS,
@@ -426,6 +618,8 @@ def main(argv: list[str]) -> int:
         "vs_floor": ratios["vs_floor"] <= TARGETS["vs_floor"],
         "speedup_vs_plain": ratios["speedup_vs_plain"] >= TARGETS["speedup_vs_plain"],
         "peak_rss_mb": peak_rss_mb < TARGETS["peak_rss_mb"],
+        "xlsx_vs_csv": ratios["xlsx_vs_csv"] <= TARGETS["xlsx_vs_csv"],
+        "refusal_s": all(found["seconds"] < TARGETS["refusal_s"] for found in refusals.values()),
     }
     for key, ok in met.items():
         print(f"target {key} {TARGETS[key]}: {'met' if ok else 'NOT met'}")

@@ -172,13 +172,14 @@ def _text_cell(ref: str, text: str, style: int = 0) -> str:
     return f'<c r="{ref}"{styled} t="inlineStr"><is><t xml:space="preserve">{body}</t></is></c>'
 
 
-def _cell(ref: str, value: Any, style: int = 0) -> str:
-    """One cell's XML; text is neutralised and always stored as text, never as a formula."""
+def _cell(ref: str, value: Any, style: int = 0, neutralise: bool = True) -> str:
+    """One cell's XML; text is always stored as text, never as a formula, and neutralised
+    unless ``neutralise`` is false."""
     if value is None or value == "":
         return ""
     kind = type(value)
     if kind is str:
-        return _text_cell(ref, safe_cell(value), style)
+        return _text_cell(ref, safe_cell(value) if neutralise else value, style)
     if kind is bool:
         return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
     if kind is int:
@@ -224,7 +225,11 @@ class XlsxWriter:
         *,
         widths: Iterable[int] = (),
         max_rows: int = XLSX_MAX_ROWS,
+        neutralise: bool = True,
     ) -> None:
+        # False: text cells as given, without the apostrophe (an inline string cell is never a
+        # formula; for files meant to be uploaded again, such as an order file's error file).
+        self._neutralise = neutralise
         self._zip = zipfile.ZipFile(binary, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
         self._title = title.translate(_SHEET_NAME_FORBIDDEN).strip()[:_SHEET_NAME_MAX] or "Sheet"
         self._header = list(header) if header is not None else None
@@ -282,7 +287,9 @@ class XlsxWriter:
         self._row += 1
         r = self._row
         letters = self._letters(len(values))
-        cells = "".join([_cell(f"{letters[i]}{r}", v, style) for i, v in enumerate(values)])
+        cells = "".join(
+            [_cell(f"{letters[i]}{r}", v, style, self._neutralise) for i, v in enumerate(values)]
+        )
         self._buffer.append(f'<row r="{r}">{cells}</row>')
         if len(self._buffer) >= self._BUFFER_ROWS:
             self._flush()

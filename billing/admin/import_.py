@@ -35,18 +35,15 @@ from billing.services.pricing import pricing_set, pricing_validate
 from portal.exports import CsvWriter, XlsxWriter
 from portal.models import Company, User
 from portal.services.audit import client_ip
+from portal.tabular import decode_csv
 
 # --- Formats -------------------------------------------------------------------------------------
 
 
 def decode_text(data: bytes | str) -> str:
-    """A CSV's text: UTF-8 (a byte order mark is dropped), else GB18030 (a superset of GBK)."""
-    if isinstance(data, str):
-        return data.removeprefix("\ufeff")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("gb18030")
+    """A CSV's text, decoded as every uploaded table is (``portal.tabular.decode_csv``): UTF-8
+    (a byte order mark is dropped), else GB18030 (a superset of GBK)."""
+    return decode_csv(data)
 
 
 def _cells(dataset: tablib.Dataset) -> list[list[Any]]:

@@ -170,7 +170,7 @@ class OrderUploadSerializer(serializers.ModelSerializer[OrderUpload]):
 
     @extend_schema_field(OrderUploadProgressSerializer)
     def get_progress(self, upload: OrderUpload) -> dict[str, Any]:
-        return dict(upload_progress(upload))
+        return dict(upload_progress(upload, fresh=False))  # the same read as status and result
 
     @extend_schema_field(OrderUploadResultSerializer)
     def get_result(self, upload: OrderUpload) -> dict[str, Any] | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from django.utils.translation import gettext as _
 
@@ -141,20 +142,56 @@ def _undecodable(row: int) -> TableError:
     )
 
 
+def decode_csv(data: bytes | str) -> str:
+    """A whole (small) CSV file's text, decoded the way ``read_table`` reads it: a byte order
+    mark means UTF-8, else UTF-8 when it decodes as such, else GB18030 (GBK); a file mixing
+    both is refused (TableError) naming the row."""
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff")
+    encoding = _guess_encoding(data[:_SNIFF_BYTES], len(data) <= _SNIFF_BYTES)
+    return "".join(_Lines(io.BytesIO(data), encoding))
+
+
 def _pick_delimiter(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in _DELIMITERS}
     best = max(_DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else ","
 
 
-def _read_csv(binary: IO[bytes], head: bytes, *, max_rows: int) -> Table:
-    complete = len(head) < _SNIFF_BYTES
-    encoding = _guess_encoding(head, complete)
-    sample = head.removeprefix(codecs.BOM_UTF8) if encoding == "utf-8-sig" else head
-    first_line = sample.split(b"\n", 1)[0].decode(
-        "utf-8" if encoding != "gb18030" else "gb18030", "replace"
+def _runaway_quote(row: int) -> TableError:
+    return TableError(
+        _(
+            'Row %(row)s opens a quote (") that is not closed on its line, so the rows after it '
+            "were read into one of its cells. Close the quote or remove it, and upload the file "
+            "again."
+        )
+        % {"row": row},
+        code="open_quote",
+        row=row,
     )
-    delimiter = _pick_delimiter(first_line)
+
+
+def _swallowed_rows(cells: list[str], delimiter: str) -> bool:
+    """A cell holding a line break followed by a separator: a quote opened in the cell ran on
+    into the next lines (a real multi-line cell, such as a note, has no separator after its
+    line break)."""
+    for cell in cells:
+        if "\n" in cell or "\r" in cell:
+            cut = min(i for i in (cell.find("\n"), cell.find("\r")) if i >= 0)
+            if delimiter in cell[cut:]:
+                return True
+    return False
+
+
+def _count_line_breaks(binary: IO[bytes]) -> int:
+    count = 0
+    while block := binary.read(1 << 20):
+        count += block.count(b"\n")
+    binary.seek(0)
+    return count
+
+
+def _records(binary: IO[bytes], encoding: str, delimiter: str) -> tuple[_Lines, Iterator[Any]]:
     lines = _Lines(binary, encoding)
     reader = csv.reader(iter(lines), delimiter=delimiter, quotechar='"', strict=False)
 
@@ -163,6 +200,7 @@ def _read_csv(binary: IO[bytes], head: bytes, *, max_rows: int) -> Table:
         while True:
             number += 1
             lines.record = number
+            start_line = reader.line_num
             try:
                 cells = next(reader)
             except StopIteration:
@@ -174,10 +212,32 @@ def _read_csv(binary: IO[bytes], head: bytes, *, max_rows: int) -> Table:
                     code="csv",
                     row=number,
                 ) from exc
+            if reader.line_num - start_line > 1 and _swallowed_rows(cells, delimiter):
+                raise _runaway_quote(number)
             yield number, _trim(cells)
 
-    iterator = records()
-    (header_row, header), data = _with_limits(iterator, max_rows)
+    return lines, records()
+
+
+def _read_csv(binary: IO[bytes], head: bytes, *, max_rows: int) -> Table:
+    complete = len(head) < _SNIFF_BYTES
+    encoding = _guess_encoding(head, complete)
+    sample = head.removeprefix(codecs.BOM_UTF8) if encoding == "utf-8-sig" else head
+    first_line = sample.split(b"\n", 1)[0].decode(
+        "utf-8" if encoding != "gb18030" else "gb18030", "replace"
+    )
+    delimiter = _pick_delimiter(first_line)
+    if _count_line_breaks(binary) > max_rows:
+        # Enough lines to cross a limit: read the file through once, without checking a row,
+        # so that a file over the row limit (or unreadable further on) is refused now, at the
+        # first row over, rather than after every row before it was checked.
+        _lines, counted = _records(binary, encoding, delimiter)
+        _header, data = _with_limits(counted, max_rows)
+        for _row in data:
+            pass
+        binary.seek(0)
+    lines, records = _records(binary, encoding, delimiter)
+    (header_row, header), data = _with_limits(records, max_rows)
     return Table(
         format="csv",
         encoding=lines.encoding,

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from .table import TableError
@@ -61,7 +62,7 @@ def match_headers(
             lookup.setdefault(header_key(alias), name)
     found: dict[str, int] = {}
     unknown: list[str] = []
-    duplicated: list[str] = []
+    duplicated: list[tuple[int, int, str]] = []
     for index, cell in enumerate(header):
         key = header_key(cell)
         if not key:
@@ -70,17 +71,42 @@ def match_headers(
         if field_name is None:
             unknown.append(cell)
         elif field_name in found:
-            duplicated.append(cell)
+            duplicated.append((found[field_name], index, field_name))
         else:
             found[field_name] = index
+    chinese = (translation.get_language() or "").startswith("zh")
+
+    def label(name: str) -> str:
+        aliases = columns[name]
+        return (aliases[0] if chinese or len(aliases) < 2 else aliases[1]) if aliases else name
+
     if duplicated:
         raise TableError(
-            _("The header names a column twice: %(columns)s. Keep one of each.")
-            % {"columns": ", ".join(f"“{c}”" for c in duplicated)},
+            _("The header names a column twice: %(columns)s. Keep one of them.")
+            % {
+                "columns": "; ".join(
+                    _("“%(first)s” and “%(second)s” both mean “%(column)s”")
+                    % {"first": header[first], "second": header[second], "column": label(name)}
+                    for first, second, name in duplicated
+                )
+            },
             code="duplicate_column",
             row=1,
         )
     missing = [name for name in columns if name in required and name not in found]
+    if missing and not found:
+        raise TableError(
+            _(
+                "The first row is not a header (it reads “%(cells)s”). Put a row naming the "
+                "columns first, for example: %(example)s (the template has every column)."
+            )
+            % {
+                "cells": ", ".join(c for c in header if c)[:200],
+                "example": ", ".join(label(name) for name in columns),
+            },
+            code="no_header",
+            row=1,
+        )
     if missing:
         labels = [" / ".join(columns[name][:2]) or name for name in missing]
         raise TableError(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import codecs
 import io
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import IO
 
 from django.utils.translation import gettext as _
 
 from .csv_reader import _SNIFF_BYTES, _read_csv
 from .table import Table, TableError, _megabytes
-from .xlsx_reader import _read_xlsx
+from .xlsx_reader import _read_xlsx, screen_xlsx
 
 _BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG", "PNG"),
@@ -26,15 +27,50 @@ _BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
+@dataclass
+class Screened:
+    """What ``screen_table`` learnt of a file: its format, and for a CSV file its encoding and
+    header (an XLSX file's header is not read: that needs its workbook opened)."""
+
+    format: str
+    encoding: str
+    header: list[str] | None
+
+
 def read_table(data: bytes | IO[bytes], *, file_name: str, max_bytes: int, max_rows: int) -> Table:
     """Open a CSV or XLSX file (told apart by content, not by name) and read its header.
 
     Raises TableError for an empty file, a file of only a header, a file that is neither CSV nor
-    XLSX, one over ``max_bytes`` (from its size, before reading), an XLSX zip bomb, or text in no
-    accepted encoding. The data rows are read lazily by ``Table.rows()``, which raises TableError
-    when it meets row ``max_rows + 1`` (data rows, not counting blank ones) or a row in another
-    encoding.
+    XLSX, one over ``max_bytes`` (from its size, before reading), an XLSX zip bomb, an XLSX
+    sheet over the row or column limits (from its XML, before it is loaded), a CSV file over the
+    row limit (read through once without a check, when it has more lines than ``max_rows``), a
+    quote that swallows the rows after it, or text in no accepted encoding. The data rows are
+    read lazily by ``Table.rows()``, which raises TableError when it meets row ``max_rows + 1``
+    (data rows, not counting blank ones) or a row in another encoding.
     """
+    binary, head = _open(data, file_name=file_name, max_bytes=max_bytes)
+    if head.startswith(b"PK\x03\x04"):
+        return _read_xlsx(binary, max_rows=max_rows)
+    return _read_csv(binary, head, max_rows=max_rows)
+
+
+def screen_table(
+    data: bytes | IO[bytes], *, file_name: str, max_bytes: int, max_rows: int
+) -> Screened:
+    """The checks of ``read_table`` that cost little whatever the file (for the web process):
+    the size, the format, for XLSX the zip and the sheet's rows and columns counted from its
+    XML, without opening the workbook; for CSV the encoding, the header and the row limit."""
+    binary, head = _open(data, file_name=file_name, max_bytes=max_bytes)
+    if head.startswith(b"PK\x03\x04"):
+        screen_xlsx(binary, max_rows=max_rows)
+        return Screened(format="xlsx", encoding="", header=None)
+    table = _read_csv(binary, head, max_rows=max_rows)
+    binary.seek(0)
+    return Screened(format="csv", encoding=table.encoding, header=table.header)
+
+
+def _open(data: bytes | IO[bytes], *, file_name: str, max_bytes: int) -> tuple[IO[bytes], bytes]:
+    """The file and its first bytes, once its size and kind allow reading it as a table."""
     binary: IO[bytes] = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
     size = _size_of(binary)
     if size > max_bytes:
@@ -48,7 +84,7 @@ def read_table(data: bytes | IO[bytes], *, file_name: str, max_bytes: int, max_r
     head = binary.read(_SNIFF_BYTES)
     binary.seek(0)
     if head.startswith(b"PK\x03\x04"):
-        return _read_xlsx(binary, max_rows=max_rows)
+        return binary, head
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise TableError(
             _(
@@ -62,7 +98,7 @@ def read_table(data: bytes | IO[bytes], *, file_name: str, max_bytes: int, max_r
             raise TableError(_not_a_table_message(file_name, kind), code="not_a_table")
     if b"\x00" in head:
         raise TableError(_not_a_table_message(file_name, ""), code="not_a_table")
-    return _read_csv(binary, head, max_rows=max_rows)
+    return binary, head
 
 
 def _not_a_table_message(file_name: str, kind: str) -> str:

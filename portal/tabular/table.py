@@ -66,6 +66,12 @@ def _trim(cells: list[str]) -> list[str]:
     return cells
 
 
+def _blank(cells: list[str]) -> bool:
+    """A row with nothing but whitespace (any Unicode whitespace: spaces, tabs, the ideographic
+    space U+3000, no-break spaces) in its cells."""
+    return all(not cell or cell.isspace() for cell in cells)
+
+
 # Blank rows a file may hold beyond the row limit (spacing, trailing empty lines).
 BLANK_ROWS_ALLOWED = 10_000
 
@@ -73,12 +79,13 @@ BLANK_ROWS_ALLOWED = 10_000
 def _with_limits(
     records: Iterator[tuple[int, list[str]]], max_rows: int
 ) -> tuple[tuple[int, list[str]], Iterator[tuple[int, list[str]]]]:
-    """The header record, and the data records: blank rows kept (as []) only when a non-blank
+    """The header record, and the data records: blank rows (whitespace only) kept (as []) only
+    when a non-blank
     row follows; a TableError at the first data row over the limit. Raises TableError if the
     file has no header or no data row."""
     header: tuple[int, list[str]] | None = None
     for number, cells in records:
-        if any(cells):
+        if not _blank(cells):
             header = (number, cells)
             break
     if header is None:
@@ -89,7 +96,7 @@ def _with_limits(
     # one cell in its last row, would be read for minutes and held in memory row by row.
     physical_limit = max_rows + BLANK_ROWS_ALLOWED
     for number, cells in records:
-        if any(cells):
+        if not _blank(cells):
             first = (number, cells)
             break
         pending.append(number)
@@ -109,7 +116,7 @@ def _with_limits(
             physical += 1
             if physical > physical_limit:
                 raise _too_many_rows(max_rows, number)
-            if not any(cells):
+            if _blank(cells):
                 blank.append(number)
                 continue
             counted += 1

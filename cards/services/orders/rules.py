@@ -7,10 +7,12 @@ import re
 import unicodedata
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models import Field
 from django.utils.translation import gettext as _
 
 from billing.money import ZERO, parse_amount
@@ -19,6 +21,7 @@ from cards.models import (
     BEARER_MIN_VALIDITY_MONTHS,
     CardProduct,
     CardType,
+    OrderLine,
     bearer_validity_rule,
     face_value_cap_rule,
 )
@@ -321,6 +324,19 @@ def _parse_quantity(raw: object) -> int | None:
     return value
 
 
+def _line_field(name: str) -> Field[Any, Any]:
+    field = OrderLine._meta.get_field(name)
+    assert isinstance(field, Field)
+    return field
+
+
+# The recipient fields' lengths, as the order line stores them.
+_RECIPIENT_LIMITS: dict[str, int] = {
+    name: int(_line_field(name).max_length or 0)
+    for name in ("recipient_name", "recipient_email", "employee_id", "cost_center", "note")
+}
+
+
 def _recipient(raw: LineInput, problems: list[LineProblem]) -> dict[str, str]:
     """The recipient fields as stored; a broken rule is appended to ``problems``."""
     mobile = raw.recipient_mobile or ""
@@ -342,17 +358,31 @@ def _recipient(raw: LineInput, problems: list[LineProblem]) -> dict[str, str]:
             )
         else:
             mobile = digits
-    if email and not _email_ok(email):
+    if email and len(email) <= _RECIPIENT_LIMITS["recipient_email"] and not _email_ok(email):
         problems.append(
             LineProblem(
                 "recipient_email", _("email"), raw.recipient_email, _("not an email address.")
             )
         )
-    return {
-        "recipient_name": (raw.recipient_name or "").strip()[:100],
+    recipient = {
+        "recipient_name": (raw.recipient_name or "").strip(),
         "recipient_mobile": mobile,
         "recipient_email": email,
-        "employee_id": (raw.employee_id or "").strip()[:64],
-        "cost_center": (raw.cost_center or "").strip()[:64],
-        "note": (raw.note or "").strip()[:200],
+        "employee_id": (raw.employee_id or "").strip(),
+        "cost_center": (raw.cost_center or "").strip(),
+        "note": (raw.note or "").strip(),
     }
+    # A value longer than its column holds is refused, never cut.
+    for name, limit in _RECIPIENT_LIMITS.items():
+        value = recipient[name]
+        if len(value) > limit:
+            problems.append(
+                LineProblem(
+                    name,
+                    str(_line_field(name).verbose_name),
+                    getattr(raw, name),
+                    _("%(count)s characters; at most %(max)s fit. Shorten it.")
+                    % {"count": f"{len(value):,}", "max": f"{limit:,}"},
+                )
+            )
+    return recipient

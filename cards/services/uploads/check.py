@@ -297,23 +297,37 @@ def upload_fail(*, upload_id: int, reason: str) -> None:
         locked.save(update_fields=["status", "failure", "checked_at"])
 
 
-def upload_progress(upload: OrderUpload) -> dict[str, Any]:
-    """Where the check is, for the page that polls it (fresh from the database)."""
-    row = (
-        OrderUpload.objects.filter(pk=upload.pk)
-        .values("status", "rows_done", "rows_total", "error_count", "failure")
-        .get()
+_PROGRESS_FIELDS = ("status", "rows_done", "rows_total", "error_count", "failure")
+
+
+def upload_progress(upload: OrderUpload, *, fresh: bool = True) -> dict[str, Any]:
+    """Where the check is, for the page that polls it. ``fresh``: read from the database first,
+    into ``upload`` (the whole row, result included, when the status moved meanwhile or the
+    result is missing), so that the answer and the upload agree; otherwise from ``upload`` as
+    its caller read it (the API's answer: its status, progress and result come from that one
+    read). Finished only once the
+    status is final and the check left its result (or its reason, for a failed check)."""
+    if fresh:
+        row = OrderUpload.objects.filter(pk=upload.pk).values(*_PROGRESS_FIELDS).get()
+        if row["status"] != upload.status or not upload.result:
+            upload.refresh_from_db()
+        else:
+            for name, value in row.items():
+                setattr(upload, name, value)
+    status = upload.status
+    finished = upload.finished and bool(
+        upload.result or status in (UploadStatus.FAILED, UploadStatus.DISCARDED)
     )
-    finished = row["status"] not in (UploadStatus.RECEIVED, UploadStatus.CHECKING)
-    total = row["rows_total"]
-    percent = 100 if finished else (min(99, row["rows_done"] * 100 // total) if total else 0)
+    total = upload.rows_total
+    done = upload.rows_done
+    percent = 100 if finished else (min(99, done * 100 // total) if total else 0)
     return {
-        "status": row["status"],
-        "status_label": str(UploadStatus(row["status"]).label),
-        "rows_done": row["rows_done"],
+        "status": status,
+        "status_label": str(UploadStatus(status).label),
+        "rows_done": done,
         "rows_total": total,
         "percent": percent,
         "finished": finished,
-        "error_count": row["error_count"],
-        "failure": row["failure"],
+        "error_count": upload.error_count,
+        "failure": upload.failure,
     }

@@ -29,21 +29,24 @@ def upload_error_rows(upload: OrderUpload) -> Iterator[list[str]]:
         yield [*scanner.table.header, _("error")]
         for outcome in scanner.outcomes():
             cells = outcome.cells + [""] * (width - len(outcome.cells))
-            text = (
-                "; ".join(f"{error['column']}: {error['reason']}" for error in outcome.errors)
-                or outcome.note
-            )
+            # A blank row stays blank (a note would make it a row to check when the file comes
+            # back); a total row keeps its note.
+            text = "; ".join(f"{error['column']}: {error['reason']}" for error in outcome.errors)
+            if not text and outcome.cells:
+                text = outcome.note
             yield [*cells, text]
 
 
 def upload_error_file(upload: OrderUpload, fmt: str) -> bytes:
-    """The error file as CSV (UTF-8 with BOM) or XLSX, through portal/exports.py, so cells that
-    look like formulas are neutralised."""
+    """The error file as CSV (UTF-8 with BOM) or XLSX, through portal/exports.py, safe to open
+    and to upload again once fixed: in CSV a cell that would start a formula gets a leading
+    apostrophe (which the check takes off again); in XLSX every cell is a string cell written as
+    it was sent (a string cell is never a formula), so no apostrophe shows."""
     buffer = io.BytesIO()
     rows = upload_error_rows(upload)
     if fmt == "xlsx":
         header = next(rows)
-        xlsx = XlsxWriter(buffer, title=_("Order file"), header=header)
+        xlsx = XlsxWriter(buffer, title=_("Order file"), header=header, neutralise=False)
         xlsx.writerows(rows)
         xlsx.close()
     elif fmt == "csv":

@@ -22,7 +22,7 @@ from portal.models import ApiKey, Company, User
 from portal.policy import Action
 from portal.services.audit import audit_record
 from portal.services.outbox import outbox_enqueue
-from portal.tabular import TableError, match_headers, read_table
+from portal.tabular import TableError, match_headers, screen_table
 
 from .base import ORDER_COLUMNS, REQUIRED_COLUMNS, UploadAction
 from .check import _check
@@ -79,8 +79,10 @@ def upload_receive(
 
     Refused before anything is stored (TableError, a ValidationError): a file over
     ``UPLOAD_MAX_BYTES`` (from its size, unread), an empty file, one that is not CSV or XLSX,
-    a header without rows or without a required column, and, for a file checked at once, one
-    that cannot be read to the end (another encoding in a row, too many rows).
+    an XLSX zip bomb or one over the row or column limits (counted from its sheet's XML, the
+    workbook unopened), a CSV file over the row limit, a CSV header without rows or without a
+    required column, and, for a file checked at once, one that cannot be read to the end
+    (another encoding in a row, a quote swallowing rows, no order line).
     ``on_behalf``: an operator (staff) uploads for the company; ``for_member`` is the
     company's purchaser or owner who will own the draft.
     """
@@ -92,10 +94,13 @@ def upload_receive(
         raise _too_large(size)
     name = os.path.basename(file.name or "order-file")[:200] or "order-file"
     raw = _raw_file(file)
-    table = read_table(
+    # Cheap checks only, whatever the size: a workbook is never opened here (a large one is
+    # opened by the worker, which reports a missing column as the check's failure).
+    table = screen_table(
         raw, file_name=name, max_bytes=settings.UPLOAD_MAX_BYTES, max_rows=settings.UPLOAD_MAX_ROWS
     )
-    match_headers(table.header, ORDER_COLUMNS, REQUIRED_COLUMNS)
+    if table.header is not None:
+        match_headers(table.header, ORDER_COLUMNS, REQUIRED_COLUMNS)
     raw.seek(0)
     digest = hashlib.file_digest(raw, "sha256").hexdigest()  # type: ignore[arg-type]
     raw.seek(0)

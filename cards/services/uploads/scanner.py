@@ -4,7 +4,6 @@ is once normalised, and its errors by column."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -22,6 +21,9 @@ from .base import ORDER_COLUMNS, REQUIRED_COLUMNS
 
 # LineProblem fields -> order file columns.
 _PROBLEM_COLUMN = {"recipient_mobile": "mobile", "recipient_email": "email"}
+# The apostrophe the error file puts before a cell that would start a formula
+# (portal.exports.FORMULA_PREFIXES), taken off again when the file comes back.
+_NEUTRALISED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
 _SUMMARY = re.compile(
     r"(?:合\s*计|总\s*计|小\s*计|共\s*计|總\s*計|小\s*計|grand\s*total|sub\s*total|total|sum)"
     r"(?:$|[\s:(])",
@@ -142,20 +144,19 @@ class _Scanner:
             product_cell = cells[i_product] if 0 <= i_product < n else ""
             face_cell = cells[i_face] if 0 <= i_face < n else ""
             quantity_cell = cells[i_quantity] if 0 <= i_quantity < n else ""
-            mobile_cell = cells[i_mobile] if 0 <= i_mobile < n else ""
-            mobile = mobile_cell
-            if mobile and not mobile.isdigit():
-                mobile = _MOBILE_NOISE.sub("", unicodedata.normalize("NFKC", mobile))
+            mobile = _value(cells[i_mobile]) if 0 <= i_mobile < n else ""
+            if mobile and not (mobile.isascii() and mobile.isdigit()):
+                mobile = _MOBILE_NOISE.sub("", mobile)
             raw = LineInput(
-                product=self.product(product_cell),
-                face_value=self.face_text(face_cell),
-                quantity=quantity_cell if quantity_cell.strip() else 1,
-                recipient_name=normalise_cell(cells[i_name]) if 0 <= i_name < n else "",
+                product=self.product(_value(product_cell)),
+                face_value=self.face_text(_value(face_cell)),
+                quantity=_value(quantity_cell) or 1,
+                recipient_name=_value(cells[i_name]) if 0 <= i_name < n else "",
                 recipient_mobile=mobile,
-                recipient_email=cells[i_email] if 0 <= i_email < n else "",
-                employee_id=normalise_cell(cells[i_employee]) if 0 <= i_employee < n else "",
-                cost_center=normalise_cell(cells[i_cost]) if 0 <= i_cost < n else "",
-                note=normalise_cell(cells[i_note]) if 0 <= i_note < n else "",
+                recipient_email=_value(cells[i_email]) if 0 <= i_email < n else "",
+                employee_id=_value(cells[i_employee]) if 0 <= i_employee < n else "",
+                cost_center=_value(cells[i_cost]) if 0 <= i_cost < n else "",
+                note=_value(cells[i_note]) if 0 <= i_note < n else "",
             )
             line, problems = check(raw)
             if line is not None and self.recipients_needed:
@@ -249,6 +250,15 @@ class _Scanner:
                 }
             )
         return result
+
+
+def _value(cell: str) -> str:
+    """A cell as the rules read it: the error file's neutralising apostrophe taken off, then
+    NFKC (full-width digits, letters, at signs and punctuation half-width), trimmed, one space
+    between words."""
+    if cell.startswith(_NEUTRALISED):
+        cell = cell[1:]
+    return normalise_cell(cell)
 
 
 def _product_key(text: str) -> str:
