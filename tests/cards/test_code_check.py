@@ -4,9 +4,14 @@ Crockford's mod-37 check keep validating, and typed forms still normalise."""
 
 from __future__ import annotations
 
+import functools
 import itertools
+import re
+from pathlib import Path
+from typing import Any
 
 import pytest
+from django.conf import settings
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -204,3 +209,19 @@ def test_the_grouped_form_shown_to_people_normalises_back(body):
 def test_malformed_codes_are_refused_before_any_lookup(typed):
     with pytest.raises(codes.InvalidCode):
         codes.normalize_code(typed)
+
+
+@functools.cache
+def documented_check_symbol() -> Any:
+    """The stand-alone check of docs/codes.md (for tills and partners), run from the page."""
+    text = (Path(settings.BASE_DIR) / "docs" / "codes.md").read_text()
+    block = re.search(r"```python\n(.*?)```", text, re.S)
+    assert block
+    namespace: dict[str, Any] = {}
+    exec(block.group(1), namespace)  # our own documentation's example
+    return namespace["check_symbol"]
+
+
+@given(bodies)
+def test_the_reference_implementation_in_the_docs_agrees(body):
+    assert documented_check_symbol()(body) == codes.check_symbol(body)
