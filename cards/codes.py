@@ -1,13 +1,33 @@
 """Card serials and secret codes: generation, check symbols, digests and encryption.
 
 A serial is public: 16 digits, the last a Luhn check digit. A code is bearer cash: 24 Crockford
-base32 symbols from ``secrets`` (120 bits) plus Crockford's mod-37 check symbol, so a mistyped
-code is refused before any database look-up. A code is stored only as an HMAC-SHA256 digest
-under the pepper (for look-up) and an AES-GCM ciphertext bound to its serial (for the one-time
-reveal). Generation works on whole blocks: one ``token_bytes`` call and two translations per
-block give every symbol, serials come from a Luhn table, and the per-code Python work is a few
-slices, one ``int`` parse (check symbol), the HMAC from precomputed pad states and one AES-GCM
-call: about 3 us per code on one core (docs/benchmarks.md, issuance).
+base32 symbols from ``secrets`` (120 bits) plus one check symbol, so a mistyped code is refused
+before any database look-up. A code is stored only as an HMAC-SHA256 digest under the pepper
+(for look-up) and an AES-GCM ciphertext bound to its serial (for the one-time reveal).
+
+The check symbol (docs/codes.md). New codes take it from the code's own 32 symbols: the 24
+symbol values, read as elements of GF(32), weighted by the distinct powers alpha^24 ... alpha^1
+of a primitive element and summed (``check_symbol``). Every single-symbol substitution, every
+transposition of two different symbols (adjacent or not, check symbol included) and every twin
+error (``aa`` typed ``bb``) changes that sum, so all are refused; Luhn mod 32 misses swaps of 0
+and Z and some twins. Codes issued before carry Crockford's mod-37 check
+(``legacy_check_symbol``), whose alphabet adds ``* ~ $ = U``: about one code in eight ended in
+a symbol people could not read out or type. Both have 25 symbols, and nothing tells them apart,
+so ``normalize_code`` accepts a code that passes either check. That is safe because the check
+is only a typo filter in front of the digest look-up, which is the authority: a typo that
+passes the filter finds no card. Its cost is a weaker filter: a random string passes with
+about 1/32 + 1/37 (one in 17) instead of 1/37; a one-symbol typo or a swap, of a new code or
+an old one, with about 1/37 (the other scheme's chance) instead of never. Versioning new codes
+by length or by a prefix would keep the filter exact but make every code longer to read out
+and type, the opposite of the aim.
+
+Generation works on whole blocks: one ``token_bytes`` call gives every symbol (the low five bits
+of a byte each), each of the 24 positions is a strided column of the block that one translation
+maps to its symbols and another to its weighted values, and one big-integer XOR per position
+adds them up for every code at once. The block of finished codes is assembled with strided
+slice assignments, serials come from a Luhn table, and the per-code Python work is a slice,
+the HMAC from precomputed pad states and one AES-GCM call: about 3 us per code on one core
+(docs/benchmarks.md, issuance).
 """
 
 from __future__ import annotations
@@ -26,16 +46,43 @@ from django.conf import settings
 from portal import crypto
 
 CODE_SYMBOLS = 24
+CODE_LENGTH = CODE_SYMBOLS + 1  # with the check symbol
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-CHECK_SYMBOLS = CROCKFORD + "*~$=U"
+# Crockford's mod-37 check alphabet: the check symbols of codes issued before docs/codes.md.
+LEGACY_CHECK_SYMBOLS = CROCKFORD + "*~$=U"
+# GF(32) as polynomials over GF(2) modulo x^5 + x^2 + 1, which is primitive: x (2) has order 31,
+# so its powers 1, x, ..., x^24 are 25 distinct non-zero elements, one weight per position.
+_GF32_MODULUS = 0b100101
+_GF32_GENERATOR = 2
+
+
+def _gf32_mul(a: int, b: int) -> int:
+    product = 0
+    while b:
+        if b & 1:
+            product ^= a
+        b >>= 1
+        a <<= 1
+        if a & 32:
+            a ^= _GF32_MODULUS
+    return product
+
+
+def _gf32_power(n: int) -> int:
+    value = 1
+    for _i in range(n):
+        value = _gf32_mul(value, _GF32_GENERATOR)
+    return value
+
+
+# The weight of body position i (0 = first symbol) is x^(24 - i); the check symbol's is 1, and a
+# valid new code's weighted sum, check symbol included, is 0.
+CHECK_WEIGHTS = tuple(_gf32_power(CODE_SYMBOLS - i) for i in range(CODE_SYMBOLS))
 # Bulk symbols: each random byte gives one symbol from its low 5 bits (256 = 8 x 32, so every
-# symbol is equally likely and 24 symbols carry 120 bits). The bytes are first mapped to Python's
-# own base-32 digits, so ``int(digits, 32)`` gives the code's value for the check symbol in C,
-# then to Crockford's alphabet.
-_BASE32_DIGITS = b"0123456789abcdefghijklmnopqrstuv"
-_BYTE_TO_DIGIT = bytes(_BASE32_DIGITS[b & 31] for b in range(256))
-_DIGIT_TO_CROCKFORD = bytes.maketrans(_BASE32_DIGITS, CROCKFORD.encode())
-_CHECK_BYTES = [ch.encode() for ch in CHECK_SYMBOLS]
+# symbol is equally likely and 24 symbols carry 120 bits). Per position, one table maps a byte to
+# its Crockford symbol and one to its symbol's value times the position's weight.
+_BYTE_TO_CROCKFORD = bytes(CROCKFORD.encode()[b & 31] for b in range(256))
+_WEIGHTED_BYTES = tuple(bytes(_gf32_mul(w, b & 31) for b in range(256)) for w in CHECK_WEIGHTS)
 _HMAC_BLOCK = 64  # SHA-256 block size
 _IPAD = bytes(b ^ 0x36 for b in range(256))
 _OPAD = bytes(b ^ 0x5C for b in range(256))
@@ -47,7 +94,7 @@ SERIAL_PREFIX = "8600"
 SERIAL_BODY_DIGITS = 11
 NONCE_BYTES = crypto.NONCE_BYTES
 DIGEST_BYTES = 32  # HMAC-SHA256
-CIPHERTEXT_BYTES = NONCE_BYTES + CODE_SYMBOLS + 1 + 16  # nonce, code with check, GCM tag
+CIPHERTEXT_BYTES = NONCE_BYTES + CODE_LENGTH + 16  # nonce, code with check, GCM tag
 
 
 class InvalidCode(ValueError):
@@ -108,30 +155,47 @@ def serial_numbers(first: int, count: int) -> list[int]:
 
 
 def check_symbol(symbols: str) -> str:
+    """The check symbol of new codes, from CROCKFORD: the weighted GF(32) sum of the 24 symbols
+    (``generate_block`` computes the same for a whole block at once)."""
+    total = 0
+    for weighted, ch in zip(_WEIGHTED_BYTES, symbols, strict=True):
+        total ^= weighted[_VALUE[ch]]
+    return CROCKFORD[total]
+
+
+def legacy_check_symbol(symbols: str) -> str:
+    """Crockford's mod-37 check symbol, that of the codes issued before the GF(32) check: the
+    24 symbols read as one base-32 number, modulo 37, in LEGACY_CHECK_SYMBOLS."""
     value = 0
     for ch in symbols:
         value = value * 32 + _VALUE[ch]
-    return CHECK_SYMBOLS[value % 37]
+    return LEGACY_CHECK_SYMBOLS[value % 37]
 
 
 def normalize_code(typed: str) -> str:
-    """The canonical 25-symbol form of a typed code, or InvalidCode. No database is involved."""
+    """The canonical 25-symbol form of a typed code, or InvalidCode. No database is involved.
+
+    A code passes if its last symbol is either its GF(32) check (new codes) or its mod-37 check
+    (codes issued before): the check only filters typos, the digest look-up decides (module
+    docstring, docs/codes.md)."""
     text = typed.upper().translate(_TYPED)
-    if len(text) != CODE_SYMBOLS + 1:
+    if len(text) != CODE_LENGTH:
         raise InvalidCode("length")
     body, check = text[:CODE_SYMBOLS], text[CODE_SYMBOLS]
-    if any(ch not in _VALUE for ch in body) or check not in CHECK_SYMBOLS:
+    if any(ch not in _VALUE for ch in body) or check not in LEGACY_CHECK_SYMBOLS:
         raise InvalidCode("alphabet")
-    if check_symbol(body) != check:
+    if check != check_symbol(body) and check != legacy_check_symbol(body):
         raise InvalidCode("check")
     return text
 
 
+CODE_GROUP = 5
+
+
 def format_code(canonical: str) -> str:
-    """ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-7: groups of four, then the check symbol."""
-    body = canonical[:CODE_SYMBOLS]
-    groups = [body[i : i + 4] for i in range(0, CODE_SYMBOLS, 4)]
-    return "-".join([*groups, canonical[CODE_SYMBOLS:]])
+    """ABCDE-FGHJK-MNPQR-STVWX-YZ017: five groups of five, the check symbol ending the last.
+    People type it back with or without the hyphens (``normalize_code``)."""
+    return "-".join(canonical[i : i + CODE_GROUP] for i in range(0, len(canonical), CODE_GROUP))
 
 
 def _pepper() -> bytes:
@@ -171,25 +235,40 @@ class CardBlock:
     last4s: list[bytes]  # ASCII
 
 
+def _code_block(count: int) -> bytes:
+    """``count`` new codes with their check symbols, back to back (25 ASCII bytes each). Per
+    position, not per code: the position's column of random bytes (a strided slice) becomes its
+    symbols with one translation and its weighted values with another; XOR-ing the columns'
+    values as big integers adds them up for every code at once (GF(32) addition is XOR, and
+    XOR never carries from one byte into the next)."""
+    random = secrets.token_bytes(CODE_SYMBOLS * count)
+    block = bytearray(CODE_LENGTH * count)
+    total = 0
+    for position, weighted in enumerate(_WEIGHTED_BYTES):
+        column = random[position::CODE_SYMBOLS]
+        block[position::CODE_LENGTH] = column.translate(_BYTE_TO_CROCKFORD)
+        total ^= int.from_bytes(column.translate(weighted))
+    block[CODE_SYMBOLS::CODE_LENGTH] = total.to_bytes(count).translate(_BYTE_TO_CROCKFORD)
+    return bytes(block)
+
+
 def generate_block(first_serial_number: int, count: int) -> CardBlock:
     """``count`` new cards with serials from ``first_serial_number``, by column. The plaintext
     codes live only inside this call."""
     key_id, box = crypto.current_cipher(CODE_PURPOSE)
     inner, outer = _hmac_pads(_pepper())
     new_inner, new_outer, encrypt = inner.copy, outer.copy, box.encrypt
-    digits = secrets.token_bytes(CODE_SYMBOLS * count).translate(_BYTE_TO_DIGIT)
-    symbols = digits.translate(_DIGIT_TO_CROCKFORD)
+    block = _code_block(count)
     nonces = os.urandom(NONCE_BYTES * count)
     serials = serial_numbers(first_serial_number, count)
-    check = _CHECK_BYTES
     digests: list[bytes] = []
     ciphertexts: list[bytes] = []
     last4s: list[bytes] = []
     add_digest, add_ciphertext, add_last4 = digests.append, ciphertexts.append, last4s.append
-    width, nonce_width = CODE_SYMBOLS, NONCE_BYTES
+    width, nonce_width = CODE_LENGTH, NONCE_BYTES
     for i, serial in enumerate(serials):
         start = i * width
-        code = symbols[start : start + width] + check[int(digits[start : start + width], 32) % 37]
+        code = block[start : start + width]
         inner_hash = new_inner()
         inner_hash.update(code)
         outer_hash = new_outer()

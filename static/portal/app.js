@@ -99,3 +99,72 @@ window.addEventListener("pageshow", (event) => {
     for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = false;
   }
 });
+
+// --- Copy buttons of secrets shown once (templates/cards/_secret.html) ----------------------
+// The button copies the value without its group separators (data-copy-value, already on the
+// page as text) and says "Copied" in its status, which screen readers announce (aria-live).
+// Where the clipboard API is missing (a page not served over HTTPS, an old browser), a hidden
+// text area and execCommand("copy") stand in; if both fail, the status says to copy by hand
+// and the code is selected. Nothing leaves the page: no request, no URL, no log.
+document.addEventListener("DOMContentLoaded", () => {
+  const fallbackCopy = (text) => {
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    let copied = false;
+    try {
+      copied = document.execCommand("copy");
+    } catch {
+      copied = false;
+    }
+    area.remove();
+    return copied;
+  };
+
+  const copy = async (text) => {
+    if (navigator.clipboard && window.isSecureContext) {
+      try {
+        await navigator.clipboard.writeText(text);
+        return true;
+      } catch {
+        // Refused (permissions, no focus): try the old way.
+      }
+    }
+    return fallbackCopy(text);
+  };
+
+  for (const box of document.querySelectorAll("[data-secret-copy]")) {
+    const value = box.querySelector("[data-copy-value]");
+    const button = box.querySelector("[data-copy-button]");
+    const status = box.querySelector('[role="status"]');
+    if (!value || !button || !status) continue;
+    button.hidden = false;
+    let clear = 0;
+    button.addEventListener("click", async () => {
+      const copied = await copy(value.dataset.copyValue);
+      window.clearTimeout(clear);
+      // Emptied first, so that a second click is announced again.
+      status.textContent = "";
+      status.classList.toggle("copy-failed", !copied);
+      window.setTimeout(() => {
+        status.textContent = copied ? button.dataset.copiedText : button.dataset.copyFailedText;
+      }, 50);
+      if (!copied) {
+        const range = document.createRange();
+        range.selectNodeContents(value);
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+      } else {
+        clear = window.setTimeout(() => {
+          status.textContent = "";
+        }, 8000);
+      }
+    });
+  }
+});
+// --- end of copy buttons ---

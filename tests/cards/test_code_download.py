@@ -106,9 +106,12 @@ def hidden(response: Any, name: str) -> str:
 
 
 def shown_password(response: Any) -> str:
-    match = re.search(r'data-testid="archive-password">([^<]+)</code>', response.content.decode())
+    """The password as the page shows it: the text of its groups, without the markup."""
+    match = re.search(
+        r'data-testid="archive-password"[^>]*>(.*?)</code>', response.content.decode(), re.S
+    )
     assert match, "no password on the page"
-    return html.unescape(match.group(1))
+    return html.unescape(re.sub(r"<[^>]+>", "", match.group(1)))
 
 
 @dataclass

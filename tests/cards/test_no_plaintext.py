@@ -47,6 +47,12 @@ class CodeScanner:
         self.plain = {code.replace("-", "") for code in formatted}
         self.hex_plain = {code.encode().hex() for code in self.plain}
         self.hex_formatted = {code.encode().hex() for code in formatted}
+        # Window widths from the codes themselves, so a change of grouping is still caught.
+        self.hex_widths = [
+            (width, wanted)
+            for wanted in (self.hex_plain, self.hex_formatted)
+            for width in sorted({len(hex_form) for hex_form in wanted})
+        ]
 
     @staticmethod
     def _windows(run: str, width: int) -> Iterator[str]:
@@ -60,7 +66,7 @@ class CodeScanner:
         for match in _PLAIN_RUN.finditer(squeezed):
             found |= self.plain.intersection(self._windows(match.group(), 25))
         for match in _HEX_RUN.finditer(text.lower()):
-            for width, wanted in ((50, self.hex_plain), (62, self.hex_formatted)):
+            for width, wanted in self.hex_widths:
                 for hex_form in wanted.intersection(self._windows(match.group(), width)):
                     found.add(bytes.fromhex(hex_form).decode().replace("-", ""))
         return sorted(code[-5:-1] for code in found)

@@ -240,7 +240,8 @@ def main() -> None:
         f"/orders/{order.number}/codes/", {"seen": "0", "token": current_code(finance)}
     )
     body = ready.content.decode()
-    password = re.search(r'data-testid="archive-password">([^<]+)</code>', body)
+    # The password is shown in groups (spans), with its whole value for the copy button.
+    password = re.search(r'data-testid="archive-password" data-copy-value="([^"]+)"', body)
     check(ready.status_code == 200 and password, "no archive password shown")
     assert password is not None
     archive = client.post(
