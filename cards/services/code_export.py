@@ -42,22 +42,25 @@ import re
 import secrets
 import shutil
 import tempfile
-from dataclasses import dataclass
 from typing import IO, Any
 
 import pyzipper
 from cryptography.exceptions import InvalidTag
-from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_variables
 
 from cards import codes
-from cards.models import Card, CodeDownload, DeliveryMethod, Order, OrderStatus
+from cards.models import Card, CodeDownload, Order
+from cards.services.code_allowance import (
+    code_download_allowance,
+    code_download_exhausted_message,
+    code_download_refusal,
+)
 from portal import crypto, policy
 from portal.exports import CsvWriter, XlsxWriter
 from portal.models import AuditEvent, Company, User, register_audit_actions
@@ -75,7 +78,6 @@ class CodeExportAction(models.TextChoices):
 
 register_audit_actions(CodeExportAction)
 
-DOWNLOADABLE_STATUSES = (OrderStatus.FULFILLED, OrderStatus.DELIVERED)
 PASSWORD_LENGTH = 20
 # No 0/O/o, 1/I/i/l: read off a screen and typed into an unzip tool without doubt.
 PASSWORD_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz"
@@ -96,80 +98,6 @@ def archive_password_new() -> str:
 
 def _require_download_role(company: Company, user: User) -> None:
     policy.require(company, user, Action.CODES_DOWNLOAD)
-
-
-def code_download_refusal(order: Order) -> str:
-    """Why the order's codes cannot be downloaded as a file now ("" when they can, the limit
-    aside)."""
-    if order.delivery_method != DeliveryMethod.FILE:
-        return _(
-            "The codes of order %(number)s are sent to each recipient, not delivered as a file."
-        ) % {"number": order.number}
-    if order.status not in DOWNLOADABLE_STATUSES:
-        return _(
-            "Order %(number)s is %(status)s: its codes can be downloaded once all its cards are "
-            "ready."
-        ) % {"number": order.number, "status": order.get_status_display()}
-    return ""
-
-
-@dataclass(frozen=True)
-class DownloadAllowance:
-    """The one rule of how many times an order's codes may be downloaded as a file
-    (``CODE_DOWNLOAD_LIMIT``), read the same way by the order page, the download page, the API
-    and ``code_export_start`` (which reads it again under the order's row lock)."""
-
-    limit: int
-    downloads: list[CodeDownload]  # earliest first
-
-    @property
-    def used(self) -> int:
-        return len(self.downloads)
-
-    @property
-    def remaining(self) -> int:
-        return max(self.limit - self.used, 0)
-
-    @property
-    def exhausted(self) -> bool:
-        return self.used >= self.limit
-
-    @property
-    def newest_first(self) -> list[CodeDownload]:
-        return self.downloads[::-1]
-
-
-def code_download_allowance(order: Order) -> DownloadAllowance:
-    downloads = list(
-        CodeDownload.objects.filter(order=order).select_related("user").order_by("created_at", "id")
-    )
-    return DownloadAllowance(limit=settings.CODE_DOWNLOAD_LIMIT, downloads=downloads)
-
-
-def code_download_exhausted_message(order: Order, allowance: DownloadAllowance) -> str:
-    """Why no download is left: how many, the most allowed, and who downloaded when."""
-    return _limit_message(order, allowance.downloads)
-
-
-def _limit_message(order: Order, earlier: list[CodeDownload]) -> str:
-    who = "; ".join(
-        _("%(who)s on %(when)s")
-        % {
-            "who": download.user.email,
-            "when": formats.date_format(timezone.localtime(download.created_at), "Y-m-d H:i"),
-        }
-        for download in earlier
-    )
-    return _(
-        "The codes of order %(number)s have already been downloaded %(count)s times, the most "
-        "allowed (%(limit)s): by %(who)s. Ask whoever downloaded them for the file, or contact "
-        "the issuer's support."
-    ) % {
-        "number": order.number,
-        "count": len(earlier),
-        "limit": settings.CODE_DOWNLOAD_LIMIT,
-        "who": who,
-    }
 
 
 @sensitive_variables("password")
@@ -200,7 +128,9 @@ def code_export_start(
     allowance = code_download_allowance(locked)
     earlier = allowance.downloads
     if allowance.exhausted:
-        raise ValidationError(_limit_message(locked, earlier), code="download_limit")
+        raise ValidationError(
+            code_download_exhausted_message(locked, allowance), code="download_limit"
+        )
     if seen_downloads is not None and seen_downloads != len(earlier):
         raise ValidationError(
             _(

@@ -10,7 +10,7 @@ from django import template
 from django.urls import reverse
 
 from cards.models import DeliveryMethod, Order, OrderStatus
-from cards.services.code_export import (
+from cards.services.code_allowance import (
     code_download_allowance,
     code_download_exhausted_message,
     code_download_refusal,

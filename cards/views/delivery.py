@@ -30,6 +30,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cards.models import CodeDownload, Order
+from cards.services.code_allowance import code_download_allowance, code_download_refusal
 from cards.services.code_export import (
     TICKET_MAX_AGE,
     archive_filename,
@@ -38,8 +39,6 @@ from cards.services.code_export import (
     code_archive_claim,
     code_archive_fetched,
     code_archive_file,
-    code_download_allowance,
-    code_download_refusal,
     code_export_start,
 )
 from portal.access import (
