@@ -375,7 +375,8 @@ def _fix(rows: list[list[str]]) -> list[list[str]]:
     fixed = []
     for row in rows:
         cells = row[:-1]
-        if cells[1] in ("150", "1e3"):
+        # (in the CSV, text of digits only ends with a tab so that spreadsheets keep it exact)
+        if cells[1].strip() in ("150", "1e3"):
             cells[1] = "200"
         fixed.append(cells)
     return fixed

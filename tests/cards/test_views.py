@@ -237,7 +237,10 @@ def test_errors_count_lines_as_filled_in_skipping_blank_rows(shop: Shop) -> None
 
     page = text_of(shop.client("purchaser").post("/orders/new/", data))
 
-    assert "Line 2, face value “3000”: prepaid card rule: bearer cards at most ¥1,000.00" in page
+    assert (
+        "Line 2, face value “3000”: Prepaid card rule: bearer cards have a face value of at most "
+        "¥1,000.00." in page
+    )
 
 
 def test_bearer_face_value_cap_and_recipient_details_are_checked(shop: Shop) -> None:
