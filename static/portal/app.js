@@ -7,6 +7,21 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 });
 
+// The phone menu (templates/base.html) is a popover its button opens without this file; here the
+// button's aria-expanded follows it, and widening the window to the sidebar layout closes it.
+document.addEventListener("DOMContentLoaded", () => {
+  const menu = document.getElementById("site-menu");
+  const button = document.querySelector('[data-testid="menu-button"]');
+  if (!menu || !button || !menu.showPopover) return;
+  menu.addEventListener("toggle", (event) => {
+    button.setAttribute("aria-expanded", String(event.newState === "open"));
+  });
+  const desktop = window.matchMedia("(min-width: 900px)");
+  desktop.addEventListener("change", () => {
+    if (desktop.matches && menu.matches(":popover-open")) menu.hidePopover();
+  });
+});
+
 // Live progress of card generation on the order page (templates/cards/_progress.html): while
 // the order is generating, ask for its progress every 2 s and update each batch's bar and
 // figures in place; once the order has left "generating", reload once to show its new state.
