@@ -97,7 +97,8 @@ def test_each_role_sees_the_pages_it_may_open_in_groups_and_every_link_opens(
 ) -> None:
     client = _client(factories.member(company, role))
 
-    menu = _menu(client.get("/").content.decode())
+    html = client.get("/").content.decode()
+    menu = _menu(html)
 
     shown = {key for _heading, keys in menu.groups for key in keys}
     assert shown == MENU_BY_ROLE[role]
@@ -106,7 +107,7 @@ def test_each_role_sees_the_pages_it_may_open_in_groups_and_every_link_opens(
     assert {heading for heading, _keys in menu.groups[1:]} <= HEADINGS
     assert all(keys for _heading, keys in menu.groups)
     for key in shown | {"security"}:
-        href = re.search(rf'href="([^"]+)" data-nav="{key}"', client.get("/").content.decode())
+        href = re.search(rf'href="([^"]+)" data-nav="{key}"', html)
         assert href is not None, key
         assert client.get(href.group(1)).status_code == 200, key
 
