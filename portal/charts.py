@@ -30,12 +30,12 @@ PATTERNS = ("light", "dots", "stripes", "cross", "solid")
 # Parts drawn in these fills carry light text; the others dark text on a white halo.
 DARK_PATTERNS = frozenset({"solid"})
 
-STACK_WIDTH = 400
-STACK_HEIGHT = 36
+STACK_WIDTH = 300
+STACK_HEIGHT = 32
 # Below this width (viewBox units) a part's share is not written on it (the legend has it).
-STACK_LABEL_MIN_WIDTH = 44
+STACK_LABEL_MIN_WIDTH = 34
 
-BAR_WIDTH = 360
+BAR_WIDTH = 300
 BAR_ROW = 22
 BAR_THICKNESS = 14
 BAR_GAP = 6

@@ -69,8 +69,8 @@ def test_the_segments_of_a_stacked_bar_fill_it_exactly_left_to_right() -> None:
     bar = stacked_bar(parts("300", "100", "600"), key="t", title="Credit")
 
     assert not bar.empty
-    assert [s.x for s in bar.segments] == [0.0, 120.0, 160.0]
-    assert [s.width for s in bar.segments] == [120.0, 40.0, 240.0]
+    assert [s.x for s in bar.segments] == [0.0, 90.0, 120.0]
+    assert [s.width for s in bar.segments] == [90.0, 30.0, 180.0]
     assert [s.percent for s in bar.segments] == [30, 10, 60]
     assert sum(s.width for s in bar.segments) == STACK_WIDTH
     assert bar.total == Decimal("1000")
@@ -106,7 +106,7 @@ def test_a_negative_part_takes_no_room_but_keeps_its_number() -> None:
 def test_huge_values_keep_their_proportions() -> None:
     bar = stacked_bar(parts("1e30", "3e30"), key="t", title="Huge")
 
-    assert [s.width for s in bar.segments] == [100.0, 300.0]
+    assert [s.width for s in bar.segments] == [75.0, 225.0]
 
 
 def test_narrow_segments_leave_their_share_to_the_legend() -> None:
@@ -215,7 +215,7 @@ def test_the_stacked_bar_draws_an_accessible_svg_followed_by_its_numbers() -> No
     assert 'role="img"' in html
     assert 'aria-labelledby="credit-use-title"' in html
     assert '<title id="credit-use-title">Credit use: Part 0' in html
-    assert 'viewBox="0 0 400 36"' in html
+    assert 'viewBox="0 0 300 32"' in html
     assert 'width="100%"' in html
     assert '<pattern id="credit-use-light"' in html
     assert 'fill="url(#credit-use-light)"' in html
