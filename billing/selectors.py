@@ -184,25 +184,44 @@ class DueInvoice:
 
 
 def invoices_due_soon(
-    invoices: QuerySet[Invoice], *, today: datetime.date, within: int = DUE_SOON_DAYS
+    invoices: QuerySet[Invoice],
+    *,
+    today: datetime.date,
+    within: int = DUE_SOON_DAYS,
+    limit: int | None = None,
 ) -> list[DueInvoice]:
-    """Open sale invoices due from today to ``within`` days ahead, the earliest due first."""
+    """Open sale invoices due from today to ``within`` days ahead, the earliest due first (the
+    first ``limit`` of them)."""
     due = open_invoices(invoices).filter(
         due_date__gte=today, due_date__lte=today + datetime.timedelta(days=within)
     )
     return [
-        DueInvoice(invoice, (invoice.due_date - today).days) for invoice in due if invoice.due_date
-    ]
-
-
-def invoices_overdue(invoices: QuerySet[Invoice], *, today: datetime.date) -> list[DueInvoice]:
-    """Open sale invoices past their due date, the longest overdue first."""
-    overdue = open_invoices(invoices).filter(due_date__lt=today)
-    return [
-        DueInvoice(invoice, (today - invoice.due_date).days)
-        for invoice in overdue
+        DueInvoice(invoice, (invoice.due_date - today).days)
+        for invoice in due[:limit]
         if invoice.due_date
     ]
+
+
+def _overdue(invoices: QuerySet[Invoice], today: datetime.date) -> QuerySet[Invoice]:
+    return open_invoices(invoices).filter(due_date__lt=today)
+
+
+def invoices_overdue(
+    invoices: QuerySet[Invoice], *, today: datetime.date, limit: int | None = None
+) -> list[DueInvoice]:
+    """Open sale invoices past their due date, the longest overdue first (the first ``limit``
+    of them)."""
+    return [
+        DueInvoice(invoice, (today - invoice.due_date).days)
+        for invoice in _overdue(invoices, today)[:limit]
+        if invoice.due_date
+    ]
+
+
+def overdue_balance(invoices: QuerySet[Invoice], *, today: datetime.date) -> Decimal:
+    """What is still owed on the invoices past their due date."""
+    total = _overdue(invoices, today).aggregate(total=Sum(F("total") - F("paid_amount")))["total"]
+    return total if total is not None else ZERO
 
 
 def last_statement(statements: QuerySet[Statement]) -> Statement | None:

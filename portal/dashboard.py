@@ -61,12 +61,9 @@ class Dashboard:
     uploads: list[OrderUpload] | None = None
     spend_chart: BarChart | None = None
     cards_chart: BarChart | None = None
+    overdue_total: Decimal = Decimal(0)
     people: dict[str, Any] = field(default_factory=dict)
     recent_events: list[AuditEvent] = field(default_factory=list)
-
-    @property
-    def overdue_total(self) -> Decimal:
-        return sum((item.invoice.balance_due for item in self.overdue or []), Decimal(0))
 
 
 def _month_label(month: datetime.date) -> str:
@@ -125,8 +122,10 @@ def dashboard_for(request: HttpRequest) -> Dashboard:
         board.codes_ready = list(summaries.orders_codes_ready(orders)[:LIST_ROWS])
     if can(membership, Action.CREDIT_READ):
         invoices = company_objects(request, Invoice)
-        board.due_soon = billing_selectors.invoices_due_soon(invoices, today=today)[:LIST_ROWS]
-        board.overdue = billing_selectors.invoices_overdue(invoices, today=today)
+        board.due_soon = billing_selectors.invoices_due_soon(invoices, today=today, limit=LIST_ROWS)
+        board.overdue = billing_selectors.invoices_overdue(invoices, today=today, limit=LIST_ROWS)
+        if board.overdue:
+            board.overdue_total = billing_selectors.overdue_balance(invoices, today=today)
         board.spend_chart, board.cards_chart = monthly_charts(request, today=today)
     if can(membership, Action.STATEMENTS_REQUEST):
         board.show_last_statement = True

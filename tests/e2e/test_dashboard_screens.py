@@ -104,7 +104,6 @@ def test_the_owners_pages_draw_their_charts_and_fit_a_phone(
     settings.ISSUANCE_CHUNK_SIZE = 10
     shop = _busy_company()
     _sign_in_browser(browser, live_server, shop["people"][Role.OWNER])
-    browser.get(f"{live_server.url}/i18n/setlang/")  # a GET does nothing; the cookie decides
     browser.add_cookie({"name": django_settings.LANGUAGE_COOKIE_NAME, "value": language})
 
     _screens(browser, live_server, "/", "dashboard", language)
@@ -113,3 +112,16 @@ def test_the_owners_pages_draw_their_charts_and_fit_a_phone(
     _screens(browser, live_server, "/credit/", "credit", language)
     _screens(browser, live_server, "/aging/", "aging", language)
     assert browser.find_elements(By.CSS_SELECTOR, "[data-testid='chart-aging'] svg")
+
+
+def test_every_roles_dashboard_fits_a_phone(
+    live_server: Any, browser: WebDriver, settings: Any
+) -> None:
+    settings.ISSUANCE_CHUNK_SIZE = 10
+    shop = _busy_company()
+    for role in (Role.FINANCE, Role.APPROVER, Role.PURCHASER, Role.VIEWER):
+        browser.delete_all_cookies()
+        _sign_in_browser(browser, live_server, shop["people"][role])
+        browser.add_cookie({"name": django_settings.LANGUAGE_COOKIE_NAME, "value": "en"})
+        _screens(browser, live_server, "/", f"dashboard-{role}", "en")
+        assert browser.find_elements(By.CSS_SELECTOR, "[data-testid='dash-recent-orders']")

@@ -241,6 +241,7 @@ def test_finance_sees_invoices_due_soon_and_overdue_with_amounts_and_days(
     assert "¥2,500.00" not in due
     assert "¥2,500.00" in overdue
     assert "10 days overdue" in overdue
+    assert "¥2,500.00 past due in total" in overdue
     assert "¥1,500.00" not in overdue
     # The order's own invoice (credit terms of 30 days) is not due within 14 days.
     assert shop.fulfilled.number not in due
