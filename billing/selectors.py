@@ -17,9 +17,10 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from billing.dues import open_sale_invoices, past_grace, pay_by
-from billing.models import CreditLine, Invoice, InvoiceLine
-from billing.money import ZERO
+from billing.models import CreditLine, Invoice, InvoiceLine, Statement
+from billing.money import ZERO, format_cny
 from billing.services.credit import CreditPosition
+from portal.charts import Part, StackedBar, stacked_bar
 
 TAX_CATEGORY_LABELS: dict[str, Promise] = {
     Invoice.TAX_CATEGORY: _("Non-taxable prepaid card sale"),
@@ -169,3 +170,118 @@ def credit_status_label(status: str) -> str:
         return str(CreditLine.Status(status).label)
     except ValueError:
         return status
+
+
+# --- what a company's finance desk looks at first (the dashboard) -------------------------------
+
+DUE_SOON_DAYS = 14
+
+
+@dataclass(frozen=True)
+class DueInvoice:
+    invoice: Invoice
+    days: int  # until its due date (due soon), or past it (overdue)
+
+
+def invoices_due_soon(
+    invoices: QuerySet[Invoice],
+    *,
+    today: datetime.date,
+    within: int = DUE_SOON_DAYS,
+    limit: int | None = None,
+) -> list[DueInvoice]:
+    """Open sale invoices due from today to ``within`` days ahead, the earliest due first (the
+    first ``limit`` of them)."""
+    due = open_invoices(invoices).filter(
+        due_date__gte=today, due_date__lte=today + datetime.timedelta(days=within)
+    )
+    return [
+        DueInvoice(invoice, (invoice.due_date - today).days)
+        for invoice in due[:limit]
+        if invoice.due_date
+    ]
+
+
+def _overdue(invoices: QuerySet[Invoice], today: datetime.date) -> QuerySet[Invoice]:
+    return open_invoices(invoices).filter(due_date__lt=today)
+
+
+def invoices_overdue(
+    invoices: QuerySet[Invoice], *, today: datetime.date, limit: int | None = None
+) -> list[DueInvoice]:
+    """Open sale invoices past their due date, the longest overdue first (the first ``limit``
+    of them)."""
+    return [
+        DueInvoice(invoice, (today - invoice.due_date).days)
+        for invoice in _overdue(invoices, today)[:limit]
+        if invoice.due_date
+    ]
+
+
+def overdue_balance(invoices: QuerySet[Invoice], *, today: datetime.date) -> Decimal:
+    """What is still owed on the invoices past their due date."""
+    total = _overdue(invoices, today).aggregate(total=Sum(F("total") - F("paid_amount")))["total"]
+    return total if total is not None else ZERO
+
+
+def last_statement(statements: QuerySet[Statement]) -> Statement | None:
+    """The issued statement of the latest period (its latest version), with its files."""
+    return (
+        statements.filter(status=Statement.Status.ISSUED)
+        .prefetch_related("files")
+        .order_by("-period_end", "-version", "-id")
+        .first()
+    )
+
+
+def credit_use_chart(position: CreditPosition) -> StackedBar:
+    """The credit limit as used by unpaid invoices, reserved for approved orders, available."""
+    parts = [
+        Part(
+            "used",
+            str(_("Used by unpaid invoices")),
+            position.unpaid,
+            format_cny(position.unpaid),
+            "solid",
+        ),
+        Part(
+            "reserved",
+            str(_("Reserved for approved orders")),
+            position.reserved,
+            format_cny(position.reserved),
+            "stripes",
+        ),
+        Part(
+            "available",
+            str(_("Available")),
+            position.available,
+            format_cny(position.available),
+            "light",
+        ),
+    ]
+    return stacked_bar(parts, key="credit-use", title=str(_("Credit use")), total_text="")
+
+
+# Lighter to darker as the balance ages.
+AGING_PATTERNS = {
+    "current": "light",
+    "d1_30": "dots",
+    "d31_60": "stripes",
+    "d61_90": "cross",
+    "over_90": "solid",
+}
+
+
+def aging_chart(buckets: list[tuple[str, str, Decimal]], *, key: str = "aging") -> StackedBar:
+    """The open balance split by aging bucket (``(key, label, amount)`` in the buckets' order)."""
+    parts = [
+        Part(name, label, amount, format_cny(amount), AGING_PATTERNS.get(name, ""))
+        for name, label, amount in buckets
+    ]
+    total = sum((amount for _name, _label, amount in buckets), ZERO)
+    return stacked_bar(
+        parts,
+        key=key,
+        title=str(_("Unpaid balance by days past due")),
+        total_text=format_cny(total),
+    )

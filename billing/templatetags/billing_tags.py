@@ -44,9 +44,13 @@ def credit_panel(context: template.Context) -> dict[str, Any]:
     membership = getattr(request, "membership", None)
     if request is None or membership is None:
         return {"show": False}
+    position = credit_position(membership.company)
+    can_see_credit = policy.can(membership, Action.CREDIT_READ)
     return {
         "show": True,
-        "position": credit_position(membership.company),
+        "position": position,
         "open_balance": selectors.open_invoice_balance(company_objects(request, Invoice)),
-        "can_see_credit": policy.can(membership, Action.CREDIT_READ),
+        "can_see_credit": can_see_credit,
+        # How the limit is used, for those who may see the credit terms.
+        "chart": selectors.credit_use_chart(position) if position and can_see_credit else None,
     }

@@ -78,6 +78,7 @@ def credit(request: HttpRequest) -> HttpResponse:
         {
             "position": position,
             "status_label": selectors.credit_status_label(position.status) if position else "",
+            "chart": selectors.credit_use_chart(position) if position else None,
             "open_invoices": (
                 selectors.credit_open_invoices(invoices, position, today=today) if position else []
             ),

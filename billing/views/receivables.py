@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 
 from billing.downloads import EXPORT_TYPES, aging_export_response
 from billing.models import Allocation, Payment
+from billing.selectors import aging_chart
 from billing.services.receivables import BUCKETS, aging_report
 from portal.access import active_company, company_objects, policy_required
 from portal.policy import Action
@@ -69,6 +70,7 @@ def aging(request: HttpRequest) -> HttpResponse:
             "total": report.total,
             "items": row.items if row is not None else [],
             "bucket_labels": dict(BUCKETS),
+            "chart": aging_chart([(b["key"], str(b["label"]), b["amount"]) for b in buckets]),
         },
     )
 

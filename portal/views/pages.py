@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -27,8 +25,9 @@ from portal.access import (
     member_company_or_404,
     policy_required,
 )
+from portal.dashboard import dashboard_for
 from portal.forms import AcceptInvitationForm, InvitationForm, RoleForm
-from portal.models import AuditAction, AuditEvent, Invitation, Membership, Role, User
+from portal.models import AuditAction, AuditEvent, Invitation, Membership, User
 from portal.policy import Action
 from portal.services import memberships as membership_services
 from portal.services.audit import audit_record, client_ip
@@ -40,22 +39,15 @@ _INVITATION_SESSION_KEY = "invitation_token"
 @company_member_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     membership = active_membership(request)
-    company = membership.company
-    members = company_objects(request, Membership).select_related("user")
-    roles = Counter(m.role for m in members)
-    context = {
-        "company": company,
-        "membership": membership,
-        "member_count": len(members),
-        "role_counts": [(label, roles.get(value, 0)) for value, label in Role.choices],
-        "open_invitations": company_objects(request, Invitation)
-        .filter(accepted_at__isnull=True, revoked_at__isnull=True)
-        .count(),
-        "recent_events": (
-            company_objects(request, AuditEvent)[:8] if can(request, Action.AUDIT_READ) else []
-        ),
-    }
-    return render(request, "portal/dashboard.html", context)
+    return render(
+        request,
+        "portal/dashboard.html",
+        {
+            "company": membership.company,
+            "membership": membership,
+            "board": dashboard_for(request),
+        },
+    )
 
 
 @login_required

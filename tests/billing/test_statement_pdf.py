@@ -100,3 +100,38 @@ def test_the_pdf_is_in_the_companys_language_whoever_asks(
 
     assert expected in text
     assert absent not in text
+
+
+def test_the_pdf_draws_the_period_as_bars_with_the_summarys_figures() -> None:
+    company = factories.company(BUYER)
+    data.invoice(company, total="3000.00", issued=shanghai(2025, 10, 3))
+    data.post(company, kind="payment_allocated", amount="-1250.00", at=shanghai(2025, 10, 20))
+
+    statement = statement_build(
+        company=company,
+        period_start=datetime.date(2025, 10, 1),
+        period_end=datetime.date(2025, 10, 31),
+        trigger=Statement.Trigger.MONTHLY,
+    )
+    text, _pages = pdf_text(statement)
+
+    # The chart's caption, and its bars' labels and values beside the summary's own.
+    assert "Invoiced, credited and paid in the period" in text
+    assert text.count("Invoiced") >= 2
+    assert text.count("¥3,000.00") >= 2
+    assert text.count("¥1,250.00") >= 2
+
+
+def test_a_period_without_movements_has_no_chart() -> None:
+    company = factories.company(BUYER)
+
+    statement = statement_build(
+        company=company,
+        period_start=datetime.date(2025, 10, 1),
+        period_end=datetime.date(2025, 10, 31),
+        trigger=Statement.Trigger.MONTHLY,
+    )
+    text, _pages = pdf_text(statement)
+
+    assert "Statement of account" in text
+    assert "Invoiced, credited and paid in the period" not in text

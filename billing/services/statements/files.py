@@ -19,6 +19,7 @@ from billing.pdf import render_pdf
 from billing.selectors import platform_seller
 from billing.services.statements.content import AGING_BUCKETS, _Content, aging_labels
 from billing.statement_sections import card_activity_provider
+from portal.charts import BarChart, bar_chart
 from portal.exports import XLSX_MAX_ROWS, CsvWriter, XlsxWriter
 
 
@@ -193,9 +194,25 @@ def _write_pdf(content: _Content, path: Path) -> None:
                 for key, value in (s.get("cards") or {}).items()
             },
             "issued_on": timezone.localdate(),
+            "period_chart": period_chart(s),
         },
     )
     path.write_bytes(pdf)
+
+
+def period_chart(summary: dict[str, Any]) -> BarChart:
+    """The period in three bars: what was invoiced, credited and paid (the summary's figures)."""
+    return bar_chart(
+        [
+            (_("Invoiced"), Decimal(summary["invoiced"])),
+            (_("Credited"), Decimal(summary["credited"])),
+            (_("Paid"), Decimal(summary["paid"])),
+        ],
+        key="statement-period",
+        title=_("Invoiced, credited and paid in the period"),
+        fmt=format_cny,
+        width=420,
+    )
 
 
 def _write_exports(content: _Content, paths: dict[str, Path]) -> None:
