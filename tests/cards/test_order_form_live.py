@@ -25,7 +25,7 @@ __all__ = ["shop"]  # the fixture, imported to be used here
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX = {"HX-Request": "true"}
 
 
 def face_value_field(client: Client, product: Any, value: str = "", row: int = 0) -> Any:
@@ -33,14 +33,14 @@ def face_value_field(client: Client, product: Any, value: str = "", row: int = 0
     return client.get(
         "/orders/new/face-value/",
         {"row": prefix, f"{prefix}-product": str(product.public_id), f"{prefix}-face_value": value},
-        **HTMX,
+        headers=HTMX,
     )
 
 
 def preview(client: Client, lines: list[dict[str, Any]], **fields: Any) -> Any:
     data = form_data(lines, action="calculate", **fields)
     data.pop("action")
-    return client.post("/orders/new/preview/", data, **HTMX)
+    return client.post("/orders/new/preview/", data, headers=HTMX)
 
 
 def writes(queries: CaptureQueriesContext) -> list[str]:
@@ -108,8 +108,8 @@ def test_without_a_product_the_face_value_is_free_text(shop: Shop) -> None:
 def test_the_face_value_field_refuses_a_row_outside_the_form(shop: Shop) -> None:
     client = shop.client("purchaser")
 
-    answer = client.get("/orders/new/face-value/", {"row": "lines-100"}, **HTMX)
-    other = client.get("/orders/new/face-value/", {"row": "note"}, **HTMX)
+    answer = client.get("/orders/new/face-value/", {"row": "lines-100"}, headers=HTMX)
+    other = client.get("/orders/new/face-value/", {"row": "note"}, headers=HTMX)
 
     assert answer.status_code == other.status_code == 400
 
@@ -212,7 +212,7 @@ def test_a_preview_is_post_only(shop: Shop) -> None:
 
 def test_previews_do_not_use_up_the_forms_token(shop: Shop) -> None:
     client = shop.client("purchaser")
-    shown = shown_form_fields(client)
+    shown: dict[str, Any] = dict(shown_form_fields(client))
     lines = [{"product": shop.product, "face_value": "100", "quantity": "2"}]
 
     for _ in range(3):
