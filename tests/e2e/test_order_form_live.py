@@ -37,7 +37,8 @@ def face_value_field(browser: WebDriver, index: int, tag: str) -> WebElement:
     """Line ``index``'s face-value field once it is a ``tag`` (select or input): the field that
     fits the product chosen, swapped in by htmx."""
     css = f'{tag}[name="lines-{index}-face_value"]'
-    return _wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, css))  # type: ignore[no-any-return]
+    field: WebElement = _wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, css))
+    return field
 
 
 def choose_product(browser: WebDriver, index: int, product: Any) -> None:
