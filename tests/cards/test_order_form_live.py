@@ -5,6 +5,7 @@ prepaid-card rule is explained next to the field it concerns (linked by aria-des
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -196,7 +197,7 @@ def test_a_preview_leaves_out_lines_not_filled_in_and_names_lines_that_break_a_r
     assert "Price ¥100.00" in page
     assert "Line 2 is not counted until it has a product, a face value and a quantity." in page
     assert "Line 3, face value “1500”: Prepaid card rule: bearer cards have a face value" in page
-    assert "counts only the lines below that can be priced" in page
+    assert "counts only the lines that can be priced" in page
 
 
 def test_an_empty_form_previews_to_a_hint(shop: Shop) -> None:
@@ -263,3 +264,21 @@ def test_without_a_credit_line_the_payment_help_says_why(shop: Shop) -> None:
 
     assert "has no credit line; pay by bank transfer" in text
     assert "On credit: we invoice" not in text
+
+
+def test_htmx_is_served_from_our_static_files_under_the_pages_nonce(shop: Shop) -> None:
+    response = shop.client("purchaser").get("/orders/new/")
+
+    page = response.content.decode()
+    nonce = re.search(r"'nonce-([^']+)'", response["Content-Security-Policy"])
+    assert nonce is not None
+    scripts = re.findall(r"<script[^>]*>", page)
+    assert any("/static/django_htmx/htmx-2" in tag for tag in scripts)
+    assert any("/static/portal/order_form.js" in tag for tag in scripts)
+    assert all(f'nonce="{nonce[1]}"' in tag and "src=" in tag for tag in scripts)
+    config = re.search(r'<meta name="htmx-config" content=\'([^\']+)\'>', page)
+    assert config is not None
+    assert json.loads(config[1])["allowEval"] is False
+    assert json.loads(config[1])["includeIndicatorStyles"] is False
+    assert "<style" not in page
+    assert " style=" not in page

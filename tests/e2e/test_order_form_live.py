@@ -89,6 +89,10 @@ def test_the_price_and_the_credit_check_follow_the_lines_as_they_are_typed(
     browser.set_window_size(1366, 900)
     browser.get(live_server.url + "/orders/new/")
     assert browser.execute_script("return typeof window.htmx") == "object"
+    # Under the site's CSP: no eval, no style element of htmx's own.
+    config = "return [htmx.config.allowEval, htmx.config.includeIndicatorStyles]"
+    assert browser.execute_script(config) == [False, False]
+    assert browser.execute_script("return document.querySelectorAll('style').length") == 0
 
     # A product with a list: its values in a select, the bearer card's cap next to it.
     choose_product(browser, 0, listed)
