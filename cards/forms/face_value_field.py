@@ -78,8 +78,9 @@ def shape_face_value(field: forms.Field, product: CardProduct | None, raw: objec
     not one on sale); ``raw`` is the value typed or saved, kept even when the product does
     not offer it, so that the check can name it."""
     if product is None:
+        # The rules under the lines table describe it; the product's own come with it.
         field.widget = forms.TextInput(attrs={"inputmode": "decimal", "size": 8})
-        field.help_text = _("Choose a product first: its face values are offered here.")
+        field.help_text = ""
         return
     if product.face_values:
         values = product.listed_face_values()

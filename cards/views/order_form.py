@@ -112,6 +112,13 @@ class PriceSummary:
         return self.checked is not None and self.checked.total > self.checked.face_total
 
     @property
+    def platform_review(self) -> str:
+        """The platform limit, shown when the order reaches it (an operator reviews it)."""
+        limit = settings.ORDER_PLATFORM_LIMIT
+        reached = self.checked is not None and self.checked.total >= limit
+        return format_cny(limit) if reached else ""
+
+    @property
     def over_credit(self) -> bool:
         return (
             self.checked is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -97,7 +98,7 @@ def test_without_a_product_the_face_value_is_free_text(shop: Shop) -> None:
     page = shop.client("purchaser").get("/orders/new/").content.decode()
 
     assert re.search(r'<input type="text" name="lines-0-face_value"', page)
-    assert "Choose a product first" in page
+    assert _described_by(page, "lines-0-face_value") == ["face-value-rules"]
     # The product select asks for the field that fits, with htmx.
     product = re.search(r'<select name="lines-0-product"[^>]*>', page)
     assert product is not None
@@ -175,6 +176,7 @@ def test_a_preview_over_the_available_credit_warns(shop: Shop) -> None:
     assert "Price ¥200,000.00" in page
     assert "Available credit ¥100,000.00" in page
     assert "This order is more than your available credit" in page
+    assert "Orders of ¥500,000.00 or more are also reviewed" not in page
     assert 'data-testid="credit-warning"' in response.content.decode()
     # Paying by bank transfer, credit is not in question.
     by_transfer = text_of(preview(shop.client("purchaser"), lines, payment_method="bank_transfer"))
@@ -282,3 +284,14 @@ def test_htmx_is_served_from_our_static_files_under_the_pages_nonce(shop: Shop) 
     assert json.loads(config[1])["includeIndicatorStyles"] is False
     assert "<style" not in page
     assert " style=" not in page
+
+
+def test_a_preview_at_the_platform_limit_says_it_will_be_reviewed(
+    shop: Shop, settings: Any
+) -> None:
+    settings.ORDER_PLATFORM_LIMIT = Decimal("5000.00")
+    lines = [{"product": shop.product, "face_value": "1000", "quantity": "5"}]
+
+    page = text_of(preview(shop.client("purchaser"), lines))
+
+    assert "Orders of ¥5,000.00 or more are also reviewed by our risk team" in page

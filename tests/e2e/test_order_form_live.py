@@ -181,3 +181,26 @@ def test_a_preview_in_flight_does_not_hold_back_the_submit(
     order = Order.objects.get(company=company)
     assert order.status != OrderStatus.DRAFT
     assert Order.objects.filter(company=company).count() == 1
+
+
+def test_the_live_form_in_chinese_at_desktop_and_phone_width(
+    live_server: Any, browser: WebDriver
+) -> None:
+    company = factories.company("杭州春风礼品有限公司", approval_threshold="5000.00")
+    factories.credit_line(company, "10000.00")
+    listed = factories.product()
+    factories.member(company, Role.PURCHASER, PURCHASER_EMAIL)
+    _sign_in(browser, live_server.url, PURCHASER_EMAIL)  # the browser asks for Chinese
+    _wait_for_path(browser, "/")
+    browser.set_window_size(1366, 900)
+    browser.get(live_server.url + "/orders/new/")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-hans"
+
+    fill_line(browser, 0, listed, "1000", "12")
+
+    _wait(browser, lambda b: shown(b, "price-total") and text(b, "price-total") == "¥12,000.00")
+    assert shown(browser, "credit-warning")
+    assert not Order.objects.exists()
+    for width in (1366, 390):
+        screenshot(browser, "zh-live", width)
+        screenshot(browser, "zh-price", width, at="#price-panel")
