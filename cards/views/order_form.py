@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from billing.money import ZERO, format_cny
+from billing.money import format_cny
 from billing.services.credit import CreditPosition, credit_line_refusal, credit_position
 from cards import selectors
 from cards.forms import (
@@ -45,6 +44,7 @@ from cards.services.orders import (
 )
 from cards.views._common import _actor, _error_text
 from cards.views.order_page import _submit
+from cards.views.order_price import PriceSummary
 from portal.access import (
     active_membership,
     get_company_object_or_404,
@@ -87,44 +87,6 @@ class OrderPage:
     checked: CheckedOrder | None = None
     # The number of the order that already has the reference typed in, to link to it.
     reference_order: str = ""
-
-
-@dataclass
-class PriceSummary:
-    """What the price panel shows (templates/cards/_order_price.html), after "Calculate price"
-    or live as the buyer types: the checked lines' totals, the credit they would use, and,
-    live, the lines left out of the total."""
-
-    checked: CheckedOrder | None
-    credit: CreditPosition | None = None
-    problems: list[str] = field(default_factory=list)
-    # Line numbers not filled in enough to price yet (live only).
-    incomplete: list[int] = field(default_factory=list)
-    live: bool = False
-
-    @property
-    def adjustment(self) -> Decimal:
-        """The discount (or service fee) between face value and price, as a positive amount."""
-        return abs(self.checked.total - self.checked.face_total) if self.checked else ZERO
-
-    @property
-    def is_fee(self) -> bool:
-        return self.checked is not None and self.checked.total > self.checked.face_total
-
-    @property
-    def platform_review(self) -> str:
-        """The platform limit, shown when the order reaches it (an operator reviews it)."""
-        limit = settings.ORDER_PLATFORM_LIMIT
-        reached = self.checked is not None and self.checked.total >= limit
-        return format_cny(limit) if reached else ""
-
-    @property
-    def over_credit(self) -> bool:
-        return (
-            self.checked is not None
-            and self.credit is not None
-            and self.checked.total > self.credit.available
-        )
 
 
 def _line_initial(order: Order) -> list[dict[str, str]]:

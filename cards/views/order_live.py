@@ -14,7 +14,8 @@ from django_htmx.http import trigger_client_event
 from cards import selectors
 from cards.forms import LINES_PREFIX, MAX_FORM_LINES, LineForm
 from cards.services.orders import order_lines_preview
-from cards.views.order_form import PriceSummary, build_page, credit_for, number_rows
+from cards.views.order_form import build_page, credit_for, number_rows
+from cards.views.order_price import PriceSummary
 from portal.access import active_membership, policy_required
 from portal.policy import Action
 
@@ -47,7 +48,6 @@ def order_preview(request: HttpRequest) -> HttpResponse:
     are left out of the total and their problems listed."""
     company = active_membership(request).company
     page = build_page(company, None, request.POST)
-    page.order_form.is_valid()
     page.formset.is_valid()
     rows = number_rows(page.rows) if not page.formset.non_form_errors() else []
     complete = [row for row in rows if row.form.is_valid() and row.form.is_complete]
