@@ -216,6 +216,8 @@ class LineForm(forms.Form):
                 {
                     "hx-get": reverse("cards:order_face_value"),
                     "hx-trigger": "change",
+                    # Arrow keys through the products: only the last choice's field lands.
+                    "hx-sync": "this:replace",
                     "hx-target": f"#{face_id}_slot",
                     "hx-swap": "innerHTML",
                     "hx-include": f"#{face_id}",

@@ -162,6 +162,14 @@ def test_a_preview_in_flight_does_not_hold_back_the_submit(
         return preview(**kwargs)
 
     monkeypatch.setattr(cards.views.order_live, "order_lines_preview", slow_preview)
+    posted: list[set[str]] = []
+    build_page = cards.views.order_live.build_page
+
+    def recording_build_page(company: Any, order: Any, data: Any) -> Any:
+        posted.append(set(data))
+        return build_page(company, order, data)
+
+    monkeypatch.setattr(cards.views.order_live, "build_page", recording_build_page)
     company = factories.company("Busy Preview Co., Ltd.", approval_threshold="50000.00")
     factories.credit_line(company, "100000.00")
     product = factories.product()
@@ -181,6 +189,9 @@ def test_a_preview_in_flight_does_not_hold_back_the_submit(
     order = Order.objects.get(company=company)
     assert order.status != OrderStatus.DRAFT
     assert Order.objects.filter(company=company).count() == 1
+    # The previews carried the lines, never the real-name registration.
+    assert posted
+    assert all("lines-0-quantity" in keys and "id_number" not in keys for keys in posted)
 
 
 def test_the_live_form_in_chinese_at_desktop_and_phone_width(
