@@ -87,6 +87,8 @@ class OrderPage:
     checked: CheckedOrder | None = None
     # The number of the order that already has the reference typed in, to link to it.
     reference_order: str = ""
+    # The company's credit as the page was built (None without a credit line).
+    credit: CreditPosition | None = None
 
 
 def _line_initial(order: Order) -> list[dict[str, str]]:
@@ -185,14 +187,15 @@ def build_page(company: Company, order: Order | None, data: QueryDict | None) ->
         registration_form=RegistrationForm(data),
         formset=formset,
         rows=[Row(form=form) for form in formset.forms],
+        credit=position,
     )
 
 
-def credit_for(company: Company, page: OrderPage) -> CreditPosition | None:
+def credit_for(page: OrderPage) -> CreditPosition | None:
     """The company's credit, when the form asks to pay on credit."""
     if page.order_form["payment_method"].value() != PaymentMethod.CREDIT:
         return None
-    return credit_position(company)
+    return page.credit
 
 
 def number_rows(rows: list[Row]) -> list[Row]:
@@ -241,7 +244,7 @@ def _order_form(request: HttpRequest, order: Order | None) -> HttpResponse:
         {
             "order": order,
             "page": page,
-            "summary": PriceSummary(checked=page.checked, credit=credit_for(company, page)),
+            "summary": PriceSummary(checked=page.checked, credit=credit_for(page)),
             "registration_threshold": format_cny(REGISTRATION_ORDER_THRESHOLD),
             "max_lines": MAX_FORM_LINES,
             "max_quantity": f"{settings.ORDER_MAX_QUANTITY:,}",

@@ -60,7 +60,7 @@ def order_preview(request: HttpRequest) -> HttpResponse:
         row.price = preview.priced.get(row.number or 0)
     summary = PriceSummary(
         checked=preview.checked,
-        credit=credit_for(company, page),
+        credit=credit_for(page),
         problems=[*page.formset.non_form_errors(), *preview.problems],
         incomplete=[row.number or 0 for row in rows if id(row) not in priced_rows],
         live=True,
