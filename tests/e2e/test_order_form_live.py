@@ -105,12 +105,16 @@ def test_the_price_and_the_credit_check_follow_the_lines_as_they_are_typed(
     assert text(browser, "total") == "¥2,000.00"
     assert not shown(browser, "credit-warning")
 
-    # A product with a range: a number with its bounds and step.
+    # A product with a range: a number with its bounds and step, keeping the value typed
+    # before the product was chosen.
+    browser.find_element(By.CSS_SELECTOR, 'input[type=text][name="lines-1-face_value"]').send_keys(
+        "1000"
+    )
     choose_product(browser, 1, ranged)
     number = face_value_field(browser, 1, "input[type=number]")
     bounds = [number.get_attribute(name) for name in ("min", "max", "step")]
     assert bounds == ["50", "1000", "50"]
-    number.send_keys("1000")
+    assert number.get_attribute("value") == "1000"
     browser.find_element(By.NAME, "lines-1-quantity").send_keys("9")
 
     # 11,000 CNY: over the 10,000 of credit, and over the registration threshold.
@@ -215,3 +219,30 @@ def test_the_live_form_in_chinese_at_desktop_and_phone_width(
     for width in (1366, 390):
         screenshot(browser, "zh-live", width)
         screenshot(browser, "zh-price", width, at="#price-panel")
+
+
+def test_a_face_value_typed_while_the_field_is_on_its_way_is_kept(
+    live_server: Any, browser: WebDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line_form = cards.views.order_live.LineForm
+
+    def slow_line_form(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.0)
+        return line_form(*args, **kwargs)
+
+    monkeypatch.setattr(cards.views.order_live, "LineForm", slow_line_form)
+    company = factories.company("Quick Typist Co., Ltd.")
+    factories.credit_line(company, "100000.00")
+    listed = factories.product()
+    factories.member(company, Role.PURCHASER, PURCHASER_EMAIL)
+    _prefer_english(browser)
+    _sign_in(browser, live_server.url, PURCHASER_EMAIL)
+    _wait_for_path(browser, "/")
+    browser.get(live_server.url + "/orders/new/")
+
+    choose_product(browser, 0, listed)
+    # The select is still on its way: the buyer types into the field there is.
+    browser.find_element(By.CSS_SELECTOR, 'input[name="lines-0-face_value"]').send_keys("500")
+
+    select = Select(face_value_field(browser, 0, "select"))
+    assert select.first_selected_option.get_attribute("value") == "500"
