@@ -35,4 +35,18 @@
     }
     if (focus) field.focus();
   });
+
+  // A line the server had marked wrong ("Calculate price", a refused save) that the live price
+  // now prices is fixed: its marks and messages go. The summary above the form stays until
+  // the next full check.
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (!(event.detail.target instanceof HTMLElement) || event.detail.target.id !== "price-panel") return;
+    for (const row of document.querySelectorAll("#order-lines tr.line.has-error")) {
+      const amount = row.querySelector('[data-testid="line-amount"] span');
+      if (!amount || !amount.textContent.trim()) continue;
+      row.classList.remove("has-error");
+      const errors = row.nextElementSibling;
+      if (errors && errors.classList.contains("line-errors")) errors.hidden = true;
+    }
+  });
 })();

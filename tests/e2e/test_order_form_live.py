@@ -246,3 +246,29 @@ def test_a_face_value_typed_while_the_field_is_on_its_way_is_kept(
 
     select = Select(face_value_field(browser, 0, "select"))
     assert select.first_selected_option.get_attribute("value") == "500"
+
+
+def test_a_line_marked_wrong_by_the_server_is_cleared_once_the_live_price_prices_it(
+    live_server: Any, browser: WebDriver
+) -> None:
+    company = factories.company("Second Try Co., Ltd.")
+    factories.credit_line(company, "100000.00")
+    listed = factories.product()
+    factories.member(company, Role.PURCHASER, PURCHASER_EMAIL)
+    _prefer_english(browser)
+    _sign_in(browser, live_server.url, PURCHASER_EMAIL)
+    _wait_for_path(browser, "/")
+    browser.get(live_server.url + "/orders/new/")
+    fill_line(browser, 0, listed, "200", "0")
+    browser.find_element(By.CSS_SELECTOR, '[data-testid="calculate"]').click()
+    _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "tr.line.has-error"))
+    assert browser.find_element(By.CSS_SELECTOR, "tr.line-errors").is_displayed()
+
+    quantity = browser.find_element(By.NAME, "lines-0-quantity")
+    quantity.clear()
+    quantity.send_keys("2")
+
+    _wait(browser, lambda b: shown(b, "price-total") and text(b, "price-total") == "¥400.00")
+    _wait(browser, lambda b: not b.find_elements(By.CSS_SELECTOR, "tr.line.has-error"))
+    assert not browser.find_element(By.CSS_SELECTOR, "tr.line-errors").is_displayed()
+    assert not Order.objects.exists()
