@@ -5,13 +5,16 @@ line, the field and the value."""
 from __future__ import annotations
 
 import copy
+import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from django import forms
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from cards.forms.face_value_field import shape_face_value
 from cards.models import (
     CardProduct,
     DeliveryMethod,
@@ -88,11 +91,19 @@ class OrderForm(forms.Form):
         *args: Any,
         reference_locked: bool = False,
         credit_refusal: str = "",
+        credit_days: int | None = None,
         **kwargs: Any,
     ) -> None:
         """``credit_refusal``: why the company cannot order on credit (no usable credit line);
-        credit is then shown disabled with that reason, and bank transfer is preselected."""
+        credit is then shown disabled with that reason, and bank transfer is preselected.
+        ``credit_days``: the payment terms of a usable credit line, explained next to it."""
         super().__init__(*args, **kwargs)
+        if credit_days is not None and not credit_refusal:
+            self.fields["payment_method"].help_text = _(
+                "On credit: we invoice the order when it is approved and you pay within "
+                "%(days)s days. By bank transfer: we send a pro-forma invoice and issue the "
+                "cards once your payment arrives."
+            ) % {"days": credit_days}
         if credit_refusal:
             payment = self.fields["payment_method"]
             payment.widget = cast(PaymentMethodSelect, copy.deepcopy(payment.widget))
@@ -184,14 +195,53 @@ class LineForm(forms.Form):
     employee_id = forms.CharField(label=_("Employee ID"), max_length=64, required=False)
     cost_center = forms.CharField(label=_("Cost center"), max_length=64, required=False)
 
-    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        choices: list[tuple[str, str]],
+        products: Mapping[str, CardProduct] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``products``: the products offered, by public id; the face-value field takes the
+        shape of the line's product (a select of its values, or a number within its range)."""
         super().__init__(*args, **kwargs)
-        self.fields["product"].widget.choices = choices
+        product = self.fields["product"]
+        product.widget.choices = choices
+        chosen = (products or {}).get(str(self._raw("product") or "").strip())
+        shape_face_value(self.fields["face_value"], chosen, self._raw("face_value"))
+        # With htmx, choosing a product swaps in the face-value field that fits it.
+        if isinstance(self.auto_id, str) and "%s" in self.auto_id:
+            face_id = self.auto_id % self.add_prefix("face_value")
+            product.widget.attrs.update(
+                {
+                    "hx-get": reverse("cards:order_face_value"),
+                    "hx-trigger": "change",
+                    # Arrow keys through the products: only the last choice's field lands.
+                    "hx-sync": "this:replace",
+                    "hx-target": f"#{face_id}_slot",
+                    "hx-swap": "innerHTML",
+                    "hx-include": f"#{face_id}",
+                    "hx-vals": json.dumps({"row": self.prefix}),
+                    "aria-controls": f"{face_id}_slot",
+                }
+            )
+
+    def _raw(self, name: str) -> object:
+        """What the buyer sent for ``name``, or the value the form starts with."""
+        if self.is_bound:
+            return self.data.get(self.add_prefix(name))
+        return self.initial.get(name)
 
     @property
     def is_blank(self) -> bool:
         data = getattr(self, "cleaned_data", None) or {}
         return not any(str(data.get(name) or "").strip() for name in self.fields)
+
+    @property
+    def is_complete(self) -> bool:
+        """Product, face value and quantity all given: a line that can be priced."""
+        data = getattr(self, "cleaned_data", None) or {}
+        return all(str(data.get(name) or "").strip() for name in LINE_FIELDS)
 
     @property
     def has_recipient(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
+from django.forms import BoundField
 
 from billing.money import format_cny
 from cards.services.workflow import RISK_FLAG_LABELS
@@ -46,3 +47,17 @@ def page_url(context: template.Context, number: int, param: str = "page") -> str
     query = context["request"].GET.copy()
     query[param] = str(number)
     return f"?{query.urlencode()}"
+
+
+@register.simple_tag
+def described_widget(field: BoundField, *ids: str) -> str:
+    """The field's widget, described (``aria-describedby``) by its help text and errors when
+    shown (``<id>_helptext``, ``<id>_error``) and by the elements ``ids`` (rules written once
+    for many fields)."""
+    own = []
+    if field.auto_id and field.help_text:
+        own.append(f"{field.auto_id}_helptext")
+    if field.auto_id and field.errors:
+        own.append(f"{field.auto_id}_error")
+    described = " ".join([*own, *(i for i in ids if i)])
+    return field.as_widget(attrs={"aria-describedby": described} if described else None)

@@ -6,6 +6,7 @@ from cards.views.cards import card_list, order_cards, order_progress
 from cards.views.delivery import code_archive, code_download
 from cards.views.lists import approvals, catalog, order_export, order_list
 from cards.views.order_form import order_create_view, order_edit
+from cards.views.order_live import order_face_value, order_preview
 from cards.views.order_page import (
     order_approve_view,
     order_cancel_view,
@@ -43,7 +44,9 @@ __all__ = [
     "order_detail",
     "order_edit",
     "order_export",
+    "order_face_value",
     "order_list",
+    "order_preview",
     "order_progress",
     "order_reject_view",
     "order_submit_view",

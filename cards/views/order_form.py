@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from billing.money import ZERO, format_cny
-from billing.services.credit import credit_line_refusal, credit_position
+from billing.money import format_cny
+from billing.services.credit import CreditPosition, credit_line_refusal, credit_position
 from cards import selectors
 from cards.forms import (
     ADD_LINES_STEP,
@@ -31,7 +31,8 @@ from cards.forms import (
     RegistrationForm,
     product_choices,
 )
-from cards.models import REGISTRATION_ORDER_THRESHOLD, Order, PaymentMethod
+from cards.forms.face_value_field import face_value_rules
+from cards.models import REGISTRATION_ORDER_THRESHOLD, CardProduct, Order, PaymentMethod
 from cards.services.orders import (
     CheckedLine,
     CheckedOrder,
@@ -43,6 +44,7 @@ from cards.services.orders import (
 )
 from cards.views._common import _actor, _error_text
 from cards.views.order_page import _submit
+from cards.views.order_price import PriceSummary
 from portal.access import (
     active_membership,
     get_company_object_or_404,
@@ -85,15 +87,8 @@ class OrderPage:
     checked: CheckedOrder | None = None
     # The number of the order that already has the reference typed in, to link to it.
     reference_order: str = ""
-
-    @property
-    def adjustment(self) -> Decimal:
-        """The discount (or service fee) between face value and price, as a positive amount."""
-        return abs(self.checked.total - self.checked.face_total) if self.checked else ZERO
-
-    @property
-    def is_fee(self) -> bool:
-        return self.checked is not None and self.checked.total > self.checked.face_total
+    # The company's credit as the page was built (None without a credit line).
+    credit: CreditPosition | None = None
 
 
 def _line_initial(order: Order) -> list[dict[str, str]]:
@@ -108,9 +103,13 @@ def _line_initial(order: Order) -> list[dict[str, str]]:
     ]
 
 
-def _choices(company: Company, order: Order | None) -> list[tuple[str, str]]:
+def _choices(
+    company: Company, order: Order | None
+) -> tuple[list[tuple[str, str]], dict[str, CardProduct]]:
+    """The product select's choices, and the products offered by public id."""
     products = list(selectors.catalog_products(company))
     choices = product_choices(products)
+    by_id = {str(p.public_id): p for p in products}
     if order is not None:
         # A product taken off sale since the draft was saved stays selectable, so the row
         # keeps its value and the check names the product instead of a blank row.
@@ -122,18 +121,8 @@ def _choices(company: Company, order: Order | None) -> list[tuple[str, str]]:
                     "product": line.product.display_name
                 }
                 choices.append((str(line.product.public_id), label))
-    return choices
-
-
-def _number_rows(rows: list[Row]) -> list[Row]:
-    """Number the filled-in rows 1, 2, 3... as the services number lines; blank rows are left
-    out of the order."""
-    filled = []
-    for row in rows:
-        if not row.form.is_blank:
-            filled.append(row)
-            row.number = len(filled)
-    return filled
+                by_id[str(line.product.public_id)] = line.product
+    return choices, by_id
 
 
 def _attach_line_errors(messages_: list[str], rows: list[Row]) -> None:
@@ -167,8 +156,8 @@ def _apply_service_error(exc: ValidationError, page: OrderPage) -> None:
     _attach_line_errors(exc.messages, page.rows)
 
 
-def _build_page(company: Company, order: Order | None, data: QueryDict | None) -> OrderPage:
-    choices = _choices(company, order)
+def build_page(company: Company, order: Order | None, data: QueryDict | None) -> OrderPage:
+    choices, products = _choices(company, order)
     initial: dict[str, Any] = {"form_token": uuid.uuid4()} if order is None else {}
     line_initial: list[dict[str, str]] = [{} for _row in range(NEW_ORDER_ROWS)]
     if order is not None:
@@ -183,20 +172,41 @@ def _build_page(company: Company, order: Order | None, data: QueryDict | None) -
         data,
         initial=None if data is not None else line_initial,
         prefix=LINES_PREFIX,
-        form_kwargs={"choices": choices},
+        form_kwargs={"choices": choices, "products": products},
     )
-    refusal = credit_line_refusal(company, credit_position(company))
+    position = credit_position(company)
+    refusal = credit_line_refusal(company, position)
     return OrderPage(
         order_form=OrderForm(
             data,
             initial=initial,
             reference_locked=order is not None,
             credit_refusal=refusal.messages[0] if refusal is not None else "",
+            credit_days=position.net_days if position is not None else None,
         ),
         registration_form=RegistrationForm(data),
         formset=formset,
         rows=[Row(form=form) for form in formset.forms],
+        credit=position,
     )
+
+
+def credit_for(page: OrderPage) -> CreditPosition | None:
+    """The company's credit, when the form asks to pay on credit."""
+    if page.order_form["payment_method"].value() != PaymentMethod.CREDIT:
+        return None
+    return page.credit
+
+
+def number_rows(rows: list[Row]) -> list[Row]:
+    """Number the filled-in rows 1, 2, 3... as the services number lines; blank rows are left
+    out of the order."""
+    filled = []
+    for row in rows:
+        if not row.form.is_blank:
+            filled.append(row)
+            row.number = len(filled)
+    return filled
 
 
 def _with_more_rows(data: QueryDict) -> QueryDict:
@@ -216,32 +226,29 @@ def _order_form(request: HttpRequest, order: Order | None) -> HttpResponse:
     data: QueryDict | None = None
     if request.method == "POST":
         data = _with_more_rows(request.POST) if action == "add_lines" else request.POST
-    page = _build_page(company, order, data)
+    page = build_page(company, order, data)
     if request.method != "POST":
         if order is not None:
             for number, row in enumerate(page.rows, start=1):
                 row.number = number
     elif action == "add_lines":
         page.formset.is_valid()
-        _number_rows(page.rows)
+        number_rows(page.rows)
     else:
         response = _order_form_post(request, order, action, page)
         if response is not None:
             return response
-    position = (
-        credit_position(company)
-        if page.order_form["payment_method"].value() == PaymentMethod.CREDIT
-        else None
-    )
     return render(
         request,
         "cards/order_form.html",
         {
             "order": order,
             "page": page,
-            "credit": position,
+            "summary": PriceSummary(checked=page.checked, credit=credit_for(page)),
             "registration_threshold": format_cny(REGISTRATION_ORDER_THRESHOLD),
             "max_lines": MAX_FORM_LINES,
+            "max_quantity": f"{settings.ORDER_MAX_QUANTITY:,}",
+            "face_value_rules": face_value_rules(),
             "line_fields": LINE_FIELDS,
             "recipient_fields": RECIPIENT_FIELDS,
         },
@@ -262,9 +269,9 @@ def _order_form_post(
     )
     if not forms_valid:
         page.errors.extend(page.formset.non_form_errors())
-        _number_rows(page.rows)
+        number_rows(page.rows)
         return None
-    filled = _number_rows(page.rows)
+    filled = number_rows(page.rows)
     lines = [row.form.line_input() for row in filled]
     company = active_membership(request).company
     if action == "calculate":

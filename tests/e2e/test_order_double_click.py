@@ -1,8 +1,9 @@
 """A double click on "Save and submit" makes one order, in a real browser (issue 11, defect 12).
 
 The page locks its buttons once the form is sent (static/portal/app.js), so the second click
-sends nothing; had it been sent, the form's one-time token would have landed it on the same
-order with a "this form was already sent" message, which the page does not show.
+sends nothing (htmx's live previews on the same page never take that lock); had it been sent,
+the form's one-time token would have landed it on the same order with a "this form was already
+sent" message, which the page does not show.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select
 
 import cards.views.order_form
 from cards.models import Order
 from portal.models import Role
 from tests import factories
+from tests.e2e.test_order_form_live import fill_line
 from tests.e2e.test_order_journey import _path, _prefer_english, _sign_in, _wait, _wait_for_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -46,9 +47,14 @@ def test_double_clicking_save_and_submit_makes_one_order(
     _sign_in(browser, live_server.url, PURCHASER_EMAIL)
     _wait_for_path(browser, "/")
     browser.get(live_server.url + "/orders/new/")
-    Select(browser.find_element(By.NAME, "lines-0-product")).select_by_value(str(product.public_id))
-    browser.find_element(By.NAME, "lines-0-face_value").send_keys("100")
-    browser.find_element(By.NAME, "lines-0-quantity").send_keys("3")
+    # With htmx in the page: the face-value select swapped in, and a live preview of the price
+    # (which neither saves nor locks the form) before the double click.
+    assert browser.execute_script("return typeof window.htmx") == "object"
+    fill_line(browser, 0, product, "100", "3")
+    _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="price-total"]'))
+    assert not Order.objects.exists()
+    form = browser.find_element(By.CSS_SELECTOR, "form[data-submit-once]")
+    assert form.get_attribute("data-submitting") is None
 
     button = browser.find_element(By.CSS_SELECTOR, '[data-testid="save-submit"]')
     # A person's double click: two clicks 150 ms apart. In the page, not through the driver:

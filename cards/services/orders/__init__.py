@@ -14,6 +14,7 @@ from .base import (
     order_methods_check,
 )
 from .drafts import order_create, order_insert, order_invoice_lines, order_number_new, order_update
+from .preview import LinesPreview, order_lines_preview
 from .registration import registration_id_number, registration_record, registration_required
 from .rules import LineRules, checked_order, order_lines_check
 
@@ -23,6 +24,7 @@ __all__ = [
     "LineInput",
     "LineProblem",
     "LineRules",
+    "LinesPreview",
     "OrderAlreadyCreated",
     "OrderTotals",
     "RegistrationInput",
@@ -33,6 +35,7 @@ __all__ = [
     "order_insert",
     "order_invoice_lines",
     "order_lines_check",
+    "order_lines_preview",
     "order_methods_check",
     "order_number_new",
     "order_update",
