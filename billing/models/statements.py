@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from portal.models import Company
 
@@ -24,7 +25,8 @@ class Statement(models.Model):
 
     class Status(models.TextChoices):
         BUILDING = "building", _("Being prepared")
-        ISSUED = "issued", _("Issued")
+        # "Issued" alone is also a date column's heading ("开具日期"); this is a state.
+        ISSUED = "issued", pgettext_lazy("statement status", "Issued")
         FAILED = "failed", _("Failed")
 
     class Trigger(models.TextChoices):

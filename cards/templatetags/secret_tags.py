@@ -60,12 +60,13 @@ def copy_value(
     currency, a shortened checksum) or else ``value`` in the groups its own spaces make (an
     account number as the pro-forma PDF prints it), each group kept whole. The button copies
     ``value`` without its spaces (an account number, a reference), or with single spaces for a
-    name (``keep_spaces``). ``label`` is the button's screen-reader label, translated by the
+    name (``keep_spaces``: its words may wrap, as names do). ``label`` is the button's screen-reader label, translated by the
     template ("Copy the account number")."""
     words = str(value).split()
     return {
         "plain": " ".join(words) if keep_spaces else "".join(words),
         "groups": [shown] if shown else words,
+        "group_class": "copy-words" if keep_spaces else "secret-group",
         "separator": " ",
         "label": label,
         "kind": kind,

@@ -198,6 +198,20 @@ def test_the_request_form_offers_last_month_in_shanghai_days(
     assert f'name="period_end" value="{end}"' in html
 
 
+def test_the_offered_period_is_filled_in_on_a_chinese_page_too(client, monkeypatch) -> None:
+    """A date input takes only ISO dates: a Chinese date format would leave it empty."""
+    company = factories.company()
+    finance = factories.member(company, Role.FINANCE)
+    sign_in(client, finance, second_factor=True)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: at_utc(2026, 10, 31, 16, 30))
+
+    html = client.get(LIST, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert "申请对账单" in html
+    assert 'name="period_start" value="2026-10-01"' in html
+    assert 'name="period_end" value="2026-10-31"' in html
+
+
 def test_the_offered_period_can_be_requested_as_it_is_or_changed(client) -> None:
     company = factories.company()
     finance = factories.member(company, Role.FINANCE)
@@ -384,7 +398,7 @@ def test_the_list_shows_period_version_and_checksum_as_a_phone_table(client) -> 
     html = client.get(LIST).content.decode()
 
     assert '<table class="table stack statement-table"' in html
-    assert "2025-10-01</span> – <span" in html
+    assert "2025-10-01</span> \u2013 <span" in html
     assert 'data-testid="statement-version">1<' in html
     # Shortened for reading, the full value in a title and on the copy button.
     assert f'title="{sha}"' in html
