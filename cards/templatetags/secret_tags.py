@@ -60,8 +60,8 @@ def copy_value(
     currency, a shortened checksum) or else ``value`` in the groups its own spaces make (an
     account number as the pro-forma PDF prints it), each group kept whole. The button copies
     ``value`` without its spaces (an account number, a reference), or with single spaces for a
-    name (``keep_spaces``: its words may wrap, as names do). ``label`` is the button's screen-reader label, translated by the
-    template ("Copy the account number")."""
+    name (``keep_spaces``: its words may wrap, as names do). ``label`` is the button's
+    screen-reader label, translated by the template ("Copy the account number")."""
     words = str(value).split()
     return {
         "plain": " ".join(words) if keep_spaces else "".join(words),
