@@ -6,6 +6,7 @@ its currency sign). templates/cards/order_detail.html, cards/templatetags/secret
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -37,6 +38,16 @@ return {
   buttons: [...panel.querySelectorAll('[data-copy-button]')].map((b) => !b.hidden),
 };
 """
+
+
+def _status_of(testid: str) -> Callable[[WebDriver], str]:
+    """What the copy button of ``testid`` says in its status (empty until it has copied)."""
+
+    def said(browser: WebDriver) -> str:
+        selector = f'[data-testid="{testid}-copy-status"]'
+        return str(browser.find_element(By.CSS_SELECTOR, selector).text).strip()
+
+    return said
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
@@ -91,6 +102,5 @@ def test_the_transfer_details_fit_a_phone_and_copy_raw_values(
         ("transfer-amount", str(order.proforma.total)),
     ):
         browser.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}-copy"]').click()
-        status = browser.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}-copy-status"]')
-        _wait(browser, lambda _b, status=status: status.text.strip())
+        _wait(browser, _status_of(testid))
         assert browser.execute_async_script(READ_CLIPBOARD) == expected
