@@ -100,10 +100,41 @@ class InvoiceDocument:
     @property
     def amount_to_transfer(self) -> Decimal:
         """What a pro-forma invoice still asks the buyer to pay."""
-        invoice = self.invoice
-        if invoice.kind != Invoice.Kind.PROFORMA or invoice.status != Invoice.Status.OPEN:
-            return ZERO
-        return invoice.total - invoice.paid_amount
+        return proforma_amount_to_transfer(self.invoice)
+
+
+def proforma_amount_to_transfer(invoice: Invoice) -> Decimal:
+    """What a pro-forma invoice still asks the buyer to pay: nothing unless it is open."""
+    if invoice.kind != Invoice.Kind.PROFORMA or invoice.status != Invoice.Status.OPEN:
+        return ZERO
+    return invoice.total - invoice.paid_amount
+
+
+@dataclass(frozen=True)
+class TransferInstructions:
+    """Where and how to pay an open pro-forma invoice: what its PDF says, for the order page."""
+
+    seller: Seller
+    reference: str
+    amount: Decimal
+    pay_by: datetime.date | None
+
+
+def proforma_transfer_instructions(invoice: Invoice | None) -> TransferInstructions | None:
+    """The bank account, payment reference and amount an open pro-forma asks the buyer to use,
+    read where the pro-forma PDF reads them (``platform_seller``, the invoice's reference,
+    ``proforma_amount_to_transfer``); None when nothing is to be transferred."""
+    if invoice is None or not invoice.payment_reference:
+        return None
+    amount = proforma_amount_to_transfer(invoice)
+    if amount <= ZERO:
+        return None
+    return TransferInstructions(
+        seller=platform_seller(),
+        reference=invoice.payment_reference,
+        amount=amount,
+        pay_by=invoice.due_date,
+    )
 
 
 def invoice_document(invoice: Invoice, *, documents: QuerySet[Invoice]) -> InvoiceDocument:

@@ -19,6 +19,11 @@ urlpatterns = [
     path("statements/", views.statement_list, name="statement_list"),
     path("statements/request/", views.statement_request_view, name="statement_request"),
     path(
+        "statements/<uuid:public_id>/retry/",
+        views.statement_retry_view,
+        name="statement_retry",
+    ),
+    path(
         "statements/<uuid:public_id>/<str:fmt>/",
         views.statement_download,
         name="statement_download",

@@ -22,7 +22,12 @@ from billing.admin.base import ReadOnlyAdmin
 from billing.downloads import statement_file_response
 from billing.models import Statement, StatementFile
 from billing.money import format_cny
-from billing.services.statements import statement_queue_reissue, statement_request
+from billing.services.statements import (
+    StatementStateError,
+    statement_queue_reissue,
+    statement_request,
+    statement_retry,
+)
 from portal.models import Company
 
 BUILD_PERMISSION = "billing.add_statement"
@@ -71,12 +76,13 @@ class StatementAdmin(ReadOnlyAdmin):
         "opening_balance",
         "closing_balance",
         "issued_at",
+        "failure_code",
         "failure",
         "requested_by",
         "summary",
     ]
     readonly_fields = ["downloads"]
-    actions = ["reissue"]
+    actions = ["reissue", "retry"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Statement]:
         return super().get_queryset(request).prefetch_related("files")
@@ -182,6 +188,25 @@ class StatementAdmin(ReadOnlyAdmin):
         self.message_user(
             request,
             ngettext("%(count)d re-issue queued.", "%(count)d re-issues queued.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=gettext_lazy("Retry the selected failed statements"))
+    def retry(self, request: HttpRequest, queryset: QuerySet[Statement]) -> None:
+        if not self.has_build_permission(request):
+            raise PermissionDenied
+        count = 0
+        for statement in queryset.order_by("pk"):
+            try:
+                statement_retry(statement=statement, actor=request.user)  # type: ignore[arg-type]
+            except StatementStateError as exc:
+                self.message_user(request, exc.messages[0], messages.WARNING)
+            else:
+                count += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d retry queued.", "%(count)d retries queued.", count)
             % {"count": count},
             messages.SUCCESS,
         )

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from portal.models import Company
 
@@ -24,13 +25,40 @@ class Statement(models.Model):
 
     class Status(models.TextChoices):
         BUILDING = "building", _("Being prepared")
-        ISSUED = "issued", _("Issued")
+        # "Issued" alone is also a date column's heading ("开具日期"); this is a state.
+        ISSUED = "issued", pgettext_lazy("statement status", "Issued")
         FAILED = "failed", _("Failed")
 
     class Trigger(models.TextChoices):
         MONTHLY = "monthly", _("Monthly")
         ON_DEMAND = "on_demand", _("On demand")
         REISSUE = "reissue", _("Re-issue")
+
+    class Failure(models.TextChoices):
+        """Why a build failed, as a code: pages render the sentence in the reader's language;
+        the exception itself stays in ``failure`` (operators only) and the log."""
+
+        STORAGE = (
+            "storage",
+            _(
+                "The statement's files could not be saved. This is usually temporary: retry in a "
+                "few minutes."
+            ),
+        )
+        DATABASE = (
+            "database",
+            _(
+                "The statement could not be read from our records because the database was busy. "
+                "Retry in a few minutes."
+            ),
+        )
+        UNEXPECTED = (
+            "unexpected",
+            _(
+                "An unexpected error stopped the statement from being prepared. Retry; if it fails "
+                "again, contact us with the statement number."
+            ),
+        )
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="statements")
@@ -50,7 +78,11 @@ class Statement(models.Model):
     )
     # Totals, aging and card activity as shown on the statement.
     summary = models.JSONField(_("summary"), default=dict, blank=True)
+    # The exception's text, for operators; never shown in the portal (``failure_code`` is).
     failure = models.CharField(_("reason"), max_length=500, blank=True)
+    failure_code = models.CharField(
+        _("reason code"), max_length=16, choices=Failure.choices, blank=True
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -75,6 +107,13 @@ class Statement(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+    @property
+    def failure_reason(self) -> str:
+        """Why the build failed, in the reader's language ("" unless failed)."""
+        if self.status != self.Status.FAILED:
+            return ""
+        return str(self.Failure(self.failure_code or self.Failure.UNEXPECTED).label)
 
 
 class StatementFile(models.Model):

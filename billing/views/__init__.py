@@ -4,7 +4,12 @@ re-exported here."""
 
 from billing.views.invoices import credit, invoice_detail, invoice_list, invoice_pdf
 from billing.views.receivables import aging, payment_history
-from billing.views.statements import statement_download, statement_list, statement_request_view
+from billing.views.statements import (
+    statement_download,
+    statement_list,
+    statement_request_view,
+    statement_retry_view,
+)
 
 __all__ = [
     "aging",
@@ -16,4 +21,5 @@ __all__ = [
     "statement_download",
     "statement_list",
     "statement_request_view",
+    "statement_retry_view",
 ]

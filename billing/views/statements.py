@@ -1,6 +1,7 @@
-"""Portal pages of statements: the active company's list with download links, and an on-demand
-request for any finished date range (finance and owners). Every statement is looked up through
-``portal.access`` scoped to the active company: another company's statement is a 404."""
+"""Portal pages of statements: the active company's list with download links and checksums, an
+on-demand request for any finished date range (finance and owners; last month is offered first)
+and a retry of a failed statement. Every statement is looked up through ``portal.access`` scoped
+to the active company: another company's statement is a 404."""
 
 from __future__ import annotations
 
@@ -19,7 +20,12 @@ from django.views.decorators.http import require_POST
 
 from billing.downloads import statement_file_response
 from billing.models import Statement
-from billing.services.statements import statement_request
+from billing.services.statements import (
+    StatementStateError,
+    last_month,
+    statement_request,
+    statement_retry,
+)
 from portal.access import (
     active_company,
     can,
@@ -28,28 +34,47 @@ from portal.access import (
     policy_required,
 )
 from portal.policy import Action
+from portal.services.audit import client_ip
 
 STATEMENTS_PER_PAGE = 25
 
 
 class StatementRequestForm(forms.Form):
+    # A date input takes ISO dates whatever the language (Chinese formats would leave it empty).
     period_start = forms.DateField(
-        label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("From"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     period_end = forms.DateField(
-        label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("To"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
+
+
+def _request_form() -> StatementRequestForm:
+    """The request form, offering the month that just ended (Asia/Shanghai days)."""
+    start, end = last_month()
+    return StatementRequestForm(initial={"period_start": start, "period_end": end})
+
+
+def _list_page(
+    request: HttpRequest, form: StatementRequestForm | None, *, page: str | None = None
+) -> dict[str, object]:
+    statements = company_objects(request, Statement).prefetch_related("files")
+    return {
+        "page": Paginator(statements, STATEMENTS_PER_PAGE).get_page(page),
+        "form": form,
+        "can_request": can(request, Action.STATEMENTS_REQUEST),
+    }
 
 
 @policy_required(Action.STATEMENTS_READ)
 def statement_list(request: HttpRequest) -> HttpResponse:
-    statements = company_objects(request, Statement).prefetch_related("files")
-    page = Paginator(statements, STATEMENTS_PER_PAGE).get_page(request.GET.get("page"))
-    can_request = can(request, Action.STATEMENTS_REQUEST)
+    form = _request_form() if can(request, Action.STATEMENTS_REQUEST) else None
     return render(
         request,
         "billing/statements/list.html",
-        {"page": page, "form": StatementRequestForm() if can_request else None},
+        _list_page(request, form, page=request.GET.get("page")),
     )
 
 
@@ -83,9 +108,28 @@ def statement_request_view(request: HttpRequest) -> HttpResponse:
                     % {"number": statement.number},
                 )
             return redirect("billing:statement_list")
-    statements = company_objects(request, Statement).prefetch_related("files")
-    page = Paginator(statements, STATEMENTS_PER_PAGE).get_page(1)
-    return render(request, "billing/statements/list.html", {"page": page, "form": form}, status=400)
+    return render(request, "billing/statements/list.html", _list_page(request, form), status=400)
+
+
+@require_POST
+@policy_required(Action.STATEMENTS_REQUEST)
+def statement_retry_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    statement = get_company_object_or_404(request, Statement, public_id=public_id)
+    try:
+        retried = statement_retry(
+            statement=statement,
+            actor=request.user,  # type: ignore[arg-type]
+            ip=client_ip(request),
+        )
+    except StatementStateError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(
+            request,
+            _("Statement %(number)s is being prepared again; it appears here when ready.")
+            % {"number": retried.number},
+        )
+    return redirect("billing:statement_list")
 
 
 @never_cache

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from billing.models import Invoice
 from billing.money import format_cny
+from billing.selectors import proforma_transfer_instructions
 from billing.services.credit import credit_position
 from cards import selectors
 from cards.forms import MAX_FORM_LINES
@@ -206,5 +207,12 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
         "can_cancel": cancellable and may_cancel,
         "unavailable": unavailable,
         "next_step": _next_step(order),
+        # While a pro-forma order waits for its transfer: the bank details of its PDF.
+        "transfer": (
+            proforma_transfer_instructions(order.proforma)
+            if order.status == OrderStatus.AWAITING_PAYMENT
+            and order.payment_method == PaymentMethod.BANK_TRANSFER
+            else None
+        ),
     }
     return render(request, "cards/order_detail.html", context)

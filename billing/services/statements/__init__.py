@@ -30,15 +30,22 @@ PDF), ``build`` (storing the files and issuing) and ``notify`` (telling the comp
 from billing.services.statements.build import StatementAction
 from billing.services.statements.content import AGING_BUCKETS, aging_labels, statement_content
 from billing.services.statements.issue import (
+    StatementStateError,
     statement_build,
     statement_build_claimed,
     statement_queue_reissue,
     statement_reissue,
     statement_request,
+    statement_retry,
     statements_monthly,
 )
 from billing.services.statements.notify import statement_notify, statement_recipients
-from billing.services.statements.periods import period_bounds, previous_month, statement_number
+from billing.services.statements.periods import (
+    last_month,
+    period_bounds,
+    previous_month,
+    statement_number,
+)
 
 # isort: split
 # bench/statements.py times the file writers one by one. To do: give them public names in
@@ -51,7 +58,9 @@ from billing.services.statements.files import _write_xlsx as _write_xlsx
 __all__ = [
     "AGING_BUCKETS",
     "StatementAction",
+    "StatementStateError",
     "aging_labels",
+    "last_month",
     "period_bounds",
     "previous_month",
     "statement_build",
@@ -63,5 +72,6 @@ __all__ = [
     "statement_recipients",
     "statement_reissue",
     "statement_request",
+    "statement_retry",
     "statements_monthly",
 ]

@@ -7,9 +7,10 @@ import logging
 import tempfile
 from pathlib import Path
 
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
@@ -28,9 +29,19 @@ class StatementAction(models.TextChoices):
     ISSUED = "billing.statement_issued", gettext_lazy("Issued a statement of account")
     REQUESTED = "billing.statement_requested", gettext_lazy("Requested a statement of account")
     REISSUED = "billing.statement_reissued", gettext_lazy("Re-issued a statement of account")
+    RETRIED = "billing.statement_retried", gettext_lazy("Retried a failed statement of account")
 
 
 register_audit_actions(StatementAction)
+
+
+def _failure_code(exc: BaseException) -> str:
+    """What the page tells the company about a failed build (``Statement.Failure``)."""
+    if isinstance(exc, (OSError, SuspiciousFileOperation)):
+        return Statement.Failure.STORAGE
+    if isinstance(exc, DatabaseError):
+        return Statement.Failure.DATABASE
+    return Statement.Failure.UNEXPECTED
 
 
 def _digest(path: Path) -> tuple[str, int]:
@@ -91,6 +102,7 @@ def _build(statement_id: int) -> Statement:
                 closing_balance=content.closing,
                 summary=content.summary,
                 failure="",
+                failure_code="",
             )
             statement.refresh_from_db()
             audit_record(
@@ -112,6 +124,6 @@ def _build(statement_id: int) -> Statement:
         logger.exception("statement %s failed", statement_id)
         reason = f"{type(exc).__name__}: {exc}"[:500]
         Statement.objects.filter(pk=statement_id).exclude(status=Statement.Status.ISSUED).update(
-            status=Statement.Status.FAILED, failure=reason
+            status=Statement.Status.FAILED, failure=reason, failure_code=_failure_code(exc)
         )
         return Statement.objects.get(pk=statement_id)

@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import datetime
 
+from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext as _
 
 from billing.models import Statement
 from billing.services.statements.build import StatementAction, _build
 from billing.services.statements.periods import _check_period, previous_month, statement_number
+from portal.errors import StateConflict
 from portal.models import Company, User
 from portal.services.audit import audit_record
 from portal.services.outbox import outbox_enqueue
+
+
+class StatementStateError(StateConflict):
+    """The statement's status (read under its row lock) does not allow the action."""
+
+    default_code = "statement_state"
 
 
 def _claim(
@@ -161,6 +170,41 @@ def _queue_build(statement: Statement, actor: User | None) -> None:
     from billing.tasks.statements import statement_build as build_task
 
     outbox_enqueue(build_task, kwargs={"statement_id": statement.pk})
+
+
+@transaction.atomic(durable=True)
+def statement_retry(
+    *, statement: Statement, actor: User | None, ip: str | None = None
+) -> Statement:
+    """Build a failed statement again, on a worker: the row goes back to being prepared (so a
+    second click, or a second operator, finds it no longer failed and queues nothing), the build
+    is queued once and the retry audited. Refused unless the statement is failed."""
+    locked = (
+        Statement.objects.select_for_update(of=("self",))
+        .select_related("company")
+        .get(pk=statement.pk)
+    )
+    if locked.status != Statement.Status.FAILED:
+        if locked.status == Statement.Status.ISSUED:
+            message = _("Statement %(number)s is already issued: there is nothing to retry.")
+        else:
+            message = _("Statement %(number)s is already being prepared: it appears when ready.")
+        raise StatementStateError(message % {"number": locked.number})
+    previous = locked.failure_code
+    Statement.objects.filter(pk=locked.pk).update(
+        status=Statement.Status.BUILDING, failure="", failure_code=""
+    )
+    locked.refresh_from_db()
+    _queue_build(locked, actor)
+    audit_record(
+        action=StatementAction.RETRIED,
+        actor=actor,
+        company=locked.company,
+        obj=locked,
+        ip=ip,
+        changes={"number": locked.number, "failure": previous},
+    )
+    return locked
 
 
 def statement_build_claimed(*, statement_id: int) -> Statement | None:

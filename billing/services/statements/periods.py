@@ -25,6 +25,12 @@ def previous_month(month_start: datetime.date) -> tuple[datetime.date, datetime.
     return last.replace(day=1), last
 
 
+def last_month(today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
+    """The calendar month that ended most recently, in Asia/Shanghai days: what a statement
+    request offers first. On the 1st this is the month that ended at midnight."""
+    return previous_month(today or days.today())
+
+
 def _is_whole_month(start: datetime.date, end: datetime.date) -> bool:
     return (
         start.day == 1
