@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from portal.models import Company
 
@@ -24,7 +25,7 @@ class Statement(models.Model):
 
     class Status(models.TextChoices):
         BUILDING = "building", _("Being prepared")
-        ISSUED = "issued", _("Issued")
+        ISSUED = "issued", pgettext_lazy("statement status", "Issued")
         FAILED = "failed", _("Failed")
 
     class Trigger(models.TextChoices):
@@ -33,7 +34,9 @@ class Statement(models.Model):
         REISSUE = "reissue", _("Re-issue")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="statements")
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="statements", verbose_name=_("company")
+    )
     number = models.CharField(_("number"), max_length=40, unique=True)
     period_start = models.DateField(_("from"))
     period_end = models.DateField(_("to"))
@@ -52,10 +55,15 @@ class Statement(models.Model):
     summary = models.JSONField(_("summary"), default=dict, blank=True)
     failure = models.CharField(_("reason"), max_length=500, blank=True)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    issued_at = models.DateTimeField(pgettext_lazy("statement", "issued at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("statement")
