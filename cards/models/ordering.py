@@ -62,6 +62,7 @@ class CardProduct(models.Model):
     name = models.CharField(_("name"), max_length=100)
     name_en = models.CharField(_("English name"), max_length=100, blank=True)
     description = models.TextField(_("description"), blank=True)
+    description_en = models.TextField(_("English description"), blank=True)
     card_type = models.CharField(_("card type"), max_length=16, choices=CardType.choices)
     # Either a fixed list of face values, or a range (min, max, step).
     face_values = models.JSONField(
@@ -184,6 +185,13 @@ class CardProduct(models.Model):
         if self.name_en and (get_language() or "").startswith("en"):
             return self.name_en
         return self.name
+
+    @property
+    def display_description(self) -> str:
+        """The description in the reader's language, else the one there is."""
+        if (get_language() or "").startswith("en"):
+            return self.description_en or self.description
+        return self.description or self.description_en
 
     def offered_to(self, company: Company) -> bool:
         """In this company's catalog: offered to every company, or made for this one."""
