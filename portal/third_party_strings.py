@@ -141,7 +141,7 @@ def translate_totp_device() -> None:
 
     for name, (label, help_text) in TOTP_FIELDS.items():
         field = TOTPDevice._meta.get_field(name)
-        field.verbose_name = label  # type: ignore[misc]
-        field.help_text = help_text  # type: ignore[misc]
+        field.verbose_name = label
+        field.help_text = help_text
     TOTPDevice._meta.verbose_name = _("TOTP device")
     TOTPDevice._meta.verbose_name_plural = _("TOTP devices")

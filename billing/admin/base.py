@@ -62,7 +62,9 @@ def money_column(model: type[models.Model], field: str) -> Callable[[Any], str]:
     """A changelist column showing a money field as ¥12,345.60 (the admin's own number format
     has no thousands separator), under the field's label and sorted by it."""
 
-    @admin.display(description=model._meta.get_field(field).verbose_name, ordering=field)
+    label = model._meta.get_field(field).verbose_name  # type: ignore[union-attr]
+
+    @admin.display(description=label, ordering=field)
     def column(obj: Any) -> str:
         value = getattr(obj, field)
         return "-" if value is None else format_cny(value)
