@@ -40,7 +40,6 @@ ALLOWED_PHRASES = re.compile(
     "|".join(
         [
             r"Attempted Access: |Access Log for |<unknown>",  # django-axes' __str__, in English
-            r"^Status$",  # django-axes' status column: a method name, not a translatable string
             r"Control 键或 Mac 上的 Command 键",  # key names in Django's own Chinese
             # the bank statement columns recognised by their English headers too
             r"^(amount|bank reference|date|debit|payer account|payer|remittance|summary), ",
