@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from billing.money import ZERO, quantize
 from cards.models import Card
@@ -197,7 +198,7 @@ class CardStatementActivity:
             _("Employee ID"),
             _("Cost center"),
             _("Order"),
-            _("Issued at"),
+            pgettext("card", "Issued at"),
         ]
 
     def summary(

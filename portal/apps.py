@@ -14,3 +14,7 @@ class PortalConfig(AppConfig):
         from portal.db_roles import grant_after_migrate
 
         post_migrate.connect(grant_after_migrate, sender=self, dispatch_uid="portal-db-roles")
+
+        from portal.third_party_strings import translate_totp_device
+
+        translate_totp_device()

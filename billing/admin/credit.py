@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin.base import ReadOnlyAdmin, _service_errors
+from billing.admin.base import ReadOnlyAdmin, _service_errors, money_column
 from billing.models import CreditLine, CreditReservation
 from billing.money import format_cny
 from billing.services.credit import (
@@ -116,7 +116,13 @@ class CreditLineAdmin(admin.ModelAdmin):
 
 @admin.register(CreditReservation)
 class CreditReservationAdmin(ReadOnlyAdmin):
-    list_display = ["reference", "company", "amount", "created_at", "released_at"]
+    list_display = [
+        "reference",
+        "company",
+        money_column(CreditReservation, "amount"),
+        "created_at",
+        "released_at",
+    ]
     list_filter = ["released_at"]
     search_fields = ["reference", "company__legal_name"]
     list_select_related = ["company"]

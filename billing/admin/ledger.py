@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin.base import ReadOnlyAdmin, ReadOnlyInline
+from billing.admin.base import ReadOnlyAdmin, ReadOnlyInline, money_column
 from billing.models import Account, Invoice, InvoiceLine, JournalEntry, Posting
 from billing.money import format_cny
 from billing.services.ledger import account_balance
@@ -31,8 +31,8 @@ class InvoiceAdmin(ReadOnlyAdmin):
         "order_number",
         "issue_date",
         "due_date",
-        "total",
-        "paid_amount",
+        money_column(Invoice, "total"),
+        money_column(Invoice, "paid_amount"),
         "status",
     ]
     list_filter = ["kind", "status", "issue_date"]
@@ -86,7 +86,7 @@ class JournalEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(Posting)
 class PostingAdmin(ReadOnlyAdmin):
-    list_display = ["entry", "account", "amount"]
+    list_display = ["entry", "account", money_column(Posting, "amount")]
     list_filter = ["account__kind"]
     search_fields = ["entry__reference", "account__code"]
     list_select_related = ["entry", "account", "account__company"]

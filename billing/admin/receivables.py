@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from billing.admin.base import ReadOnlyAdmin
@@ -68,7 +68,7 @@ class HoldOpenFilter(admin.SimpleListFilter):
     parameter_name = "open"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("yes", gettext_lazy("Open")), ("no", gettext_lazy("Lifted"))]
+        return [("yes", pgettext_lazy("credit hold", "Open")), ("no", gettext_lazy("Lifted"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "yes":

@@ -16,7 +16,9 @@ class CompanyPricing(models.Model):
         DISCOUNT = "discount", _("Discount off face value")
         FEE = "fee", _("Service fee on face value")
 
-    company = models.OneToOneField(Company, on_delete=models.CASCADE, related_name="pricing")
+    company = models.OneToOneField(
+        Company, on_delete=models.CASCADE, related_name="pricing", verbose_name=_("company")
+    )
     mode = models.CharField(_("pricing"), max_length=16, choices=Mode.choices)
     rate = models.DecimalField(
         _("rate (%)"),
@@ -44,7 +46,9 @@ class CreditLine(models.Model):
         ACTIVE = "active", _("Active")
         SUSPENDED = "suspended", _("Suspended")
 
-    company = models.OneToOneField(Company, on_delete=models.PROTECT, related_name="credit_line")
+    company = models.OneToOneField(
+        Company, on_delete=models.PROTECT, related_name="credit_line", verbose_name=_("company")
+    )
     limit = models.DecimalField(_("credit limit"), max_digits=14, decimal_places=2)
     net_days = models.PositiveSmallIntegerField(_("net days"), default=30)
     grace_days = models.PositiveSmallIntegerField(_("grace days"), default=0)
@@ -72,11 +76,13 @@ class CreditReservation(models.Model):
     """Credit held for an order that is approved but not yet invoiced (it waits for a further
     approval step). Released when the invoice is issued or the order stops."""
 
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+")
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="+", verbose_name=_("company")
+    )
     reference = models.CharField(_("reference"), max_length=64)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
-    created_at = models.DateTimeField(default=timezone.now)
-    released_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    released_at = models.DateTimeField(null=True, blank=True, verbose_name=_("released at"))
 
     class Meta:
         verbose_name = _("credit reservation")

@@ -52,7 +52,9 @@ class Invoice(models.Model):
     number = models.CharField(_("number"), max_length=32, unique=True)
     year = models.PositiveSmallIntegerField()
     sequence = models.PositiveIntegerField()
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="invoices")
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="invoices", verbose_name=_("company")
+    )
     order_number = models.CharField(_("order"), max_length=32, db_index=True)
     # The buyer as it was on the issue date: an invoice never changes.
     buyer_name = models.CharField(_("buyer"), max_length=200)
@@ -79,9 +81,14 @@ class Invoice(models.Model):
     )
     note = models.CharField(_("note"), max_length=300, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("invoice")
@@ -114,8 +121,10 @@ class Invoice(models.Model):
 
 
 class InvoiceLine(models.Model):
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
-    position = models.PositiveIntegerField()
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="lines", verbose_name=_("invoice")
+    )
+    position = models.PositiveIntegerField(verbose_name=_("position"))
     # What the line says, as a code and its facts (``billing.line_text``), rendered in the
     # reader's language by ``text``. ``description`` is the text of lines without a code (issued
     # before codes existed, or free text), shown as stored.

@@ -29,7 +29,12 @@ class Account(models.Model):
     code = models.CharField(_("code"), max_length=64, unique=True)
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     company = models.ForeignKey(
-        Company, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Company,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("company"),
     )
 
     class Meta:
@@ -51,11 +56,18 @@ class JournalEntry(models.Model):
     kind = models.CharField(_("kind"), max_length=32)
     memo = models.CharField(_("memo"), max_length=200, blank=True)
     company = models.ForeignKey(
-        Company, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Company,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("company"),
     )
     reference = models.CharField(_("reference"), max_length=64, blank=True)
     # One posting per business event: the unique index makes a repeated post fail.
-    idempotency_key = models.CharField(max_length=128, unique=True)
+    idempotency_key = models.CharField(
+        max_length=128, unique=True, verbose_name=_("idempotency key")
+    )
 
     class Meta:
         verbose_name = _("journal entry")
@@ -69,8 +81,15 @@ class JournalEntry(models.Model):
 class Posting(models.Model):
     """One side of a journal entry: positive is a debit, negative a credit. Append-only."""
 
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    entry = models.ForeignKey(
+        JournalEntry,
+        on_delete=models.PROTECT,
+        related_name="postings",
+        verbose_name=_("journal entry"),
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="postings", verbose_name=_("ledger account")
+    )
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
 
     class Meta:

@@ -28,7 +28,12 @@ class BankStatementImport(models.Model):
     duplicate_count = models.PositiveIntegerField(_("already imported"), default=0)
     matched_count = models.PositiveIntegerField(_("matched automatically"), default=0)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("imported at"), default=timezone.now)
 
@@ -82,6 +87,7 @@ class Payment(models.Model):
         null=True,
         blank=True,
         related_name="payments",
+        verbose_name=_("bank statement import"),
     )
     allocated_amount = models.DecimalField(
         _("allocated"), max_digits=14, decimal_places=2, default=ZERO
@@ -90,7 +96,12 @@ class Payment(models.Model):
         _("status"), max_length=16, choices=Status.choices, default=Status.UNMATCHED
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
@@ -140,12 +151,24 @@ class Allocation(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     method = models.CharField(_("method"), max_length=16, choices=Method.choices)
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+")
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="+", verbose_name=_("company")
+    )
     payment = models.ForeignKey(
-        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="allocations"
+        Payment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="allocations",
+        verbose_name=_("payment"),
     )
     invoice = models.ForeignKey(
-        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="allocations"
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="allocations",
+        verbose_name=_("invoice"),
     )
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     reverses = models.OneToOneField(
@@ -158,7 +181,12 @@ class Allocation(models.Model):
     )
     note = models.CharField(_("note"), max_length=300, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("time"), default=timezone.now)
 

@@ -19,7 +19,9 @@ class InvoiceReminder(models.Model):
         AFTER_7 = "after_7", _("7 days overdue")
         AFTER_30 = "after_30", _("30 days overdue")
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="reminders")
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="reminders", verbose_name=_("invoice")
+    )
     kind = models.CharField(_("reminder"), max_length=16, choices=Kind.choices)
     sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
     # Set by the email task: a message delivered twice emails once.
@@ -40,8 +42,12 @@ class CreditHold(models.Model):
     """A hold on a company's new credit orders while an invoice is past due + grace. Opened and
     lifted by the daily receivables task (and lifted when a payment clears the invoice)."""
 
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="credit_holds")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="credit_holds", verbose_name=_("company")
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="+", verbose_name=_("invoice")
+    )
     placed_at = models.DateTimeField(_("placed at"), default=timezone.now)
     lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
     # Set by the notice task: a message delivered twice emails once.

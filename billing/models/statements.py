@@ -61,7 +61,9 @@ class Statement(models.Model):
         )
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="statements")
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="statements", verbose_name=_("company")
+    )
     number = models.CharField(_("number"), max_length=40, unique=True)
     period_start = models.DateField(_("from"))
     period_end = models.DateField(_("to"))
@@ -84,10 +86,15 @@ class Statement(models.Model):
         _("reason code"), max_length=16, choices=Failure.choices, blank=True
     )
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    issued_at = models.DateTimeField(pgettext_lazy("statement", "issued at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("statement")

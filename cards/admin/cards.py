@@ -14,6 +14,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from billing.admin import ReadOnlyAdmin, ReadOnlyInline
+from billing.admin.base import money_column
 from cards.models import Card, CardTransaction, RecipientDelivery
 
 
@@ -58,8 +59,8 @@ class CardAdmin(ReadOnlyAdmin):
     list_display = [
         "serial_display",
         "last4_display",
-        "face_value",
-        "balance",
+        money_column(Card, "face_value"),
+        money_column(Card, "balance"),
         "status",
         "expires_at",
     ]
@@ -113,8 +114,8 @@ class CardTransactionAdmin(ReadOnlyAdmin):
         "created_at",
         "card_serial",
         "kind",
-        "amount",
-        "balance_after",
+        money_column(CardTransaction, "amount"),
+        money_column(CardTransaction, "balance_after"),
         "merchant_reference",
     ]
     list_filter = ["kind"]

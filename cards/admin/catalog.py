@@ -32,6 +32,7 @@ class CardProductForm(forms.ModelForm):
             "name",
             "name_en",
             "description",
+            "description_en",
             "card_type",
             "face_values",
             "face_min",

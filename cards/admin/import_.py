@@ -84,6 +84,7 @@ class CardProductResource(resources.ModelResource):
     name = fields.Field(attribute="name", column_name="name")
     name_en = fields.Field(attribute="name_en", column_name="name_en")
     description = fields.Field(attribute="description", column_name="description")
+    description_en = fields.Field(attribute="description_en", column_name="description_en")
     card_type = fields.Field(
         attribute="card_type", column_name="card_type", widget=CardTypeWidget()
     )
@@ -116,6 +117,7 @@ class CardProductResource(resources.ModelResource):
             "name",
             "name_en",
             "description",
+            "description_en",
             "card_type",
             "face_values",
             "face_min",

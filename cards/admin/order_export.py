@@ -18,6 +18,7 @@ from import_export import fields, resources
 from import_export.admin import ExportMixin
 
 from billing.admin import ReadOnlyAdmin
+from billing.admin.base import money_column
 from billing.admin.import_ import PlainDecimalWidget, SafeFormatsMixin
 from cards.admin.orders import OrderAdmin
 from cards.models import Order, OrderLine
@@ -119,7 +120,14 @@ class OrderExportAdmin(SafeFormatsMixin, ExportMixin, OrderAdmin):
 class OrderLineAdmin(SafeFormatsMixin, ExportMixin, ReadOnlyAdmin):
     """Order lines, read-only, to filter and export (the order page shows them too)."""
 
-    list_display = ["order", "position", "product", "face_value", "quantity", "amount"]
+    list_display = [
+        "order",
+        "position",
+        "product",
+        money_column(OrderLine, "face_value"),
+        "quantity",
+        money_column(OrderLine, "amount"),
+    ]
     list_filter = ["order__status", "order__created_at"]
     list_select_related = ["order", "product"]
     search_fields = ["order__number", "order__company__legal_name", "recipient_name"]

@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cards.models.ordering import CardProduct, Order, OrderLine
 from portal.models import Company
@@ -39,10 +40,16 @@ class Batch(models.Model):
     """The cards of one order line."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="batches")
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="batches", verbose_name=_("order")
+    )
     line = models.OneToOneField(OrderLine, on_delete=models.PROTECT, related_name="batch")
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+")
-    product = models.ForeignKey(CardProduct, on_delete=models.PROTECT, related_name="+")
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="+", verbose_name=_("company")
+    )
+    product = models.ForeignKey(
+        CardProduct, on_delete=models.PROTECT, related_name="+", verbose_name=_("card product")
+    )
     face_value = models.DecimalField(_("face value"), max_digits=14, decimal_places=2)
     quantity = models.PositiveIntegerField(_("cards ordered"))
     first_serial = models.BigIntegerField()
@@ -110,7 +117,7 @@ class Chunk(models.Model):
 
 
 class CardStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
+    ACTIVE = "active", pgettext_lazy("card status", "Active")
     FROZEN = "frozen", _("Frozen")
     EXPIRED = "expired", _("Expired")
     VOIDED = "voided", _("Voided")
@@ -138,7 +145,7 @@ class Card(models.Model):
 
     class Meta:
         verbose_name = _("card")
-        verbose_name_plural = _("cards")
+        verbose_name_plural = pgettext_lazy("card model", "cards")
         ordering = ["serial"]
         constraints = [
             models.CheckConstraint(condition=models.Q(balance__gte=0), name="card_balance_gte_0"),

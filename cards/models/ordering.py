@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import Invoice
@@ -56,10 +56,13 @@ def bearer_validity_rule() -> str:
 
 
 class CardProduct(models.Model):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(
+        default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public ID")
+    )
     name = models.CharField(_("name"), max_length=100)
     name_en = models.CharField(_("English name"), max_length=100, blank=True)
     description = models.TextField(_("description"), blank=True)
+    description_en = models.TextField(_("English description"), blank=True)
     card_type = models.CharField(_("card type"), max_length=16, choices=CardType.choices)
     # Either a fixed list of face values, or a range (min, max, step).
     face_values = models.JSONField(
@@ -95,7 +98,7 @@ class CardProduct(models.Model):
         verbose_name=_("only for company"),
         help_text=_("Leave empty to offer the product to every company."),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("card product")
@@ -183,6 +186,13 @@ class CardProduct(models.Model):
             return self.name_en
         return self.name
 
+    @property
+    def display_description(self) -> str:
+        """The description in the reader's language, else the one there is."""
+        if (get_language() or "").startswith("en"):
+            return self.description_en or self.description
+        return self.description or self.description_en
+
     def offered_to(self, company: Company) -> bool:
         """In this company's catalog: offered to every company, or made for this one."""
         return self.company_id is None or self.company_id == company.pk
@@ -225,7 +235,9 @@ class PurchaseRegistration(models.Model):
         OTHER = "other", _("Other official ID")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+")
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="+", verbose_name=_("company")
+    )
     company_name = models.CharField(_("company"), max_length=200)
     credit_code = models.CharField(_("unified social credit code"), max_length=18)
     agent_name = models.CharField(_("agent name"), max_length=100)
@@ -235,9 +247,13 @@ class PurchaseRegistration(models.Model):
     id_number_masked = models.CharField(_("ID number"), max_length=32)
     contact_phone = models.CharField(_("contact phone"), max_length=32)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("purchase registration")
@@ -274,7 +290,9 @@ class DeliveryMethod(models.TextChoices):
 class Order(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     number = models.CharField(_("order number"), max_length=20, unique=True)
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="orders")
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="orders", verbose_name=_("company")
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -288,7 +306,10 @@ class Order(models.Model):
         _("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.DRAFT
     )
     payment_method = models.CharField(
-        _("payment"), max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.CREDIT
+        pgettext_lazy("payment method", "payment"),
+        max_length=16,
+        choices=PaymentMethod.choices,
+        default=PaymentMethod.CREDIT,
     )
     delivery_method = models.CharField(
         _("delivery"), max_length=16, choices=DeliveryMethod.choices, default=DeliveryMethod.FILE
@@ -315,28 +336,48 @@ class Order(models.Model):
     total = models.DecimalField(_("price"), default=ZERO, max_digits=14, decimal_places=2)
     card_count = models.PositiveIntegerField(_("cards"), default=0)
     line_count = models.PositiveIntegerField(_("lines"), default=0)
-    needs_approval = models.BooleanField(default=False)
+    needs_approval = models.BooleanField(default=False, verbose_name=_("needs approval"))
     risk_flags = models.JSONField(_("risk flags"), default=list, blank=True)
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
     approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved by"),
     )
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
     )
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     funded_at = models.DateTimeField(_("funded at"), null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
     approvers_notified_at = models.DateTimeField(null=True, blank=True)
     creator_notified_at = models.DateTimeField(null=True, blank=True)
     ready_notified_at = models.DateTimeField(null=True, blank=True)
     closing_reason = models.CharField(_("reason"), max_length=500, blank=True)
     invoice = models.ForeignKey(
-        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("invoice"),
     )
     proforma = models.ForeignKey(
-        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("pro-forma invoice"),
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -372,9 +413,13 @@ class Order(models.Model):
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    position = models.PositiveIntegerField()
-    product = models.ForeignKey(CardProduct, on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order")
+    )
+    position = models.PositiveIntegerField(verbose_name=_("position"))
+    product = models.ForeignKey(
+        CardProduct, on_delete=models.PROTECT, related_name="+", verbose_name=_("card product")
+    )
     face_value = models.DecimalField(_("face value"), max_digits=14, decimal_places=2)
     quantity = models.PositiveIntegerField(_("quantity"))
     unit_price = models.DecimalField(_("unit price"), max_digits=16, decimal_places=4)

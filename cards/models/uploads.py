@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cards.models.ordering import DeliveryMethod, Order, PaymentMethod
 from portal.models import ApiKey, Company
@@ -32,9 +33,14 @@ def _upload_path(instance: OrderUpload, filename: str) -> str:
 
 class OrderUpload(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="order_uploads")
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="order_uploads", verbose_name=_("company")
+    )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_via_key = models.ForeignKey(
         ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -48,7 +54,10 @@ class OrderUpload(models.Model):
     file_format = models.CharField(_("format"), max_length=8, blank=True)  # csv / xlsx
     encoding = models.CharField(_("encoding"), max_length=16, blank=True)
     payment_method = models.CharField(
-        _("payment"), max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.CREDIT
+        pgettext_lazy("payment method", "payment"),
+        max_length=16,
+        choices=PaymentMethod.choices,
+        default=PaymentMethod.CREDIT,
     )
     delivery_method = models.CharField(
         _("delivery"), max_length=16, choices=DeliveryMethod.choices, default=DeliveryMethod.FILE

@@ -19,6 +19,7 @@ PRODUCT_FIELDS = frozenset(
         "name",
         "name_en",
         "description",
+        "description_en",
         "card_type",
         "face_values",
         "face_min",

@@ -101,10 +101,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "portal.third_party_apps.TOTPConfig",  # django_otp.plugins.otp_totp, its name translated
     "django_htmx",
     "import_export",
-    "axes",
+    "portal.third_party_apps.AxesConfig",  # axes, its name translated
     "portal",
     "cards",
     "billing",

@@ -56,14 +56,15 @@ def allocation_create(
         if amount < 0:
             errors.append(
                 _("The amount for %(number)s must be more than zero, not %(amount)s.")
-                % {"number": invoice.number, "amount": amount}
+                % {"number": invoice.number, "amount": format_cny(amount)}
             )
             continue
         merged[invoice.pk] = merged.get(invoice.pk, ZERO) + amount
         wanted[invoice.pk] = invoice
     if to_credit < 0:
         errors.append(
-            _("The amount kept as credit cannot be negative (%(amount)s).") % {"amount": to_credit}
+            _("The amount kept as credit cannot be negative (%(amount)s).")
+            % {"amount": format_cny(to_credit)}
         )
     if errors:
         raise ValidationError(errors)

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from billing.models import Account, Allocation, Invoice, Payment, Posting, Statement
 from billing.money import ZERO
@@ -60,7 +61,7 @@ def _line_label(kind: str, amount: Decimal) -> str:
         return _("Invoice")
     if kind == "credit_note":
         return _("Credit note")
-    return _("Payment") if amount < 0 else _("Reversal")
+    return pgettext("statement line", "Payment") if amount < 0 else _("Reversal")
 
 
 def _receivable_movements(

@@ -28,7 +28,8 @@ DEMO_PRODUCTS: list[dict[str, Any]] = [
         "card_type": "bearer",
         "face_values": ["100.00", "200.00", "500.00", "1000.00"],
         "validity_months": 36,
-        "description": "不记名电子卡，有效期 3 年。Bearer e-card, valid 3 years.",  # noqa: RUF001
+        "description": "不记名电子卡，有效期 3 年。",  # noqa: RUF001
+        "description_en": "Bearer e-card, valid 3 years.",
     },
     {
         "name": "员工福利卡（记名）",  # noqa: RUF001
@@ -37,7 +38,8 @@ DEMO_PRODUCTS: list[dict[str, Any]] = [
         "face_min": Decimal("100.00"),
         "face_max": Decimal("5000.00"),
         "face_step": Decimal("100.00"),
-        "description": "记名电子卡，不设有效期。Registered e-card, does not expire.",  # noqa: RUF001
+        "description": "记名电子卡，不设有效期。",  # noqa: RUF001
+        "description_en": "Registered e-card, does not expire.",
     },
     {
         "name": "节日礼品卡",
