@@ -11,6 +11,7 @@ any other error fails at once.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -260,7 +261,22 @@ def nav_to(browser: WebDriver, key: str) -> None:
     wait(browser, staleness_of(page))
 
 
-# --- Screenshots ---------------------------------------------------------------------------------
+# --- Window and screenshots ---------------------------------------------------------------------
+
+# Taller pages are cut here in full-page screenshots (a long list would make a huge image).
+SCREENSHOT_MAX_HEIGHT = 5000
+
+
+def set_viewport(browser: WebDriver, width: int, height: int, *, phone: bool = False) -> None:
+    """Lay pages out in a window of exactly ``width`` x ``height`` CSS pixels (through DevTools:
+    a headless window's outer size does not fix its inner size), until changed again. A
+    ``phone``'s scroll bars overlay the page, as on a real one, instead of taking 15 px."""
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+    browser.execute_cdp_cmd("Emulation.setScrollbarsHidden", {"hidden": phone})
+    wait(browser, lambda b: b.execute_script("return window.innerWidth") == width)
 
 
 def screenshot_dir() -> Path:
@@ -270,8 +286,24 @@ def screenshot_dir() -> Path:
     return folder
 
 
-def screenshot(browser: WebDriver, name: str) -> Path:
-    """Save what the window shows as ``var/screenshots/NAME.png`` and return the path."""
+def screenshot(browser: WebDriver, name: str, *, full_page: bool = False) -> Path:
+    """Save what the window shows as ``var/screenshots/NAME.png`` and return the path; with
+    ``full_page``, the whole page (to SCREENSHOT_MAX_HEIGHT), including what passes the
+    window's right edge."""
     target = screenshot_dir() / f"{name}.png"
-    assert browser.save_screenshot(str(target)), f"no screenshot saved to {target}"
+    if not full_page:
+        assert browser.save_screenshot(str(target)), f"no screenshot saved to {target}"
+        return target
+    size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {
+        "x": 0,
+        "y": 0,
+        "width": size["width"],
+        "height": min(size["height"], SCREENSHOT_MAX_HEIGHT),
+        "scale": 1,
+    }
+    shot = browser.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+    )
+    target.write_bytes(base64.b64decode(shot["data"]))
     return target
