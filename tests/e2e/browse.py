@@ -207,10 +207,14 @@ def sign_out(browser: WebDriver) -> None:
 MENU_BUTTON = '[data-testid="menu-button"]'
 
 
-def nav_link(browser: WebDriver, key: str) -> WebElement:
-    """The menu's link to the page ``key`` (dashboard, orders, cards, catalog, approvals,
-    uploads, invoices, payments, statements, aging, members, api_keys, audit, security)."""
-    return browser.find_element(By.CSS_SELECTOR, f'a[data-nav="{key}"]')
+def nav_link(browser: WebDriver, key: str) -> WebElement | None:
+    """The menu's shown link to the page ``key`` (dashboard, orders, cards, catalog, approvals,
+    uploads, invoices, payments, statements, aging, members, api_keys, audit, security), if
+    one is shown (a menu may be folded, or drawn twice: a sidebar and a phone drawer)."""
+    for link in browser.find_elements(By.CSS_SELECTOR, f'a[data-nav="{key}"]'):
+        if link.is_displayed():
+            return link
+    return None
 
 
 def nav_keys(browser: WebDriver) -> list[str]:
@@ -245,17 +249,21 @@ def menu_open(browser: WebDriver) -> None:
 def nav_to(browser: WebDriver, key: str) -> None:
     """Follow the menu's link to the page ``key``, as a person would: on a narrow window the
     menu is behind a button, and a group of the menu may be folded."""
+    if not has(browser, f'a[data-nav="{key}"]'):
+        raise NoSuchElementException(f"the menu has no link to {key!r} on {path_of(browser)}")
     link = nav_link(browser, key)
-    if not link.is_displayed():
+    if link is None:
         menu_open(browser)
-    if not link.is_displayed():
+        link = nav_link(browser, key)
+    if link is None:
         # A folded group of the menu (<details>): open it.
         browser.execute_script(
-            "for (let d = arguments[0].closest('details'); d;"
-            " d = d.parentElement.closest('details')) d.open = true;",
-            link,
+            "for (const a of document.querySelectorAll(arguments[0]))"
+            " for (let d = a.closest('details'); d; d = d.parentElement.closest('details'))"
+            " d.open = true;",
+            f'a[data-nav="{key}"]',
         )
-    wait(browser, lambda _b: link.is_displayed())
+        link = wait(browser, lambda b: nav_link(b, key))
     page = browser.find_element(By.TAG_NAME, "html")
     link.click()
     wait(browser, staleness_of(page))
