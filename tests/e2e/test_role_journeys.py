@@ -3,7 +3,8 @@ English and in Chinese (issue 14, point 10).
 
 One test per role and language: a company with something on every page (a funded credit order
 whose invoice is past due; a pro-forma order waiting for its transfer; an order waiting for
-approval; a draft; a recipients order with its cards; last month's statement). The role signs
+approval; a draft; an order whose cards are ready to download; a recipients order with its
+cards; last month's statement). The role signs
 in (with a TOTP code where the role needs one), its menu must offer exactly the pages the
 policy lets it open, and it opens its pages, through the menu where the menu leads to them
 (behind the menu button on a phone), at both widths. On every page ``page_checks`` looks for
@@ -32,9 +33,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from billing.models import Invoice, Statement
 from billing.services.statements import statement_build
-from cards.models import Order, OrderStatus
-from cards.services import recipients
-from cards.services.orders import LineInput
+from cards.models import Chunk, DeliveryMethod, Order, OrderStatus
+from cards.services import issuance, recipients
+from cards.services.orders import LineInput, order_create
+from cards.services.workflow import order_begin_fulfilment, order_submit
 from portal.models import Company, Role, User
 from portal.policy import can
 from tests import factories
@@ -120,6 +122,18 @@ class Shop:
     invoice_number: str
 
 
+def _fulfil(order: Order) -> Order:
+    """Generate a funded order's cards in-process, as the worker would."""
+    order_begin_fulfilment(order_id=order.pk)
+    for chunk in Chunk.objects.filter(batch__order=order).order_by("pk"):
+        issuance.chunk_generate(chunk_id=chunk.pk)
+    for batch in order.batches.all():
+        issuance.batch_finalise(batch_id=batch.pk)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.FULFILLED
+    return order
+
+
 def _shop(language: str, mailoutbox: list[Any]) -> Shop:
     names = NAMES[language]
     company = factories.company(str(names["company"]), approval_threshold="5000.00")
@@ -151,12 +165,16 @@ def _shop(language: str, mailoutbox: list[Any]) -> Shop:
     pending_order = factories.submitted(company, buyer, card=product, face_value="1000", quantity=8)
     assert pending_order.status == OrderStatus.PENDING_APPROVAL
     factories.draft(company, buyer, card=product, face_value="100", quantity=3)
+    # Cards ready by file: codes finance may download.
+    _fulfil(factories.submitted(company, buyer, card=product, face_value="200", quantity=2))
 
     # A recipients order, its cards generated in-process and the links mailed.
     card = str(product.public_id)
-    recipients_order = recipient_tests.fulfilled(
-        recipient_tests.Shop(company=company, people=people, product=product),
-        [
+    recipients_order = order_create(
+        company=company,
+        actor=buyer,
+        delivery_method=DeliveryMethod.RECIPIENTS,
+        lines=[
             LineInput(
                 product=card,
                 quantity=1,
@@ -173,6 +191,7 @@ def _shop(language: str, mailoutbox: list[Any]) -> Shop:
             ),
         ],
     )
+    recipients_order = _fulfil(order_submit(order=recipients_order, actor=buyer))
     recipients.deliveries_create(order=recipients_order)
     recipient_tests.send_pending(recipients_order)
 
