@@ -280,17 +280,29 @@ class Journey:
         self.language = language
         self.error_titles = _error_titles(language)
         self.width = 0
-        self.problems: list[str] = []
+        # (language width who, problem) -> the pages it was seen on, in order
+        self.seen: dict[tuple[str, str], list[str]] = {}
+
+    def note(self, page: str, problem: str, who: str = "") -> None:
+        where = f"{self.language} {self.width} {who or self.role}"
+        self.seen.setdefault((where, problem), []).append(page)
+
+    def problems(self) -> list[str]:
+        """Each problem once, with the pages it was seen on (the menu's are on every page)."""
+        return [
+            f"{where} {', '.join(pages)}: {problem}"
+            for (where, problem), pages in self.seen.items()
+        ]
 
     def check(self, page: str, who: str = "") -> None:
         """Check the page shown now, and save its screenshot."""
-        who = who or self.role
-        where = f"{self.language} {self.width} {who} {page}"
         title = str(self.browser.title)
         if any(title.startswith(error) for error in self.error_titles):
-            self.problems.append(f"{where}: the page is an error page ({title!r})")
+            self.note(page, f"the page is an error page ({title!r})", who)
         checks = Checks(chinese=self.language == "zh", phone=self.width == PHONE[0])
-        self.problems += [f"{where}: {p}" for p in page_problems(self.browser, checks)]
+        for problem in page_problems(self.browser, checks):
+            self.note(page, problem, who)
+        who = who or self.role
         screenshot(self.browser, f"{self.language}-{self.width}-{who}-{page}", full_page=True)
 
     def visit(self, shop: Shop, page: Page) -> None:
@@ -305,9 +317,10 @@ class Journey:
                 self.browser.get(self.base + path)
                 wait_for_path(self.browser, path)
         except (NoSuchElementException, TimeoutException) as error:
-            self.problems.append(
-                f"{self.language} {self.width} {self.role} {page.name}: cannot be opened "
-                f"({type(error).__name__}: {error.msg}), seen at {path_of(self.browser)}"
+            self.note(
+                page.name,
+                f"cannot be opened ({type(error).__name__}: {error.msg}), "
+                f"seen at {path_of(self.browser)}",
             )
             return
         self.check(page.name)
@@ -318,10 +331,7 @@ class Journey:
         expected = {key for key, action in MENU.items() if action is None or can(self.role, action)}
         offered = set(nav_keys(self.browser))
         if offered != expected:
-            self.problems.append(
-                f"{self.language} {self.width} {self.role} menu: offers {sorted(offered)}, "
-                f"the role may open {sorted(expected)}"
-            )
+            self.note("menu", f"offers {sorted(offered)}, the role may open {sorted(expected)}")
         if self.width == PHONE[0]:
             menu_open(self.browser)
             self.check("menu")
@@ -376,7 +386,7 @@ def test_role_pages_fit_read_well_and_pass_axe(
     if role == Role.OWNER:
         _recipient_page(journey, shop)
 
-    assert not journey.problems, (
-        f"{len(journey.problems)} problems on the {role}'s pages in {language}:\n"
-        + "\n".join(journey.problems)
+    problems = journey.problems()
+    assert not problems, (
+        f"{len(problems)} problems on the {role}'s pages in {language}:\n" + "\n".join(problems)
     )
