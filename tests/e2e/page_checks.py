@@ -8,7 +8,8 @@ visit many pages and report everything it found at once:
   outermost elements whose right edge passes it; at phone width also a box inside the page that
   scrolls sideways (a table cut off at the edge);
 - ``wrap_problems``: a menu link, button, table header, badge, form label or term breaks inside
-  a word (a Range over each word has client rects on more than one line);
+  a word (a Range over each word has client rects on more than one line), or an identifier
+  (``.nowrap``, a ``<code>`` of its own) breaks at all;
 - ``untranslated_problems``: English interface text on a Chinese page (runs of two or more
   English words; the rule and what it leaves out are in ``scripts/untranslated.js``);
 - ``axe_problems``: axe-core's violations of impact serious or critical, injected from the

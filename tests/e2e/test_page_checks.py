@@ -67,6 +67,11 @@ def test_wrap_finds_labels_broken_inside_a_word(browser: WebDriver) -> None:
         '<table><tr><th style="width: 2em; overflow-wrap: anywhere">Statement</th></tr></table>'
         # A sentence of more than 8 CJK characters may break anywhere.
         '<label style="display: inline-block; width: 4em">这是一个很长的中文说明文字</label>'
+        # Identifiers never break; a code shown in groups may break between them.
+        '<div style="width: 6em; overflow-wrap: anywhere">'
+        "<p><code>91110000100000000R</code></p>"
+        '<p><span class="nowrap" style="white-space: nowrap">PO2612049M9S98</span></p>'
+        "<p><code><span>A10G1</span>-<span>9NBQR</span>-<span>EE6VC</span></code></p></div>"
         # Hidden, or for screen readers only: not looked at.
         '<span class="badge" style="display: none">未结清</span>'
         '<button style="position: absolute; width: 1px; height: 1px; overflow: hidden;'
@@ -78,6 +83,8 @@ def test_wrap_finds_labels_broken_inside_a_word(browser: WebDriver) -> None:
     assert any("'Statement'" in p and "th" in p for p in problems), problems
     assert not any("Save" in p or "draft" in p or "这是" in p for p in problems), problems
     assert not any("未结清" in p or "计算价格" in p for p in problems), problems
+    assert any("'91110000100000000R'" in p and "code" in p for p in problems), problems
+    assert not any("PO2612049M9S98" in p or "A10G1" in p for p in problems), problems
 
 
 def test_untranslated_finds_english_interface_text_not_data(browser: WebDriver) -> None:

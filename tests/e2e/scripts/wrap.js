@@ -2,6 +2,7 @@
 // label and term of a facts list, every word (split on white space; a run of CJK characters
 // without spaces is one word when it has at most 8 of them, longer ones may break anywhere)
 // must sit on one line. A Range over the word gives one client rect per line it spans.
+// Identifiers must sit on one line whole (below).
 const SELECTOR = [
   "a[data-nav]", "button", "a.button", "[role=button]", "summary",
   "th", ".badge", "label", "legend", "dt",
@@ -54,6 +55,17 @@ for (const element of document.querySelectorAll(SELECTOR)) {
         problems.push({ element: describe(element), word: word });
       }
     }
+  }
+}
+// Identifiers (credit codes, ID and phone numbers, order and invoice numbers, codes) are marked
+// with .nowrap or written in a <code> of their own and never break at all. A <code> holding
+// elements (a card code shown in groups) may break between them, so only leaf ones count.
+for (const element of document.querySelectorAll(".nowrap, code:not(:has(*))")) {
+  if (!visible(element) || !element.textContent.trim()) continue;
+  const range = document.createRange();
+  range.selectNodeContents(element);
+  if (lines(range.getClientRects()) > 1) {
+    problems.push({ element: describe(element), word: element.textContent.trim() });
   }
 }
 return problems;
