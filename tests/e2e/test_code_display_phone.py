@@ -17,7 +17,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from cards.services import recipients
 from tests import factories
 from tests.cards import test_recipients as recipient_tests
-from tests.e2e.test_order_journey import _path, _prefer_english, _wait, _wait_for_path
+from tests.e2e.browse import path_of, prefer_english, wait, wait_for_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -58,9 +58,9 @@ def phone(browser: WebDriver) -> WebDriver:
 
 def _reveal(browser: WebDriver, base: str, token: str) -> None:
     browser.get(f"{base}/r/{token}/")
-    _wait_for_path(browser, "/r/")
+    wait_for_path(browser, "/r/")
     browser.find_element(By.CSS_SELECTOR, '[data-testid="reveal"]').click()
-    _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="code"]'))
+    wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="code"]'))
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
@@ -81,10 +81,10 @@ def test_the_recipient_page_fits_a_phone_and_copies_the_code(
     card = recipient_tests.delivery_of(order, email="xiaoming@example.com").card
     code = recipient_tests.code_of(card)
     if language == "en":
-        _prefer_english(phone)  # the browser fixture asks for zh-CN otherwise
+        prefer_english(phone)  # the browser fixture asks for zh-CN otherwise
 
     _reveal(phone, live_server.url, token)
-    assert _path(phone) == "/r/"
+    assert path_of(phone) == "/r/"
     layout = phone.execute_script(LAYOUT)
     assert layout["innerWidth"] == 390, layout
     assert layout["scrollWidth"] <= layout["clientWidth"], layout
@@ -105,7 +105,7 @@ def test_the_recipient_page_fits_a_phone_and_copies_the_code(
     )
     phone.find_element(By.CSS_SELECTOR, '[data-testid="code-copy"]').click()
     status = phone.find_element(By.CSS_SELECTOR, '[data-testid="code-copy-status"]')
-    _wait(phone, lambda _b: status.text.strip())
+    wait(phone, lambda _b: status.text.strip())
     assert status.get_attribute("aria-live") == "polite"
     copied = phone.find_element(By.CSS_SELECTOR, "[data-copy-button]").get_attribute(
         "data-copied-text"

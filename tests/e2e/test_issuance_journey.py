@@ -17,7 +17,6 @@ import email
 import email.policy
 import io
 import re
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -27,18 +26,12 @@ import pytest
 import pyzipper
 from django.db import transaction
 from django.db.models import Sum
-from django_otp.oath import TOTP, hotp
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django.fixtures import Settings
-from selenium.common.exceptions import (
-    JavascriptException,
-    NoSuchElementException,
-    StaleElementReferenceException,
-    WebDriverException,
-)
+from selenium.common.exceptions import JavascriptException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
 
 from cards import codes
 from cards.models import Batch, Card, Chunk, DeliveryMethod, Order, OrderStatus
@@ -46,74 +39,33 @@ from cards.services.orders import LineInput, order_create
 from cards.services.workflow import order_submit
 from portal.models import Role
 from tests import factories
+from tests.e2e.browse import (
+    click,
+    path_of,
+    prefer_english,
+    sign_in,
+    submit_code,
+    text,
+    totp_code,
+    wait,
+    wait_for,
+    wait_for_path,
+)
 
 if TYPE_CHECKING:
     from conftest import Worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct horse battery staple"  # what tests.factories.member gives everyone
 FINANCE_EMAIL = "finance@autumn.example"
 QUANTITIES = [12_000, 8_000, 5_000]
 TOTAL = sum(QUANTITIES)
 CHUNK = 1_000
 HELD = [12_000, 8_000, 4_000]  # all but the last chunk of the last line
 WORKER_ENV = {"ISSUANCE_CHUNK_SIZE": str(CHUNK)}
-WAIT = 20
 GENERATION_WAIT = 90
 MAIL_SEPARATOR = b"\n" + b"-" * 79 + b"\n"
 LINK = re.compile(r"/r/([A-Za-z0-9_-]+)/")
-
-
-def _wait(browser: WebDriver, condition: Callable[[Any], Any], timeout: float = WAIT) -> Any:
-    ignored = (NoSuchElementException, StaleElementReferenceException, JavascriptException)
-    return WebDriverWait(browser, timeout, ignored_exceptions=ignored).until(condition)
-
-
-def _wait_for(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
-
-
-def _path(browser: WebDriver) -> str:
-    return str(browser.execute_script("return window.location.pathname"))
-
-
-def _wait_for_path(browser: WebDriver, path: str) -> None:
-    _wait(browser, lambda b: _path(b) == path)
-
-
-def _text(browser: WebDriver, testid: str) -> str:
-    return str(browser.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]').text)
-
-
-def _click(browser: WebDriver, testid: str) -> None:
-    browser.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]').click()
-
-
-def _prefer_english(browser: WebDriver) -> None:
-    """Send Accept-Language: en, as a browser set to English does (the fixture asks for zh-CN)."""
-    user_agent = browser.execute_script("return navigator.userAgent")
-    browser.execute_cdp_cmd(
-        "Emulation.setUserAgentOverride", {"userAgent": user_agent, "acceptLanguage": "en"}
-    )
-
-
-def _code(key: bytes, step: int) -> str:
-    return f"{hotp(key, step, digits=6):06d}"
-
-
-def _submit_code(browser: WebDriver, code: str) -> None:
-    field = browser.find_element(By.NAME, "token")
-    field.clear()
-    field.send_keys(code)
-    field.submit()
 
 
 def _order_status(order: Order) -> str:
@@ -183,15 +135,12 @@ def test_finance_watches_25000_cards_being_generated_and_downloads_them(
     starter = celery_worker_factory(env=WORKER_ENV, queues="default", name="starter")
 
     # --- The finance user signs in with a TOTP code --------------------------------------------
-    _prefer_english(browser)
-    browser.get(base + "/login/")
-    browser.find_element(By.NAME, "username").send_keys(FINANCE_EMAIL)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    _wait_for_path(browser, "/2fa/verify/")
+    prefer_english(browser)
+    sign_in(browser, base, FINANCE_EMAIL)
+    wait_for_path(browser, "/2fa/verify/")
     sign_in_step = TOTP(key).t()
-    _submit_code(browser, _code(key, sign_in_step))
-    _wait_for_path(browser, "/")
+    submit_code(browser, totp_code(key, sign_in_step))
+    wait_for_path(browser, "/")
 
     # --- A funded credit order of three lines, 25,000 cards ------------------------------------
     order = order_create(
@@ -206,12 +155,12 @@ def test_finance_watches_25000_cards_being_generated_and_downloads_them(
     )
     order = order_submit(order=order, actor=purchaser)
     assert order.status == OrderStatus.FUNDED
-    _wait_for(lambda: _order_status(order) == OrderStatus.FULFILLING, "fulfilment to start")
+    wait_for(lambda: _order_status(order) == OrderStatus.FULFILLING, "fulfilment to start")
 
     # --- The order page: three bars at 0, polling ----------------------------------------------
     browser.get(f"{base}/orders/{order.number}/")
-    _wait_for_path(browser, f"/orders/{order.number}/")
-    assert _text(browser, "order-status") == "Generating cards"
+    wait_for_path(browser, f"/orders/{order.number}/")
+    assert text(browser, "order-status") == "Generating cards"
     panel = browser.find_element(By.CSS_SELECTOR, '[data-testid="order-progress"]')
     assert panel.get_attribute("data-progress-poll") is not None
     browser.execute_script("window.__e2eMarker = true")
@@ -232,21 +181,21 @@ def test_finance_watches_25000_cards_being_generated_and_downloads_them(
     with transaction.atomic():
         Chunk.objects.select_for_update().get(pk=last_chunk.pk)
         celery_worker_factory(env=WORKER_ENV, concurrency=1, name="generator")
-        _wait_for(
+        wait_for(
             lambda: _generated(order) == TOTAL - last_chunk.count, "all but the held chunk", 60
         )
-        _wait_for(
+        wait_for(
             lambda: _watch(browser, observed, lambda values: values == HELD),
             f"the page to show {HELD} by itself",
         )
     texts = [e.text for e in browser.find_elements(By.CSS_SELECTOR, '[data-testid="batch-counts"]')]
     assert texts == ["12,000 of 12,000 cards", "8,000 of 8,000 cards", "4,000 of 5,000 cards"]
-    _wait_for(
+    wait_for(
         lambda: _watch(browser, observed, lambda values: False) == "reloaded",
         "the page to reload by itself",
         GENERATION_WAIT,
     )
-    _wait(browser, lambda b: _text(b, "order-status") == "Cards ready")
+    wait(browser, lambda b: text(b, "order-status") == "Cards ready")
     assert _order_status(order) == OrderStatus.FULFILLED
     assert Card.objects.filter(batch__order=order).count() == TOTAL
 
@@ -264,12 +213,12 @@ def test_finance_watches_25000_cards_being_generated_and_downloads_them(
     print(f"bar states seen before the reload: {observed}")  # shown with -s
 
     # --- The code download: a fresh code (a later time step than the sign-in's) ----------------
-    _click(browser, "download-codes")
-    _wait_for_path(browser, f"/orders/{order.number}/codes/")
+    click(browser, "download-codes")
+    wait_for_path(browser, f"/orders/{order.number}/codes/")
     # The next step's code: within django-otp's tolerance of one step, and not a replay.
-    _submit_code(browser, _code(key, sign_in_step + 1))
-    _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="archive-password"]'))
-    password = _text(browser, "archive-password")
+    submit_code(browser, totp_code(key, sign_in_step + 1))
+    wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="archive-password"]'))
+    password = text(browser, "archive-password")
     assert len(password) == 20
 
     downloads = tmp_path / "downloads"
@@ -277,8 +226,8 @@ def test_finance_watches_25000_cards_being_generated_and_downloads_them(
     browser.execute_cdp_cmd(
         "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
     )
-    _click(browser, "download-archive")
-    archive_path: Path = _wait_for(
+    click(browser, "download-archive")
+    archive_path: Path = wait_for(
         lambda: next(
             (p for p in downloads.iterdir() if p.suffix == ".zip"),
             None,
@@ -360,7 +309,7 @@ def test_a_recipient_opens_the_emailed_link_and_sees_the_code_once(
     order = order_submit(order=order, actor=purchaser)
     assert order.status == OrderStatus.FUNDED
 
-    bodies = _wait_for(lambda: _mail_bodies(mail_dir, recipient), "the recipient's email", 60)
+    bodies = wait_for(lambda: _mail_bodies(mail_dir, recipient), "the recipient's email", 60)
     match = LINK.search(bodies[-1])
     assert match, bodies[-1]
     token = match.group(1)
@@ -369,25 +318,30 @@ def test_a_recipient_opens_the_emailed_link_and_sees_the_code_once(
         serial=card.serial_display, key_id=card.key_id, ciphertext=bytes(card.ciphertext)
     )
 
-    _prefer_english(browser)
+    prefer_english(browser)
     browser.get(f"{live_server.url}/r/{token}/")
-    _wait_for_path(browser, "/r/")
+    wait_for_path(browser, "/r/")
     assert token not in browser.current_url
     assert "Wang Xiaoming" in browser.find_element(By.TAG_NAME, "h1").text
-    assert _text(browser, "serial") == card.serial_display
+    assert text(browser, "serial") == card.serial_display
     assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="code"]')
-    _click(browser, "reveal")
-    _wait(browser, lambda b: _path(b) == "/r/" and b.execute_script("return document.readyState"))
-    _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="code"], h1'))
+    click(browser, "reveal")
+    # (the form's post replaces the page: a script can run while the old one is torn down)
+    wait(
+        browser,
+        lambda b: path_of(b) == "/r/" and b.execute_script("return document.readyState"),
+        ignoring=(JavascriptException,),
+    )
+    wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="code"], h1'))
     # "Referrer-Policy: no-referrer" here would make Chromium post the form with "Origin: null",
     # which Django's CSRF check refuses (403): the page uses "same-origin".
     assert "CSRF" not in browser.page_source, "Show my code was refused by the CSRF check"
-    assert _text(browser, "code") == code
-    assert "only time the code is shown" in _text(browser, "shown-once")
+    assert text(browser, "code") == code
+    assert "only time the code is shown" in text(browser, "shown-once")
 
     browser.get(f"{live_server.url}/r/")  # reload the page (a GET, not the POST again)
-    _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="last4"]'))
-    assert _text(browser, "last4") == f"···{card.last4}"
+    wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="last4"]'))
+    assert text(browser, "last4") == f"···{card.last4}"
     assert code not in browser.page_source
-    assert "already shown" in _text(browser, "already-shown")
+    assert "already shown" in text(browser, "already-shown")
     assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="reveal"]')

@@ -19,8 +19,8 @@ import cards.views.order_form
 from cards.models import Order
 from portal.models import Role
 from tests import factories
+from tests.e2e.browse import path_of, prefer_english, sign_in, wait, wait_for_path
 from tests.e2e.test_order_form_live import fill_line
-from tests.e2e.test_order_journey import _path, _prefer_english, _sign_in, _wait, _wait_for_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,15 +43,15 @@ def test_double_clicking_save_and_submit_makes_one_order(
     factories.credit_line(company, "100000.00")
     product = factories.product()
     factories.member(company, Role.PURCHASER, PURCHASER_EMAIL)
-    _prefer_english(browser)
-    _sign_in(browser, live_server.url, PURCHASER_EMAIL)
-    _wait_for_path(browser, "/")
+    prefer_english(browser)
+    sign_in(browser, live_server.url, PURCHASER_EMAIL)
+    wait_for_path(browser, "/")
     browser.get(live_server.url + "/orders/new/")
     # With htmx in the page: the face-value select swapped in, and a live preview of the price
     # (which neither saves nor locks the form) before the double click.
     assert browser.execute_script("return typeof window.htmx") == "object"
     fill_line(browser, 0, product, "100", "3")
-    _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="price-total"]'))
+    wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="price-total"]'))
     assert not Order.objects.exists()
     form = browser.find_element(By.CSS_SELECTOR, "form[data-submit-once]")
     assert form.get_attribute("data-submitting") is None
@@ -64,8 +64,8 @@ def test_double_clicking_save_and_submit_makes_one_order(
         button,
     )
 
-    _wait(browser, lambda b: _path(b).startswith("/orders/PO"))
+    wait(browser, lambda b: path_of(b).startswith("/orders/PO"))
     time.sleep(1.5)  # a second post, had one been sent, would be done by now
     order = Order.objects.get(company=company)
-    assert _path(browser) == f"/orders/{order.number}/"
+    assert path_of(browser) == f"/orders/{order.number}/"
     assert "already sent" not in browser.find_element(By.TAG_NAME, "main").text

@@ -17,7 +17,6 @@ import pytest
 from django.conf import settings
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
 import cards.views.order_live
@@ -25,35 +24,21 @@ from cards.models import Order, OrderStatus
 from cards.services.orders import LinesPreview
 from portal.models import Role
 from tests import factories
-from tests.e2e.test_order_journey import _path, _prefer_english, _sign_in, _wait, _wait_for_path
+from tests.e2e.browse import (
+    choose_product,
+    face_value_field,
+    fill_line,
+    path_of,
+    prefer_english,
+    sign_in,
+    wait,
+    wait_for_path,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PURCHASER_EMAIL = "live@form.example"
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
-
-
-def face_value_field(browser: WebDriver, index: int, tag: str) -> WebElement:
-    """Line ``index``'s face-value field once it is a ``tag`` (select or input): the field that
-    fits the product chosen, swapped in by htmx."""
-    css = f'{tag}[name="lines-{index}-face_value"]'
-    field: WebElement = _wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, css))
-    return field
-
-
-def choose_product(browser: WebDriver, index: int, product: Any) -> None:
-    select = Select(browser.find_element(By.NAME, f"lines-{index}-product"))
-    select.select_by_value(str(product.public_id))
-
-
-def fill_line(browser: WebDriver, index: int, product: Any, face_value: str, qty: str) -> None:
-    """Choose the product, wait for its face-value field, then give the value and quantity."""
-    choose_product(browser, index, product)
-    if product.face_values:
-        Select(face_value_field(browser, index, "select")).select_by_value(face_value)
-    else:
-        face_value_field(browser, index, "input[type=number]").send_keys(face_value)
-    browser.find_element(By.NAME, f"lines-{index}-quantity").send_keys(qty)
 
 
 def text(browser: WebDriver, testid: str) -> str:
@@ -83,9 +68,9 @@ def test_the_price_and_the_credit_check_follow_the_lines_as_they_are_typed(
     listed = factories.product()  # 100 / 200 / 500 / 1,000
     ranged = factories.product(name="任意面值卡", face_min="50", face_max="1000", face_step="50")
     factories.member(company, Role.PURCHASER, PURCHASER_EMAIL)
-    _prefer_english(browser)
-    _sign_in(browser, live_server.url, PURCHASER_EMAIL)
-    _wait_for_path(browser, "/")
+    prefer_english(browser)
+    sign_in(browser, live_server.url, PURCHASER_EMAIL)
+    wait_for_path(browser, "/")
     browser.set_window_size(1366, 900)
     browser.get(live_server.url + "/orders/new/")
     assert browser.execute_script("return typeof window.htmx") == "object"
@@ -101,7 +86,7 @@ def test_the_price_and_the_credit_check_follow_the_lines_as_they_are_typed(
     assert "at most ¥1,000.00 a card" in text(browser, "face-value-help")
     values.select_by_value("500")
     browser.find_element(By.NAME, "lines-0-quantity").send_keys("4")
-    _wait(browser, lambda b: shown(b, "price-total") and text(b, "price-total") == "¥2,000.00")
+    wait(browser, lambda b: shown(b, "price-total") and text(b, "price-total") == "¥2,000.00")
     assert text(browser, "total") == "¥2,000.00"
     assert not shown(browser, "credit-warning")
 
@@ -118,7 +103,7 @@ def test_the_price_and_the_credit_check_follow_the_lines_as_they_are_typed(
     browser.find_element(By.NAME, "lines-1-quantity").send_keys("9")
 
     # 11,000 CNY: over the 10,000 of credit, and over the registration threshold.
-    _wait(browser, lambda b: text(b, "price-total") == "¥11,000.00")
+    wait(browser, lambda b: text(b, "price-total") == "¥11,000.00")
     amounts = [
         e.text for e in browser.find_elements(By.CSS_SELECTOR, '[data-testid="line-amount"]')
     ]
@@ -129,7 +114,7 @@ def test_the_price_and_the_credit_check_follow_the_lines_as_they_are_typed(
     assert text(browser, "available-credit") == "¥10,000.00"
     assert "more than your available credit" in text(browser, "credit-warning")
     assert "real-name purchase registration" in text(browser, "registration-needed")
-    assert _path(browser) == "/orders/new/"
+    assert path_of(browser) == "/orders/new/"
     assert not Order.objects.exists(), "a preview saved an order"
     form_state = "return document.querySelector('[data-submit-once]').dataset.submitting"
     assert browser.execute_script(form_state) is None, "a preview locked the form"
@@ -143,15 +128,15 @@ def test_the_price_and_the_credit_check_follow_the_lines_as_they_are_typed(
     quantity = browser.find_element(By.NAME, "lines-1-quantity")
     quantity.clear()
     quantity.send_keys("5")
-    _wait(browser, lambda b: text(b, "price-total") == "¥7,000.00")
+    wait(browser, lambda b: text(b, "price-total") == "¥7,000.00")
     assert not shown(browser, "credit-warning")
     assert not shown(browser, "registration-needed")
     assert not Order.objects.exists()
 
     browser.find_element(By.CSS_SELECTOR, '[data-testid="save-submit"]').click()
-    _wait(browser, lambda b: _path(b).startswith("/orders/PO"))
+    wait(browser, lambda b: path_of(b).startswith("/orders/PO"))
     order = Order.objects.get(company=company)
-    assert _path(browser) == f"/orders/{order.number}/"
+    assert path_of(browser) == f"/orders/{order.number}/"
     assert order.status == OrderStatus.PENDING_APPROVAL
     assert order.total == 7000
 
@@ -178,18 +163,18 @@ def test_a_preview_in_flight_does_not_hold_back_the_submit(
     factories.credit_line(company, "100000.00")
     product = factories.product()
     factories.member(company, Role.PURCHASER, PURCHASER_EMAIL)
-    _prefer_english(browser)
-    _sign_in(browser, live_server.url, PURCHASER_EMAIL)
-    _wait_for_path(browser, "/")
+    prefer_english(browser)
+    sign_in(browser, live_server.url, PURCHASER_EMAIL)
+    wait_for_path(browser, "/")
     browser.get(live_server.url + "/orders/new/")
     fill_line(browser, 0, product, "100", "3")
 
     # The preview's wait is over, its request is on its way: submit now.
     panel = browser.find_element(By.ID, "price-panel")
-    _wait(browser, lambda b: "htmx-request" in (panel.get_attribute("class") or ""))
+    wait(browser, lambda b: "htmx-request" in (panel.get_attribute("class") or ""))
     browser.find_element(By.CSS_SELECTOR, '[data-testid="save-submit"]').click()
 
-    _wait(browser, lambda b: _path(b).startswith("/orders/PO"))
+    wait(browser, lambda b: path_of(b).startswith("/orders/PO"))
     order = Order.objects.get(company=company)
     assert order.status != OrderStatus.DRAFT
     assert Order.objects.filter(company=company).count() == 1
@@ -205,15 +190,15 @@ def test_the_live_form_in_chinese_at_desktop_and_phone_width(
     factories.credit_line(company, "10000.00")
     listed = factories.product()
     factories.member(company, Role.PURCHASER, PURCHASER_EMAIL)
-    _sign_in(browser, live_server.url, PURCHASER_EMAIL)  # the browser asks for Chinese
-    _wait_for_path(browser, "/")
+    sign_in(browser, live_server.url, PURCHASER_EMAIL)  # the browser asks for Chinese
+    wait_for_path(browser, "/")
     browser.set_window_size(1366, 900)
     browser.get(live_server.url + "/orders/new/")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-hans"
 
     fill_line(browser, 0, listed, "1000", "12")
 
-    _wait(browser, lambda b: shown(b, "price-total") and text(b, "price-total") == "¥12,000.00")
+    wait(browser, lambda b: shown(b, "price-total") and text(b, "price-total") == "¥12,000.00")
     assert shown(browser, "credit-warning")
     assert not Order.objects.exists()
     for width in (1366, 390):
@@ -235,9 +220,9 @@ def test_a_face_value_typed_while_the_field_is_on_its_way_is_kept(
     factories.credit_line(company, "100000.00")
     listed = factories.product()
     factories.member(company, Role.PURCHASER, PURCHASER_EMAIL)
-    _prefer_english(browser)
-    _sign_in(browser, live_server.url, PURCHASER_EMAIL)
-    _wait_for_path(browser, "/")
+    prefer_english(browser)
+    sign_in(browser, live_server.url, PURCHASER_EMAIL)
+    wait_for_path(browser, "/")
     browser.get(live_server.url + "/orders/new/")
 
     choose_product(browser, 0, listed)
@@ -255,20 +240,20 @@ def test_a_line_marked_wrong_by_the_server_is_cleared_once_the_live_price_prices
     factories.credit_line(company, "100000.00")
     listed = factories.product()
     factories.member(company, Role.PURCHASER, PURCHASER_EMAIL)
-    _prefer_english(browser)
-    _sign_in(browser, live_server.url, PURCHASER_EMAIL)
-    _wait_for_path(browser, "/")
+    prefer_english(browser)
+    sign_in(browser, live_server.url, PURCHASER_EMAIL)
+    wait_for_path(browser, "/")
     browser.get(live_server.url + "/orders/new/")
     fill_line(browser, 0, listed, "200", "0")
     browser.find_element(By.CSS_SELECTOR, '[data-testid="calculate"]').click()
-    _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "tr.line.has-error"))
+    wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "tr.line.has-error"))
     assert browser.find_element(By.CSS_SELECTOR, "tr.line-errors").is_displayed()
 
     quantity = browser.find_element(By.NAME, "lines-0-quantity")
     quantity.clear()
     quantity.send_keys("2")
 
-    _wait(browser, lambda b: shown(b, "price-total") and text(b, "price-total") == "¥400.00")
-    _wait(browser, lambda b: not b.find_elements(By.CSS_SELECTOR, "tr.line.has-error"))
+    wait(browser, lambda b: shown(b, "price-total") and text(b, "price-total") == "¥400.00")
+    wait(browser, lambda b: not b.find_elements(By.CSS_SELECTOR, "tr.line.has-error"))
     assert not browser.find_element(By.CSS_SELECTOR, "tr.line-errors").is_displayed()
     assert not Order.objects.exists()

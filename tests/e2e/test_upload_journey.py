@@ -12,26 +12,31 @@ from __future__ import annotations
 import csv
 import io
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
 
 from cards.models import Order, OrderStatus, OrderUpload, UploadStatus
 from portal.models import Role
 from tests import factories
+from tests.e2e.browse import (
+    WAIT,
+    find,
+    path_of,
+    prefer_english,
+    screenshot,
+    sign_in,
+    wait,
+    wait_for_path,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct horse battery staple"  # what tests.factories.member gives everyone
 PURCHASER_EMAIL = "hr@spring.example"
-WAIT = 20
 HEADER = ["产品", "面值", "数量", "姓名", "手机", "邮箱", "工号", "成本中心", "备注"]
 BAD_ROWS = [
     ["礼品卡", "100", "2", "张三", "138 0013 8000", "zhang@example.com", "E001", "人力资源部", ""],
@@ -44,30 +49,6 @@ FIXED_ROWS = [
     ["礼品卡", "200", "1", "李四", "13900139000", "", "E002", "人力资源部", ""],
     ["礼品卡", "500", "1", "王五", "13700137000", "", "E003", "销售部", ""],
 ]
-
-
-def _wait(browser: WebDriver, condition: Callable[[Any], Any], timeout: float = WAIT) -> Any:
-    ignored = (NoSuchElementException, StaleElementReferenceException)
-    return WebDriverWait(browser, timeout, ignored_exceptions=ignored).until(condition)
-
-
-def _path(browser: WebDriver) -> str:
-    return str(browser.execute_script("return window.location.pathname"))
-
-
-def _wait_for_path(browser: WebDriver, predicate: Callable[[str], bool]) -> None:
-    _wait(browser, lambda b: predicate(_path(b)))
-
-
-def _find(browser: WebDriver, testid: str) -> Any:
-    return browser.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
-
-
-def _prefer_english(browser: WebDriver) -> None:
-    user_agent = browser.execute_script("return navigator.userAgent")
-    browser.execute_cdp_cmd(
-        "Emulation.setUserAgentOverride", {"userAgent": user_agent, "acceptLanguage": "en"}
-    )
 
 
 def _gbk_csv(path: Path) -> Path:
@@ -106,37 +87,35 @@ def test_purchaser_fixes_a_gbk_file_with_errors_and_confirms_a_draft_order(
     factories.product()  # 礼品卡 / Gift card: 100, 200, 500, 1,000
     factories.member(company, Role.PURCHASER, PURCHASER_EMAIL)
     base = live_server.url
-    _prefer_english(browser)
+    prefer_english(browser)
 
-    browser.get(base + "/login/")
-    browser.find_element(By.NAME, "username").send_keys(PURCHASER_EMAIL)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    _wait_for_path(browser, lambda p: p == "/")
+    sign_in(browser, base, PURCHASER_EMAIL)
+    wait_for_path(browser, "/")
 
     # --- 2. From the order list to the upload page; a GBK CSV with errors ---------------------
     browser.get(base + "/orders/")
-    _find(browser, "upload-file").click()
-    _wait_for_path(browser, lambda p: p == "/orders/upload/")
+    find(browser, "upload-file").click()
+    wait_for_path(browser, "/orders/upload/")
     browser.find_element(By.NAME, "file").send_keys(str(_gbk_csv(tmp_path / "员工福利.csv")))
-    _find(browser, "upload-submit").click()
-    _wait_for_path(browser, lambda p: p.startswith("/orders/uploads/"))
+    find(browser, "upload-submit").click()
+    wait_for_path(browser, lambda p: p.startswith("/orders/uploads/"))
 
     bad = OrderUpload.objects.get(company=company)
     assert bad.encoding == "gb18030"
-    assert _find(browser, "upload-status").text == "Has errors"
+    assert find(browser, "upload-status").text == "Has errors"
     rows = [
         [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
         for row in browser.find_elements(By.CSS_SELECTOR, '[data-testid="upload-error-row"]')
     ]
     assert [row[:3] for row in rows] == [["3", "面值", "150"], ["4", "手机", "12345"]]
     assert all(row[3] for row in rows)
-    assert "Row 5 is a total row" in _find(browser, "upload-notes").text
+    assert "Row 5 is a total row" in find(browser, "upload-notes").text
     assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="upload-confirm"]')
-    assert browser.save_screenshot("/tmp/e2e-upload-errors.png")
+    screenshot(browser, "journey-upload-errors")
 
     # --- 3. The error file: the rows as sent, with an error column --------------------------
-    link = _find(browser, "error-file-csv").get_attribute("href")
+    link = find(browser, "error-file-csv").get_attribute("href")
+    assert link
     content = _download(browser, link).decode("utf-8-sig")
     error_rows = list(csv.reader(io.StringIO(content)))
     assert error_rows[0] == [*HEADER, "error"]
@@ -148,39 +127,39 @@ def test_purchaser_fixes_a_gbk_file_with_errors_and_confirms_a_draft_order(
     assert error_rows[4][0] == "合计"
 
     # --- 4. A fixed XLSX replaces it ----------------------------------------------------------
-    _find(browser, "upload-fixed").click()
-    _wait_for_path(browser, lambda p: p == "/orders/upload/")
-    assert "员工福利.csv" in _find(browser, "replacing").text
+    find(browser, "upload-fixed").click()
+    wait_for_path(browser, "/orders/upload/")
+    assert "员工福利.csv" in find(browser, "replacing").text
     browser.find_element(By.NAME, "file").send_keys(str(_xlsx(tmp_path / "员工福利-改.xlsx")))
-    _find(browser, "upload-submit").click()
-    _wait_for_path(
+    find(browser, "upload-submit").click()
+    wait_for_path(
         browser, lambda p: p.startswith("/orders/uploads/") and str(bad.public_id) not in p
     )
-    _wait(browser, lambda b: _find(b, "upload-status").text == "Ready to confirm")
-    assert _find(browser, "upload-card-count").text == "4"
-    assert _find(browser, "upload-total").text == "¥900.00"
+    wait(browser, lambda b: find(b, "upload-status").text == "Ready to confirm")
+    assert find(browser, "upload-card-count").text == "4"
+    assert find(browser, "upload-total").text == "¥900.00"
     bad.refresh_from_db()
     assert bad.status == UploadStatus.DISCARDED
 
     # --- 5. Confirm: the draft order with every line -------------------------------------------
-    _find(browser, "upload-confirm").click()
-    _wait_for_path(browser, lambda p: p.startswith("/orders/PO"))
+    find(browser, "upload-confirm").click()
+    wait_for_path(browser, lambda p: p.startswith("/orders/PO"))
     order = Order.objects.get(company=company)
-    assert _path(browser) == f"/orders/{order.number}/"
+    assert path_of(browser) == f"/orders/{order.number}/"
     assert order.status == OrderStatus.DRAFT
-    assert _find(browser, "order-status").text == "Draft"
-    assert _find(browser, "order-total").text == "¥900.00"
+    assert find(browser, "order-status").text == "Draft"
+    assert find(browser, "order-total").text == "¥900.00"
     assert order.lines.count() == 3
     assert order.card_count == 4
     assert (
         "was created from 员工福利-改.xlsx"
         in browser.find_element(By.CSS_SELECTOR, ".messages").text
     )
-    assert browser.save_screenshot("/tmp/e2e-upload-order.png")
+    screenshot(browser, "journey-upload-order")
 
     # --- 6. The history finds both files, the second with its order ------------------------------
     browser.get(base + "/orders/uploads/")
-    table = _find(browser, "upload-table").text
+    table = find(browser, "upload-table").text
     assert "员工福利.csv" in table
     assert "Discarded" in table
     assert order.number in table
