@@ -21,7 +21,7 @@ from portal.models import Role
 from tests import factories
 from tests.conftest import sign_in
 from tests.e2e.test_code_display_phone import PHONE, READ_CLIPBOARD
-from tests.e2e.test_order_journey import _prefer_english, _wait
+from tests.e2e.browse import prefer_english, wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -68,7 +68,7 @@ def test_the_transfer_details_fit_a_phone_and_copy_raw_values(
     sign_in(client, purchaser, second_factor=False)
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
     if language == "en":
-        _prefer_english(browser)
+        prefer_english(browser)
     browser.get(live_server.url + "/login/")
     browser.add_cookie(
         {
@@ -78,7 +78,7 @@ def test_the_transfer_details_fit_a_phone_and_copy_raw_values(
         }
     )
     browser.get(f"{live_server.url}/orders/{order.number}/")
-    _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="transfer-panel"]'))
+    wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '[data-testid="transfer-panel"]'))
 
     layout = browser.execute_script(LAYOUT)
     assert layout["scrollWidth"] <= layout["clientWidth"], layout
@@ -102,5 +102,5 @@ def test_the_transfer_details_fit_a_phone_and_copy_raw_values(
         ("transfer-amount", str(order.proforma.total)),
     ):
         browser.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}-copy"]').click()
-        _wait(browser, _status_of(testid))
+        wait(browser, _status_of(testid))
         assert browser.execute_async_script(READ_CLIPBOARD) == expected
