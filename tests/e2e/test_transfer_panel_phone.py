@@ -20,8 +20,8 @@ from cards.services.workflow import order_approve, order_submit
 from portal.models import Role
 from tests import factories
 from tests.conftest import sign_in
-from tests.e2e.test_code_display_phone import PHONE, READ_CLIPBOARD
 from tests.e2e.browse import prefer_english, wait
+from tests.e2e.test_code_display_phone import PHONE, READ_CLIPBOARD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
