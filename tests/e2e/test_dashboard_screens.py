@@ -97,7 +97,7 @@ def _screens(browser: WebDriver, live_server: Any, path: str, name: str, languag
             assert _overflow(browser) <= 0, f"{path} overflows at 390 px"
 
 
-@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("language", ["en"])
 def test_the_owners_pages_draw_their_charts_and_fit_a_phone(
     live_server: Any, browser: WebDriver, settings: Any, language: str
 ) -> None:
@@ -112,16 +112,3 @@ def test_the_owners_pages_draw_their_charts_and_fit_a_phone(
     _screens(browser, live_server, "/credit/", "credit", language)
     _screens(browser, live_server, "/aging/", "aging", language)
     assert browser.find_elements(By.CSS_SELECTOR, "[data-testid='chart-aging'] svg")
-
-
-def test_every_roles_dashboard_fits_a_phone(
-    live_server: Any, browser: WebDriver, settings: Any
-) -> None:
-    settings.ISSUANCE_CHUNK_SIZE = 10
-    shop = _busy_company()
-    for role in (Role.FINANCE, Role.APPROVER, Role.PURCHASER, Role.VIEWER):
-        browser.delete_all_cookies()
-        _sign_in_browser(browser, live_server, shop["people"][role])
-        browser.add_cookie({"name": django_settings.LANGUAGE_COOKIE_NAME, "value": "en"})
-        _screens(browser, live_server, "/", f"dashboard-{role}", "en")
-        assert browser.find_elements(By.CSS_SELECTOR, "[data-testid='dash-recent-orders']")
