@@ -20,6 +20,12 @@ class Account(models.Model):
         # when the cards exist (one entry per batch). Card liability = live card balances.
         CARDS_TO_ISSUE = "cards_to_issue", _("Card liability, not yet issued")
         CARD_LIABILITY = "card_liability", _("Card liability")
+        # Balances of expired bearer cards: still owed (the holder may reactivate or exchange).
+        EXPIRED_LIABILITY = "expired_liability", _("Expired card balance liability")
+        # Balances of voided cards, until refunded to the buyer.
+        VOIDED_CARDS = "voided_cards", _("Voided card balances")
+        # Owed to a merchant for what it redeemed, until the settlement is paid (one per merchant).
+        MERCHANT_PAYABLE = "merchant_payable", _("Merchant settlement payable")
         CASH = "cash", _("Cash at bank")
         DISCOUNTS = "discounts", _("Sales discounts")
         FEE_INCOME = "fee_income", _("Service fee income")

@@ -17,9 +17,12 @@ class UnbalancedEntry(Exception):
     pass
 
 
-def account_get(kind: str, company: Company | None = None) -> Account:
-    """The account of this kind (per company for receivables and customer credit)."""
+def account_get(kind: str, company: Company | None = None, *, holder: str = "") -> Account:
+    """The account of this kind (per company for receivables and customer credit; per
+    ``holder``, an opaque id such as a merchant's public id, for merchant payables)."""
     code = f"{kind}:{company.pk}" if company is not None else kind
+    if holder:
+        code = f"{code}:{holder}"
     account, _ = Account.objects.get_or_create(
         code=code, defaults={"kind": kind, "company": company}
     )

@@ -1,5 +1,5 @@
 """The cards app's models: the catalog and orders (``ordering``), batches and cards
-(``issuance``)."""
+(``issuance``), merchants and holds (``spend``)."""
 
 from cards.models.delivery import CodeDownload, DeliveryStatus, RecipientDelivery
 from cards.models.issuance import (
@@ -30,6 +30,7 @@ from cards.models.ordering import (
     bearer_validity_rule,
     face_value_cap_rule,
 )
+from cards.models.spend import CardHold, HoldStatus, Merchant, MerchantApiKey, MerchantStatus
 from cards.models.uploads import OrderUpload, UploadStatus
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "Batch",
     "BatchStatus",
     "Card",
+    "CardHold",
     "CardProduct",
     "CardStatus",
     "CardTransaction",
@@ -50,6 +52,10 @@ __all__ = [
     "CodeDownload",
     "DeliveryMethod",
     "DeliveryStatus",
+    "HoldStatus",
+    "Merchant",
+    "MerchantApiKey",
+    "MerchantStatus",
     "Order",
     "OrderLine",
     "OrderStatus",

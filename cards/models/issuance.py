@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -142,6 +143,23 @@ class Card(models.Model):
     )
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     created_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    # Reserved by open merchant holds; what can be spent is ``balance - held``. Database defaults
+    # (not only Django's), so the bulk COPY of issuance needs no column for them.
+    held = models.DecimalField(
+        _("held"), max_digits=14, decimal_places=2, default=Decimal("0"), db_default=Decimal("0")
+    )
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    # A card reported lost and reissued points at its replacement (``reissued_as``).
+    reissued_from = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reissued_as",
+        verbose_name=_("reissued from"),
+    )
+    # Never delivered: a look-up of a canary code freezes the merchant key that made it.
+    is_canary = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         verbose_name = _("card")
@@ -152,6 +170,10 @@ class Card(models.Model):
             models.CheckConstraint(
                 condition=models.Q(balance__lte=models.F("face_value")),
                 name="card_balance_within_face_value",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(held__gte=0, held__lte=models.F("balance")),
+                name="card_held_within_balance",
             ),
         ]
 
@@ -174,8 +196,48 @@ class CardTransaction(models.Model):
         FREEZE = "freeze", _("Freeze")
         UNFREEZE = "unfreeze", _("Unfreeze")
         ADJUST = "adjust", _("Adjustment")
+        REDEEM_VOID = "redeem_void", _("Redemption voided")
+        REACTIVATE = "reactivate", _("Reactivation")
+        REISSUE_OUT = "reissue_out", _("Moved to a new card")
+        REISSUE_IN = "reissue_in", _("Moved from a lost card")
 
     card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="transactions")
+    merchant = models.ForeignKey(
+        "cards.Merchant",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="transactions",
+        verbose_name=_("merchant"),
+    )
+    # A refund, a voided redemption or a capture points at what it concerns.
+    original = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+        verbose_name=_("original transaction"),
+    )
+    hold = models.ForeignKey(
+        "cards.CardHold",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="transactions",
+        verbose_name=_("hold"),
+    )
+    # SHA-256 of the request that created it: the same idempotency key with another body is refused.
+    request_digest = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("operator"),
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     balance_after = models.DecimalField(_("balance after"), max_digits=14, decimal_places=2)
@@ -187,6 +249,10 @@ class CardTransaction(models.Model):
         verbose_name = _("card transaction")
         verbose_name_plural = _("card transactions")
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["card", "-created_at"], name="cardtx_card_created"),
+            models.Index(fields=["merchant", "created_at"], name="cardtx_merchant_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount}"
