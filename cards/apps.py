@@ -32,3 +32,34 @@ class CardsConfig(AppConfig):
             cards_to_issue_started_check,
             _("No funded order waits for its cards to be generated"),
         )
+
+        from cards.invariants import (
+            card_and_expired_liability_check,
+            card_held_check,
+            card_history_check,
+            voided_cards_check,
+        )
+
+        register_invariant(
+            "card_and_expired_liability_match_cards",
+            card_and_expired_liability_check,
+            _(
+                "Card liability and expired-balance liability equal the balances of live and "
+                "expired cards, less breakage"
+            ),
+        )
+        register_invariant(
+            "voided_cards_match_voids",
+            voided_cards_check,
+            _("The voided-cards account holds the balances voided and not yet refunded"),
+        )
+        register_invariant(
+            "card_balances_match_transactions",
+            card_history_check,
+            _("Each card's balance equals its face value plus its transactions"),
+        )
+        register_invariant(
+            "card_held_matches_open_holds",
+            card_held_check,
+            _("Each card's held amount equals its open holds"),
+        )

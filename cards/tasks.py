@@ -174,3 +174,37 @@ def upload_check(upload_id: int) -> str:
             )
             raise
     return str(upload.status)
+
+
+# --- Expiry (cards/services/expiry/) -------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def cards_expire_daily() -> dict[str, object]:
+    """Daily (beat): expire bearer cards past their date, range by range. Idempotent: a re-run,
+    or a run after one killed midway, does only what is left."""
+    from cards.services.expiry import cards_expire
+
+    return cards_expire().as_dict()
+
+
+@shared_task(acks_late=True)
+def expiry_reminders_daily() -> dict[str, object]:
+    """Daily (beat): record and queue the reminders 30 and 7 days before expiry, each once."""
+    from cards.services.expiry import expiry_reminders_run
+
+    return expiry_reminders_run()
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(SMTPException, OSError, SmsError),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    max_retries=8,
+)
+def expiry_notice_send(notice_id: int) -> str:
+    """Send one recorded reminder before expiry. Once: a message delivered twice finds it sent."""
+    from cards.services.expiry import expiry_notice_notify
+
+    return expiry_notice_notify(notice_id=notice_id)

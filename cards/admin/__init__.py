@@ -12,6 +12,7 @@ One module per feature; importing this package registers them all:
   export of orders and order lines (it replaces the orders' registration with one that adds it)
 - issuance: batches and their chunks; cards: cards, card transactions, delivery to recipients
 - uploads: order files, and the page where support uploads one for a company
+- expiry: expired cards and their reactivation, breakage decisions and their report
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ from cards.admin.cards import (
     RecipientDeliveryAdmin,
 )
 from cards.admin.catalog import CardProductAdmin, CardProductForm
+from cards.admin.expiry import (
+    BreakageDecisionAdmin,
+    BreakageProposeForm,
+    BreakageReverseForm,
+    BreakageReviewForm,
+    ExpiredCardAdmin,
+    ReactivateForm,
+)
 from cards.admin.import_ import (
     CardProductImportExportAdmin,
     CardProductResource,
@@ -57,6 +66,10 @@ __all__ = [
     "REVIEW_PERMISSION",
     "UPLOAD_PERMISSION",
     "BatchAdmin",
+    "BreakageDecisionAdmin",
+    "BreakageProposeForm",
+    "BreakageReverseForm",
+    "BreakageReviewForm",
     "CardAdmin",
     "CardProductAdmin",
     "CardProductForm",
@@ -67,6 +80,7 @@ __all__ = [
     "CardTypeWidget",
     "ChunkInline",
     "EstimatedCountPaginator",
+    "ExpiredCardAdmin",
     "FaceValuesWidget",
     "OptionalIntegerWidget",
     "OrderAdmin",
@@ -78,6 +92,7 @@ __all__ = [
     "OrderResource",
     "OrderUploadAdmin",
     "PurchaseRegistrationAdmin",
+    "ReactivateForm",
     "ReasonForm",
     "RecipientDeliveryAdmin",
     "RiskReviewOrderAdmin",

@@ -1,7 +1,16 @@
 """The cards app's models: the catalog and orders (``ordering``), batches and cards
-(``issuance``), merchants and holds (``spend``)."""
+(``issuance``), merchants and holds (``spend``), breakage and expiry reminders (``expiry``)."""
 
 from cards.models.delivery import CodeDownload, DeliveryStatus, RecipientDelivery
+from cards.models.expiry import (
+    BreakageCard,
+    BreakageDecision,
+    BreakageStatus,
+    ExpiredCard,
+    ExpiryAudience,
+    ExpiryNotice,
+    ExpiryNoticeCard,
+)
 from cards.models.issuance import (
     Batch,
     BatchStatus,
@@ -41,6 +50,9 @@ __all__ = [
     "REGISTRATION_ORDER_THRESHOLD",
     "Batch",
     "BatchStatus",
+    "BreakageCard",
+    "BreakageDecision",
+    "BreakageStatus",
     "Card",
     "CardHold",
     "CardProduct",
@@ -52,6 +64,10 @@ __all__ = [
     "CodeDownload",
     "DeliveryMethod",
     "DeliveryStatus",
+    "ExpiredCard",
+    "ExpiryAudience",
+    "ExpiryNotice",
+    "ExpiryNoticeCard",
     "HoldStatus",
     "Merchant",
     "MerchantApiKey",

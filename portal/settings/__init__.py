@@ -14,6 +14,7 @@ from .base import *  # noqa: F403
 from .databases import *  # noqa: F403
 from .security import *  # noqa: F403
 from .rules import *  # noqa: F403
+from .expiry import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .email import *  # noqa: F403
 from .api import *  # noqa: F403

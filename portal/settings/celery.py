@@ -78,3 +78,14 @@ CELERY_BEAT_SCHEDULE["receivables-daily"] = {
     "task": "billing.tasks.receivables_daily",
     "schedule": _crontab(minute=0, hour=6),
 }
+# Expiry (cards/services/expiry/): bearer cards past their date expire at 00:30, after the day
+# turned in Asia/Shanghai and before the ledger check; the reminders 30 and 7 days before expiry
+# go out at 09:30, when people read them.
+CELERY_BEAT_SCHEDULE["cards-expire-daily"] = {
+    "task": "cards.tasks.cards_expire_daily",
+    "schedule": _crontab(minute=30, hour=0),
+}
+CELERY_BEAT_SCHEDULE["card-expiry-reminders-daily"] = {
+    "task": "cards.tasks.expiry_reminders_daily",
+    "schedule": _crontab(minute=30, hour=9),
+}
