@@ -85,6 +85,10 @@ def test_a_clean_ledger_passes_every_check(books, mailoutbox) -> None:
         "receivables_match_invoices",
         "card_liability_matches_cards",
         "cards_to_issue_all_started",
+        "card_and_expired_liability_match_cards",
+        "voided_cards_match_voids",
+        "card_balances_match_transactions",
+        "card_held_matches_open_holds",
     }
     assert all(result["ok"] for result in run.results.values())
     receivables = run.results["receivables_match_invoices"]

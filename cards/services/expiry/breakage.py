@@ -80,7 +80,7 @@ def breakage_propose(
         proposed_by=operator,
         proposed_at=now,
     )
-    candidates = breakage_candidates(cutoff).order_by().values("pk", "balance")
+    candidates = breakage_candidates(cutoff).order_by().values("id", "balance")
     select_sql, params = candidates.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(

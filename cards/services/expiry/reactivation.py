@@ -94,7 +94,9 @@ def card_reactivate(
             code="card_empty",
         )
     expired_at = card.expires_at
-    card.expires_at = add_months(now, settings.CARD_REACTIVATION_MONTHS)
+    # From today (from the old date if the clock says it is still ahead): always a new date.
+    start = max(now, expired_at) if expired_at is not None else now
+    card.expires_at = add_months(start, settings.CARD_REACTIVATION_MONTHS)
     card.save(update_fields=["expires_at"])
     written = card_transaction_write(
         card=card,

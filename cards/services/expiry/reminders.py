@@ -111,7 +111,7 @@ def _notice_create(
             delivery_id=delivery_id,
             created_at=now,
         )
-        select_sql, params = cards.order_by().values("pk", "expires_at").query.sql_with_params()
+        select_sql, params = cards.order_by().values("id", "expires_at").query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {ExpiryNoticeCard._meta.db_table} "  # noqa: S608
