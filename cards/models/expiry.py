@@ -76,7 +76,7 @@ class BreakageDecision(models.Model):
         null=True,
         blank=True,
         related_name="+",
-        verbose_name=_("reviewed by"),
+        verbose_name=pgettext_lazy("breakage", "reviewed by"),
     )
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     review_note = models.CharField(_("review note"), max_length=500, blank=True)
