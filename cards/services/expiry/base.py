@@ -68,8 +68,10 @@ def expired_balance_restore(
     row). Then the balance moves from the expired-balance liability back to the card liability
     (expired-balance liability +B / card liability -B). Returns B."""
     amount = card.balance
+    # Only the row is locked, not its decision: a reviewer holding the decision waits for this
+    # card's lock, so locking the decision here would deadlock.
     covered = (
-        BreakageCard.objects.select_for_update()
+        BreakageCard.objects.select_for_update(of=("self",))
         .select_related("decision")
         .filter(card=card, live=True, decision__status=BreakageStatus.POSTED)
         .first()
