@@ -141,7 +141,6 @@ class ExpiredCardAdmin(CardAdmin):
         "reactivate_link",
     ]
     list_filter = []
-    inlines = []
     change_list_template = "admin/cards/expiredcard/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
@@ -213,7 +212,9 @@ class ExpiredCardAdmin(CardAdmin):
                     },
                     messages.SUCCESS,
                 )
-                return HttpResponseRedirect(reverse("admin:cards_card_change", args=[card.pk]))
+                if request.user.has_perm("cards.view_card"):
+                    return HttpResponseRedirect(reverse("admin:cards_card_change", args=[card.pk]))
+                return HttpResponseRedirect(reverse("admin:cards_expiredcard_changelist"))
         return _form_page(
             self,
             request,

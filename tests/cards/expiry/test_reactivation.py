@@ -126,7 +126,13 @@ def ops_client() -> Client:
     ops = factories.operator("desk@issuer.example")
     ops.user_permissions.add(
         *Permission.objects.filter(
-            content_type__app_label="cards", codename__in=["view_expiredcard", "change_expiredcard"]
+            content_type__app_label="cards",
+            codename__in=[
+                "view_expiredcard",
+                "change_expiredcard",
+                "view_card",
+                "view_cardtransaction",
+            ],
         )
     )
     client = Client()
@@ -140,6 +146,9 @@ def test_the_admin_reactivates_a_card_by_the_code_typed_in_a_post_form(expired, 
     listing = ops_client.get(reverse("admin:cards_expiredcard_changelist"))
     assert listing.status_code == 200
     assert card.serial_display in listing.content.decode()
+    detail = ops_client.get(reverse("admin:cards_expiredcard_change", args=[card.pk]))
+    assert detail.status_code == 200
+    assert "Expiry" in detail.content.decode()  # its history, the expire transaction
     page = ops_client.get(url)
     assert page.status_code == 200
     assert 'type="password"' in page.content.decode()
