@@ -70,10 +70,11 @@ def issue(
     quantity: int = 2,
     recipients: bool = False,
     payment_method: str = PaymentMethod.CREDIT,
+    product: CardProduct | None = None,
 ) -> Order:
     """An order of one line, funded and its cards generated (FULFILLED). With ``recipients``,
     each card goes to Wang Xiaoming by email."""
-    product = shop.registered if registered else shop.bearer
+    product = product or (shop.registered if registered else shop.bearer)
     line = LineInput(product=str(product.public_id), face_value=face_value, quantity=quantity)
     if recipients:
         line = LineInput(
