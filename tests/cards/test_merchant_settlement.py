@@ -3,7 +3,7 @@
 its serial), and the payout recorded once with its ledger entry."""
 
 # Settlements looked up here exist; a None fails the test at once.
-# mypy: disable-error-code="union-attr"
+# mypy: disable-error-code="union-attr, arg-type"
 
 from __future__ import annotations
 
