@@ -2,7 +2,7 @@
 two second operators approving the same request, at the same instant (threads with their own
 connections, released by a barrier)."""
 
-# mypy: disable-error-code="union-attr, arg-type"
+# mypy: disable-error-code="union-attr, arg-type, misc"
 
 from __future__ import annotations
 
