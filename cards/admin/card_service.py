@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from billing.admin import ReadOnlyAdmin, ReadOnlyInline
 from billing.admin.base import money_column
@@ -43,7 +43,7 @@ DECIDE_PERMISSION = "cards.decide_card_service"
 ACTION_LABELS = {
     "freeze": gettext_lazy("Freeze"),
     "unfreeze": gettext_lazy("Unfreeze"),
-    "void": gettext_lazy("Void"),
+    "void": pgettext_lazy("card service", "Void"),
     "reissue": gettext_lazy("Report lost and reissue"),
     "exchange": gettext_lazy("Exchange"),
 }

@@ -27,7 +27,7 @@ from django.db import models, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from billing.models import Account
 from billing.money import ZERO, format_cny
@@ -282,7 +282,11 @@ def settlement_file(settlement: MerchantSettlement, fmt: str) -> bytes:
 
 
 def settlement_summary(settlement: MerchantSettlement) -> str:
-    return _("%(merchant)s, %(day)s: net %(net)s (%(count)s transactions)") % {
+    return ngettext(
+        "%(merchant)s, %(day)s: net %(net)s (%(count)s transaction)",
+        "%(merchant)s, %(day)s: net %(net)s (%(count)s transactions)",
+        settlement.transaction_count,
+    ) % {
         "merchant": settlement.merchant.name,
         "day": f"{settlement.day:%Y-%m-%d}",
         "net": format_cny(settlement.net),

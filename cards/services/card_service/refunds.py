@@ -1,9 +1,9 @@
 """Refund to the buyer: an order's unused cards are voided and credited back to the company.
 
 Unused means untouched: active, the whole face value still on the card, no hold and no
-transaction at all (so never a reissued card). Each refunded card is voided with the
-idempotency key ``buyer_refund:<card id>``, which the database keeps unique: a card is refunded
-once, whatever runs at the same time.
+transaction at all (so never a reissued card), and not a canary (never delivered, never sold).
+Each refunded card is voided with the idempotency key ``buyer_refund:<card id>``, which the
+database keeps unique: a card is refunded once, whatever runs at the same time.
 
 What the company gets back is what it paid for those cards: the order line's amount, shared
 out by card so that refunding every card of a line gives back exactly the line's amount. The
@@ -25,6 +25,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from billing import line_text, locks
 from billing.models import Account, Invoice
@@ -62,6 +63,7 @@ def unused_cards(order: Order) -> QuerySet[Card]:
             balance=F("face_value"),
             held=ZERO,
             reissued_from__isnull=True,
+            is_canary=False,
         )
         .exclude(Exists(moved))
         .defer("digest", "ciphertext", "key_id")
@@ -75,6 +77,7 @@ def _is_unused(card: Card) -> bool:
         and card.balance == card.face_value
         and card.held == ZERO
         and card.reissued_from_id is None
+        and not card.is_canary
         and not CardTransaction.objects.filter(card=card).exists()
     )
 
@@ -140,7 +143,11 @@ def _pick(order: Order, cards: Sequence[Card] | None, count: int | None) -> list
     if len(ids) < count:
         raise DomainError(
             {
-                "count": _("Order %(number)s has %(unused)s unused cards, not %(count)s.")
+                "count": ngettext(
+                    "Order %(number)s has %(unused)s unused card, not %(count)s.",
+                    "Order %(number)s has %(unused)s unused cards, not %(count)s.",
+                    len(ids),
+                )
                 % {"number": order.number, "unused": len(ids), "count": count}
             }
         )
@@ -231,7 +238,11 @@ def order_refund_unused_cards(
 
 
 def refund_summary(outcome: RefundOutcome) -> str:
-    return _("%(count)s cards voided; credit note %(number)s for %(amount)s.") % {
+    return ngettext(
+        "%(count)s card voided; credit note %(number)s for %(amount)s.",
+        "%(count)s cards voided; credit note %(number)s for %(amount)s.",
+        len(outcome.cards),
+    ) % {
         "count": len(outcome.cards),
         "number": outcome.credit_note.number,
         "amount": format_cny(outcome.amount),
