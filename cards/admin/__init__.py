@@ -13,13 +13,15 @@ One module per feature; importing this package registers them all:
 - issuance: batches and their chunks; cards: cards, card transactions, delivery to recipients
 - uploads: order files, and the page where support uploads one for a company
 - card_service: card service by operators (it replaces the cards' registration with one that
-  adds the acts) and the second operator's queue; order_refund: refunds of unused cards to the
-  buyer (it replaces the orders' registration again); settlements: merchant settlements
+  adds the acts); card_service_requests: the second operator's queue; order_refund: refunds of
+  unused cards to the buyer (it replaces the orders' registration again); settlements: merchant
+  settlements
 """
 
 from __future__ import annotations
 
-from cards.admin.card_service import CardServiceAdmin, CardServiceRequestAdmin
+from cards.admin.card_service import CardServiceAdmin
+from cards.admin.card_service_requests import CardServiceRequestAdmin
 from cards.admin.cards import (
     CARD_SECRET_FIELDS,
     CardAdmin,
