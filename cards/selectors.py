@@ -16,7 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Greatest
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -170,10 +182,24 @@ def cards_of_batches(batches: QuerySet[Batch], filters: CardFilters) -> QuerySet
     if blocks:
         # Each batch holds a gapless block of serials: bounding the serial as well lets the
         # database walk the serial index straight from the first of these cards to the last.
+        # A card reissued or exchanged later (rare: found through the reissued_from index)
+        # joins its batch with a newer serial, which widens the upper bound.
+        # (A subquery of the same statement: its one-row plan runs once, before the walk.)
+        highest = int(codes.serial_for(max(first + count - 1 for _pk, first, count in blocks)))
+        reissued = (
+            Card.objects.filter(
+                reissued_from__isnull=False, batch_id__in=[pk for pk, _first, _count in blocks]
+            )
+            .order_by()
+            .annotate(serial_max=Func(F("serial"), function="MAX"))
+            .values("serial_max")
+        )
         cards = cards.filter(
             serial__gte=int(codes.serial_for(min(first for _pk, first, _count in blocks))),
-            serial__lte=int(
-                codes.serial_for(max(first + count - 1 for _pk, first, count in blocks))
+            serial__lte=Greatest(
+                Value(highest),
+                Coalesce(Subquery(reissued), Value(highest)),
+                output_field=BigIntegerField(),
             ),
         )
     cards = cards.only(*CARD_LIST_FIELDS)
