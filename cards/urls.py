@@ -54,6 +54,7 @@ urlpatterns = [
     path("approvals/", views.approvals, name="approvals"),
     # Issuance: progress and card lists.
     path("cards/", views.card_list, name="card_list"),
+    path("cards/<str:serial>/", views.card_detail, name="card_detail"),
     path("orders/<str:number>/cards/", views.order_cards, name="order_cards"),
     path("orders/<str:number>/progress.json", views.order_progress, name="order_progress"),
     # Delivery by file: the page of an order's code downloads and the archive itself.
