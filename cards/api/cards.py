@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -104,17 +105,31 @@ _FILTER_PARAMETERS = [
 ]
 
 
+def _day_or_instant(name: str, raw: str) -> datetime.date | datetime.datetime | None:
+    """A filter's value: a day (``2026-03-04``, an Asia/Shanghai day) or an instant. A bare date
+    is a day, never its midnight (``parse_datetime`` would take it for one)."""
+    raw = raw.strip()
+    if len(raw) == len("2026-03-04"):
+        try:
+            day = parse_date(raw)
+        except ValueError:
+            day = None
+        if day is not None:
+            return day
+    return _date_or_datetime(name, raw)
+
+
 def _lower_bound(name: str, raw: str) -> datetime.datetime | None:
-    """An ``..._after`` filter as the first instant it keeps: a date from its 00:00."""
-    value = _date_or_datetime(name, raw)
+    """An ``..._after`` filter as the first instant it keeps: a day from its 00:00."""
+    value = _day_or_instant(name, raw)
     if value is None or isinstance(value, datetime.datetime):
         return value
     return days.day_start(value)
 
 
 def _upper_bound(name: str, raw: str) -> datetime.datetime | None:
-    """A ``..._before`` filter as the first instant it leaves out: a date keeps its whole day."""
-    value = _date_or_datetime(name, raw)
+    """A ``..._before`` filter as the first instant it leaves out: a day keeps all of itself."""
+    value = _day_or_instant(name, raw)
     if value is None or isinstance(value, datetime.datetime):
         return value
     return days.day_end(value)
