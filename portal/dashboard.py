@@ -7,7 +7,7 @@ their role, so an owner, who may do everything, sees every section:
 | --- | --- |
 | orders waiting for approval | ``order.approve`` |
 | codes ready to download | ``codes.download`` |
-| invoices due soon, overdue invoices, spend, cards and card activity by month, credit use | ``credit.read`` |
+| invoices due and overdue, spend, cards issued, card spend by month, credit | ``credit.read`` |
 | the last statement | ``statements.request`` |
 | own drafts | ``order.create`` |
 | order files in progress | ``order.upload`` |
