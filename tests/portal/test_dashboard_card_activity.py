@@ -104,9 +104,7 @@ def test_a_redemption_late_on_the_last_evening_counts_in_its_shanghai_month(
 
 
 @pytest.mark.parametrize("role", [Role.PURCHASER, Role.APPROVER, Role.VIEWER])
-def test_roles_that_do_not_see_the_money_do_not_see_card_activity(
-    acme: Buyer, role: str
-) -> None:
+def test_roles_that_do_not_see_the_money_do_not_see_card_activity(acme: Buyer, role: str) -> None:
     assert 'data-testid="dash-card-activity"' not in page(acme, role)
 
 
