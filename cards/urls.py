@@ -61,6 +61,8 @@ urlpatterns = [
     path("orders/<str:number>/codes/", views.code_download, name="code_download"),
     path("orders/<str:number>/codes/archive/", views.code_archive, name="code_archive"),
     # Delivery to recipients: the one-time link (no account) and the buyer's actions.
+    # The card's balance page behind the same link (before r/<token>/, which would take it).
+    path("r/balance/", views.recipient_balance, name="recipient_balance"),
     path("r/<str:token>/", views.recipient_link, name="recipient_link"),
     path("r/", views.recipient_card, name="recipient_card"),
     path(

@@ -2,6 +2,7 @@
 order page with its actions, issued cards and progress, delivery by file, delivery to recipients
 and order files. ``cards/urls.py`` routes to the names re-exported here."""
 
+from cards.views.cardholder import recipient_balance
 from cards.views.cards import card_detail, card_list, order_cards, order_progress
 from cards.views.delivery import code_archive, code_download
 from cards.views.lists import approvals, catalog, order_export, order_list
@@ -51,6 +52,7 @@ __all__ = [
     "order_progress",
     "order_reject_view",
     "order_submit_view",
+    "recipient_balance",
     "recipient_card",
     "recipient_change",
     "recipient_link",
