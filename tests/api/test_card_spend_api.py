@@ -222,3 +222,17 @@ def test_transactions_read_no_secret_and_count_nothing(acme: Buyer, used: dict[s
         assert "COUNT(" not in sql.upper()
         assert '"ciphertext"' not in sql
         assert '"digest"' not in sql
+
+
+def test_a_page_of_cards_costs_the_same_queries_for_one_card_as_for_five(
+    acme: Buyer, order: Order
+) -> None:
+    api = api_of(acme)
+    api.get(CARDS, page_size=1)  # the key's first use is recorded once
+
+    with CaptureQueriesContext(connection) as one:
+        assert len(serials(api.get(CARDS, page_size=1))) == 1
+    with CaptureQueriesContext(connection) as five:
+        assert len(serials(api.get(CARDS, page_size=5))) == 5
+
+    assert len(five.captured_queries) == len(one.captured_queries)
