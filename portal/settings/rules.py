@@ -74,3 +74,13 @@ CARD_SERVICE_SECOND_OPERATOR_ABOVE = Decimal(
 # The nightly settlement run computes the days up to yesterday this far back (a missed run is
 # caught up; a paid settlement is never recomputed).
 MERCHANT_SETTLEMENT_CATCH_UP_DAYS = env.int("MERCHANT_SETTLEMENT_CATCH_UP_DAYS", default=3)
+
+# --- The cardholder's balance page (issue 15, buyer15) --------------------------------------------
+
+# Once its code was shown, a recipient's link keeps opening the card's balance page (never the
+# code again) for this many days after that: by default the shortest validity of a bearer card.
+RECIPIENT_BALANCE_DAYS = env.int("RECIPIENT_BALANCE_DAYS", default=3 * 365 + 1)
+# Requests to the balance page per window, per link and per client address (then 429).
+CARDHOLDER_BALANCE_PER_LINK = env.int("CARDHOLDER_BALANCE_PER_LINK", default=30)
+CARDHOLDER_BALANCE_PER_IP = env.int("CARDHOLDER_BALANCE_PER_IP", default=120)
+CARDHOLDER_BALANCE_WINDOW_SECONDS = env.int("CARDHOLDER_BALANCE_WINDOW_SECONDS", default=15 * 60)
