@@ -1,6 +1,8 @@
 """The cards app's models: the catalog and orders (``ordering``), batches and cards
-(``issuance``), merchants and holds (``spend``), breakage and expiry reminders (``expiry``)."""
+(``issuance``), merchants and holds (``spend``), card service requests and merchant settlements
+(``card_service``), breakage and expiry reminders (``expiry``)."""
 
+from cards.models.card_service import CardServiceRequest, MerchantSettlement
 from cards.models.delivery import CodeDownload, DeliveryStatus, RecipientDelivery
 from cards.models.expiry import (
     BreakageCard,
@@ -56,6 +58,7 @@ __all__ = [
     "Card",
     "CardHold",
     "CardProduct",
+    "CardServiceRequest",
     "CardStatus",
     "CardTransaction",
     "CardType",
@@ -71,6 +74,7 @@ __all__ = [
     "HoldStatus",
     "Merchant",
     "MerchantApiKey",
+    "MerchantSettlement",
     "MerchantStatus",
     "Order",
     "OrderLine",

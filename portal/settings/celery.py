@@ -78,6 +78,12 @@ CELERY_BEAT_SCHEDULE["receivables-daily"] = {
     "task": "billing.tasks.receivables_daily",
     "schedule": _crontab(minute=0, hour=6),
 }
+# Merchant settlements of the days before (cards/services/settlement.py), at 01:00 once the
+# day's last redemptions have committed.
+CELERY_BEAT_SCHEDULE["merchant-settlements-nightly"] = {
+    "task": "cards.tasks.merchant_settlements_nightly",
+    "schedule": _crontab(minute=0, hour=1),
+}
 # Expiry (cards/services/expiry/): bearer cards past their date expire at 00:30, after the day
 # turned in Asia/Shanghai and before the ledger check; the reminders 30 and 7 days before expiry
 # go out at 09:30, when people read them.

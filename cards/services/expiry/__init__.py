@@ -6,10 +6,11 @@
 - ``breakage``: operators' reviewed, reversible decisions to recognise old expired balances as
   income; ``report``: a decision's cards and totals as CSV or XLSX;
 - ``reminders``: the buyer's finance contacts and link-delivered recipients warned before expiry;
-- ``base``: shared rules, and ``expired_balance_restore``, which the card exchange calls too.
+- ``base``: shared rules; ``breakage_card_reverse``, which the card service's exchange and void
+  call too for an expired card, and ``expired_balance_restore``.
 """
 
-from .base import ExpiryAction, bearer_cards, expired_balance_restore
+from .base import ExpiryAction, bearer_cards, breakage_card_reverse, expired_balance_restore
 from .breakage import (
     breakage_candidates,
     breakage_cutoff,
@@ -30,6 +31,7 @@ __all__ = [
     "ExpirySummary",
     "bearer_cards",
     "breakage_candidates",
+    "breakage_card_reverse",
     "breakage_cutoff",
     "breakage_outstanding",
     "breakage_preview",

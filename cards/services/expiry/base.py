@@ -57,17 +57,12 @@ def reason_required(reason: str) -> str:
     return reason
 
 
-def expired_balance_restore(
-    *, card: Card, idempotency_key: str, reference: str = "", memo: str = ""
-) -> Decimal:
-    """An expired card's balance is owed on a live card again (the card was reactivated, or
-    exchanged for a new one): on the caller's transaction, with the card locked by the caller.
-
-    First, if the card is covered by posted breakage, that breakage is reversed for this card's
-    amount (breakage income +b / expired-balance liability -b, recorded on its ``BreakageCard``
-    row). Then the balance moves from the expired-balance liability back to the card liability
-    (expired-balance liability +B / card liability -B). Returns B."""
-    amount = card.balance
+def breakage_card_reverse(*, card: Card) -> Decimal:
+    """If ``card`` is covered by posted breakage, reverse that breakage for the card's amount
+    (breakage income +b / expired-balance liability -b), recorded on its ``BreakageCard`` row;
+    on the caller's transaction, with the card locked by the caller. Returns b (0 when not
+    covered). Whatever brings an expired card's balance back, or ends it (reactivation,
+    exchange, void), calls this first: the balance is owed again, so it is not income."""
     # Only the row is locked, not its decision: a reviewer holding the decision waits for this
     # card's lock, so locking the decision here would deadlock.
     covered = (
@@ -76,26 +71,40 @@ def expired_balance_restore(
         .filter(card=card, live=True, decision__status=BreakageStatus.POSTED)
         .first()
     )
-    if covered is not None:
-        reversal = journal_post(
-            kind="breakage_card_reversal",
-            idempotency_key=f"breakage-card-reversal:{covered.pk}",
-            postings=[
-                (account_get(Account.Kind.BREAKAGE_INCOME), covered.amount),
-                (account_get(Account.Kind.EXPIRED_LIABILITY), -covered.amount),
-            ],
-            reference=card.serial_display,
-            memo=f"breakage {covered.decision.public_id} reversed for card {card.serial_display}",
-        )
-        BreakageCard.objects.filter(pk=covered.pk).update(
-            live=False, reversed_at=timezone.now(), reversal_entry=reversal
-        )
-        audit_record(
-            action=ExpiryAction.BREAKAGE_CARD_REVERSED,
-            obj=covered.decision,
-            actor_label=SYSTEM_ACTOR,
-            changes={"card": card.serial_display, "amount": str(covered.amount)},
-        )
+    if covered is None:
+        return ZERO
+    reversal = journal_post(
+        kind="breakage_card_reversal",
+        idempotency_key=f"breakage-card-reversal:{covered.pk}",
+        postings=[
+            (account_get(Account.Kind.BREAKAGE_INCOME), covered.amount),
+            (account_get(Account.Kind.EXPIRED_LIABILITY), -covered.amount),
+        ],
+        reference=card.serial_display,
+        memo=f"breakage {covered.decision.public_id} reversed for card {card.serial_display}",
+    )
+    BreakageCard.objects.filter(pk=covered.pk).update(
+        live=False, reversed_at=timezone.now(), reversal_entry=reversal
+    )
+    audit_record(
+        action=ExpiryAction.BREAKAGE_CARD_REVERSED,
+        obj=covered.decision,
+        actor_label=SYSTEM_ACTOR,
+        changes={"card": card.serial_display, "amount": str(covered.amount)},
+    )
+    return covered.amount
+
+
+def expired_balance_restore(
+    *, card: Card, idempotency_key: str, reference: str = "", memo: str = ""
+) -> Decimal:
+    """An expired card's balance is owed on a live card again (the card was reactivated): on the
+    caller's transaction, with the card locked by the caller. First its breakage, if any was
+    posted, is reversed (``breakage_card_reverse``); then the balance moves from the
+    expired-balance liability back to the card liability (expired-balance liability +B / card
+    liability -B). Returns B."""
+    amount = card.balance
+    breakage_card_reverse(card=card)
     if amount > ZERO:
         journal_post(
             kind="card_unexpiry",

@@ -153,6 +153,23 @@ def test_a_covered_card_that_comes_back_has_its_breakage_reversed(old) -> None:
     assert ledger_check_run().ok
 
 
+def test_a_covered_card_exchanged_or_voided_has_its_breakage_reversed_too(old) -> None:
+    from cards.services.card_service import card_exchange, card_void
+
+    decision = propose(old)
+    breakage_review(decision_id=decision.pk, reviewer=old["bob"], approve=True)
+    exchanged, voided = old["cards"][0], old["cards"][1]
+
+    new = card_exchange(card=exchanged, reason="Holder asked for a new card", actor=old["alice"])
+    card_void(card=voided, reason="Holder asked for a refund", actor=old["alice"])
+
+    assert not BreakageCard.objects.filter(decision=decision, live=True).exists()
+    assert owed(BREAKAGE_INCOME) == Decimal("0.00")
+    assert fresh(new).balance == Decimal("100.00")
+    run = ledger_check_run()
+    assert run.ok, run.results
+
+
 def test_a_posted_decision_is_reversed_by_a_reversing_entry_for_what_remains(old) -> None:
     decision = propose(old)
     posted = breakage_review(decision_id=decision.pk, reviewer=old["bob"], approve=True)

@@ -178,3 +178,26 @@ def test_a_held_amount_without_open_holds_alarms(books) -> None:
 
     assert result["ok"] is False
     assert result["cards"] == [card.serial_display]
+
+
+def test_the_card_service_keeps_every_card_check_green(settings) -> None:
+    """The card service's own acts (refund of unused cards to the buyer, void, exchange of an
+    expired card), judged by the whole nightly check."""
+    from cards.services.card_service import card_exchange, card_void, order_refund_unused_cards
+    from tests.cards import card_service_data as data
+
+    settings.ISSUANCE_CHUNK_SIZE = 40
+    shop = data.shop()
+    order = data.issue(shop, quantity=4)
+    first, second, third, fourth = data.cards_of(order)
+    data.redeem(first, data.merchant(), "10.00")
+    order_refund_unused_cards(order=order, cards=[second], actor=shop.maker, reason="Too many")
+    card_void(card=third, reason="Lost before delivery", actor=shop.maker)
+    cards_expire(now=expiry_of(fourth) + DAY)
+    card_exchange(card=fourth, reason="Holder asked", actor=shop.maker)
+
+    run = ledger_check_run()
+
+    assert run.ok, run.results
+    voided = run.results["voided_cards_match_voids"]
+    assert (voided["voided"], voided["refunded"]) == ("200.00", "100.00")
