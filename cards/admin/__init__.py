@@ -12,6 +12,7 @@ One module per feature; importing this package registers them all:
   export of orders and order lines (it replaces the orders' registration with one that adds it)
 - issuance: batches and their chunks; cards: cards, card transactions, delivery to recipients
 - uploads: order files, and the page where support uploads one for a company
+- merchants: merchants, their API keys, holds, and failed card look-ups at the merchant API
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ from cards.admin.import_ import (
     OptionalIntegerWidget,
 )
 from cards.admin.issuance import BatchAdmin, ChunkInline
+from cards.admin.merchants import (
+    CardHoldAdmin,
+    MerchantAdmin,
+    MerchantApiKeyAdmin,
+    MerchantLookupFailureAdmin,
+)
 from cards.admin.order_export import (
     OrderExportAdmin,
     OrderLineAdmin,
@@ -58,6 +65,7 @@ __all__ = [
     "UPLOAD_PERMISSION",
     "BatchAdmin",
     "CardAdmin",
+    "CardHoldAdmin",
     "CardProductAdmin",
     "CardProductForm",
     "CardProductImportExportAdmin",
@@ -68,6 +76,9 @@ __all__ = [
     "ChunkInline",
     "EstimatedCountPaginator",
     "FaceValuesWidget",
+    "MerchantAdmin",
+    "MerchantApiKeyAdmin",
+    "MerchantLookupFailureAdmin",
     "OptionalIntegerWidget",
     "OrderAdmin",
     "OrderAdminBase",

@@ -30,7 +30,15 @@ from cards.models.ordering import (
     bearer_validity_rule,
     face_value_cap_rule,
 )
-from cards.models.spend import CardHold, HoldStatus, Merchant, MerchantApiKey, MerchantStatus
+from cards.models.spend import (
+    CardHold,
+    HoldStatus,
+    LookupFailureReason,
+    Merchant,
+    MerchantApiKey,
+    MerchantLookupFailure,
+    MerchantStatus,
+)
 from cards.models.uploads import OrderUpload, UploadStatus
 
 __all__ = [
@@ -53,8 +61,10 @@ __all__ = [
     "DeliveryMethod",
     "DeliveryStatus",
     "HoldStatus",
+    "LookupFailureReason",
     "Merchant",
     "MerchantApiKey",
+    "MerchantLookupFailure",
     "MerchantStatus",
     "Order",
     "OrderLine",
