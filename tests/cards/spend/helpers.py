@@ -164,4 +164,3 @@ def assert_books_agree() -> None:
         moved = card.transactions.aggregate(s=Sum("amount"))["s"] or ZERO
         assert card.balance == card.face_value + moved, card.serial_display
         assert ZERO <= card.held <= card.balance
-
