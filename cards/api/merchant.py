@@ -47,6 +47,7 @@ from cards.serializers.merchant import (
     hold_created_body,
 )
 from cards.services import spend
+from cards.services.spend import throttle
 from portal.api.exceptions import UnprocessableRequest, error_body
 from portal.api.idempotency import REPLAYED_HEADER, idempotency_key
 from portal.api.schema import ERROR_RESPONSES, IDEMPOTENCY_KEY_REQUIRED, ErrorSerializer
@@ -69,6 +70,18 @@ class MerchantView(APIView):
     permission_classes = [HasMerchantScope]
     throttle_classes = [MerchantRequestThrottle]
     merchant_scope = ""
+    # Endpoints that look cards up by code: held back by the failed look-up limits.
+    looks_up_codes = False
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if self.looks_up_codes:
+            prefix = MerchantKeyAuthentication.presented_prefix(request)
+            if prefix:
+                try:
+                    throttle.lookups_admit_early(key_prefix=prefix, ip=client_ip(request))
+                except throttle.LimitReached as limit:
+                    raise MerchantThrottled(wait=limit.retry_after) from None
+        super().initial(request, *args, **kwargs)
 
     def throttled(self, request: Request, wait: float | None) -> NoReturn:
         raise MerchantThrottled(wait=wait)
@@ -183,6 +196,7 @@ def _object_id(name: str) -> OpenApiParameter:
 
 
 class BalanceView(MerchantView):
+    looks_up_codes = True
     merchant_scope = MerchantApiKey.Scope.BALANCE
 
     @extend_schema(
@@ -206,6 +220,7 @@ class BalanceView(MerchantView):
 
 
 class RedemptionCreateView(MerchantView):
+    looks_up_codes = True
     merchant_scope = MerchantApiKey.Scope.REDEEM
 
     @extend_schema(
@@ -283,6 +298,7 @@ class RefundCreateView(MerchantView):
 
 
 class HoldCreateView(MerchantView):
+    looks_up_codes = True
     merchant_scope = MerchantApiKey.Scope.REDEEM
 
     @extend_schema(

@@ -207,14 +207,24 @@ def merchant_key_unfreeze(
     return locked
 
 
+def merchant_key_prefix(raw: str) -> str:
+    """The prefix a presented merchant key names ("" when it is not shaped like one): what the
+    limits count a key by before it is looked up."""
+    raw = (raw or "").strip()
+    if not raw.startswith(KEY_START) or len(raw) > _MAX_KEY_LENGTH:
+        return ""
+    prefix = raw[len(KEY_START) : len(KEY_START) + PREFIX_LENGTH]
+    return prefix if len(prefix) == PREFIX_LENGTH and prefix.isalnum() else ""
+
+
 def merchant_key_authenticate(raw: str) -> MerchantApiKey | None:
     """The key for this plaintext, or None: not a merchant key, unknown, wrong or revoked. A
     frozen key, or one of a suspended merchant, is returned: the caller refuses it with its own
     message. One query, plus a write at most once a minute."""
     raw = (raw or "").strip()
-    if not raw.startswith(KEY_START) or len(raw) > _MAX_KEY_LENGTH:
+    prefix = merchant_key_prefix(raw)
+    if not prefix:
         return None
-    prefix = raw[len(KEY_START) : len(KEY_START) + PREFIX_LENGTH]
     key = MerchantApiKey.objects.select_related("merchant").filter(prefix=prefix).first()
     if key is None or not hmac.compare_digest(key.digest, api_key_digest(raw)):
         return None

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -55,11 +56,25 @@ def _name(kind: str, dimension: str, ident: object, index: int) -> str:
     return f"{settings.MERCHANT_THROTTLE_NAMESPACE}:{kind}:{dimension}:{ident}:{index}"
 
 
+def _redis() -> tuple[RedisCache, Any] | None:
+    """The cache's Redis client, made once per cache connection (Django's cache builds a new
+    client object for every call, which costs more than the round trip), or None when the
+    cache is not Redis."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    client = getattr(backend, "_merchant_limits_client", None)
+    if client is None:
+        client = backend._cache.get_client(None, write=True)
+        backend._merchant_limits_client = client  # type: ignore[attr-defined]
+    return backend, client
+
+
 def _incr_many(names: list[str], timeout: int) -> list[int]:
     """Add one to each counter (created at 1), in one round trip on Redis."""
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        client = backend._cache.get_client(None, write=True)
+    redis = _redis()
+    if redis is not None:
+        backend, client = redis
         pipe = client.pipeline(transaction=False)
         for name in names:
             full = backend.make_and_validate_key(name)
@@ -75,6 +90,26 @@ def _incr_many(names: list[str], timeout: int) -> list[int]:
             cache.set(name, 1, timeout)
             counts.append(1)
     return counts
+
+
+def _get_many(names: list[str]) -> list[int]:
+    """The counters' values (0 for a missing one), in one round trip."""
+    redis = _redis()
+    if redis is not None:
+        backend, client = redis
+        values = client.mget([backend.make_and_validate_key(name) for name in names])
+        return [int(value or 0) for value in values]
+    found = cache.get_many(names)
+    return [int(found.get(name) or 0) for name in names]
+
+
+def _set(name: str, value: int, timeout: int) -> None:
+    redis = _redis()
+    if redis is not None:
+        backend, client = redis
+        client.set(backend.make_and_validate_key(name), value, ex=timeout)
+    else:
+        cache.set(name, value, timeout)
 
 
 def code_prefix(typed: str) -> str:
@@ -108,17 +143,26 @@ def request_admit(*, key: MerchantApiKey, ip: str | None) -> None:
 
 
 def _failure_names(
-    *, key: MerchantApiKey, ip: str | None, prefix: str, index: int
+    *, key_prefix: str, merchant_id: int | None, ip: str | None, prefix: str, index: int
 ) -> list[tuple[str, str, int]]:
+    """The failure counters that apply, with their dimension and limit. A key is counted by its
+    prefix (unique, and readable from the request before the key is looked up)."""
     names = [
-        (_name("fail", "key", key.pk, index), "key", int(settings.MERCHANT_FAILURES_PER_KEY)),
         (
-            _name("fail", "merchant", key.merchant_id, index),
-            "merchant",
-            int(settings.MERCHANT_FAILURES_PER_MERCHANT),
+            _name("fail", "key", key_prefix, index),
+            "key",
+            int(settings.MERCHANT_FAILURES_PER_KEY),
         ),
         (_name("fail", "ip", ip or "unknown", index), "ip", int(settings.MERCHANT_FAILURES_PER_IP)),
     ]
+    if merchant_id is not None:
+        names.append(
+            (
+                _name("fail", "merchant", merchant_id, index),
+                "merchant",
+                int(settings.MERCHANT_FAILURES_PER_MERCHANT),
+            )
+        )
     if prefix:
         names.append(
             (
@@ -130,15 +174,47 @@ def _failure_names(
     return names
 
 
+def _blocked_name(key_prefix: str, index: int) -> str:
+    return _name("blocked", "key", key_prefix, index)
+
+
+def _admit(names: list[tuple[str, str, int]], *, blocked: str, window: _Window) -> None:
+    counts = _get_many([blocked, *(name for name, _dimension, _limit in names)])
+    if counts[0]:
+        raise LimitReached(retry_after=window.retry_after, limit="merchant")
+    for (_counter, dimension, limit), count in zip(names, counts[1:], strict=True):
+        if count >= limit:
+            raise LimitReached(retry_after=window.retry_after, limit=dimension)
+
+
+def lookups_admit_early(*, key_prefix: str, ip: str | None) -> None:
+    """Before the key is even looked up in the database: LimitReached when the key (by the
+    prefix the request names) or the address has no failed look-ups left in this window, or
+    its merchant had none at its last look-up. One read of the cache: a guesser held back costs
+    the database nothing. A request whose key turns out not to be valid gains nothing from it
+    (its look-ups are never counted: only a valid key's are)."""
+    window = _window(int(settings.MERCHANT_FAILURE_WINDOW_SECONDS))
+    names = _failure_names(
+        key_prefix=key_prefix, merchant_id=None, ip=ip, prefix="", index=window.index
+    )
+    _admit(names, blocked=_blocked_name(key_prefix, window.index), window=window)
+
+
 def failures_admit(*, key: MerchantApiKey, ip: str | None, prefix: str) -> None:
     """LimitReached when this key, its merchant, this address or this code prefix has failed
-    as many look-ups as allowed in the current window (one read of the cache)."""
+    as many look-ups as allowed in the current window (one read of the cache). A key held back
+    by its merchant's count is marked, so its next requests stop at ``lookups_admit_early``."""
     window = _window(int(settings.MERCHANT_FAILURE_WINDOW_SECONDS))
-    names = _failure_names(key=key, ip=ip, prefix=prefix, index=window.index)
-    counts = cache.get_many([name for name, _dimension, _limit in names])
-    for name, dimension, limit in names:
-        if int(counts.get(name) or 0) >= limit:
-            raise LimitReached(retry_after=window.retry_after, limit=dimension)
+    names = _failure_names(
+        key_prefix=key.prefix, merchant_id=key.merchant_id, ip=ip, prefix=prefix, index=window.index
+    )
+    blocked = _blocked_name(key.prefix, window.index)
+    try:
+        _admit(names, blocked=blocked, window=window)
+    except LimitReached as limit:
+        if limit.limit == "merchant":
+            _set(blocked, 1, window.retry_after + 1)
+        raise
 
 
 def failure_count(*, key: MerchantApiKey, ip: str | None, prefix: str) -> int:
@@ -147,11 +223,15 @@ def failure_count(*, key: MerchantApiKey, ip: str | None, prefix: str) -> int:
     seconds = int(settings.MERCHANT_FAILURE_WINDOW_SECONDS)
     window = _window(seconds)
     burst_seconds = int(settings.MERCHANT_FREEZE_WINDOW_SECONDS)
-    burst = _name("burst", "key", key.pk, _window(burst_seconds).index)
+    burst = _name("burst", "key", key.prefix, _window(burst_seconds).index)
     names = [
         name
         for name, _dimension, _limit in _failure_names(
-            key=key, ip=ip, prefix=prefix, index=window.index
+            key_prefix=key.prefix,
+            merchant_id=key.merchant_id,
+            ip=ip,
+            prefix=prefix,
+            index=window.index,
         )
     ]
     counts = _incr_many([*names, burst], max(seconds, burst_seconds) + 5)
