@@ -112,14 +112,12 @@ class MerchantApi:
     ) -> Any:
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
-        extra = {"REMOTE_ADDR": ip} if ip else {}
-        return self.client.post(
-            path,
-            data=json.dumps({} if body is None else body),
-            content_type="application/json",
-            headers=headers,
-            **extra,
-        )
+        data = json.dumps({} if body is None else body)
+        if ip:
+            return self.client.post(
+                path, data=data, content_type="application/json", headers=headers, REMOTE_ADDR=ip
+            )
+        return self.client.post(path, data=data, content_type="application/json", headers=headers)
 
     def redeem(self, code: str, amount: str, *, key: str | None = None, ref: str = "R-1") -> Any:
         return self.post(

@@ -43,13 +43,13 @@ def card() -> IssuedCard:
 
 
 @pytest.fixture
-def shop_api():  # type: ignore[no-untyped-def]
+def shop_api():
     shop = merchant()
     _key, plaintext = merchant_key(shop)
     return shop, MerchantApi(plaintext)
 
 
-def hold(api: MerchantApi, code: str, amount: str, key: str | None = None):  # type: ignore[no-untyped-def]
+def hold(api: MerchantApi, code: str, amount: str, key: str | None = None):
     return api.post(
         HOLDS,
         {"code": code, "amount": amount, "merchant_reference": "TABLE-7"},

@@ -50,7 +50,7 @@ def random_code() -> str:
     return body + codes.check_symbol(body)
 
 
-def assert_throttled(response, window: int) -> None:  # type: ignore[no-untyped-def]
+def assert_throttled(response, window: int) -> None:
     assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS, response.content
     assert response.json()["code"] == "throttled"
     assert 1 <= int(response["Retry-After"]) <= window

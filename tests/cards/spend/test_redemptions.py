@@ -45,13 +45,13 @@ def card() -> IssuedCard:
 
 
 @pytest.fixture
-def shop_api():  # type: ignore[no-untyped-def]
+def shop_api():
     shop = merchant()
     _key, plaintext = merchant_key(shop)
     return shop, MerchantApi(plaintext)
 
 
-def refund(api: MerchantApi, redemption: str, amount: str, key: str | None = None):  # type: ignore[no-untyped-def]
+def refund(api: MerchantApi, redemption: str, amount: str, key: str | None = None):
     return api.post(
         REFUNDS, {"redemption": redemption, "amount": amount}, idempotency_key=key or new_key()
     )
