@@ -57,11 +57,28 @@ def freeze_reason(key: MerchantApiKey) -> str:
     return str(FREEZE_REASON_LABELS.get(key.frozen_reason, key.frozen_reason)) or "-"
 
 
+def scope_labels(key: MerchantApiKey) -> str:
+    labels = dict(MerchantApiKey.Scope.choices)
+    return ", ".join(str(labels.get(scope, scope)) for scope in key.scopes)
+
+
 class MerchantApiKeyInline(ReadOnlyInline):
     model = MerchantApiKey
-    fields = ["name", "prefix", "scopes", "created_at", "last_used_at", "frozen_at", "revoked_at"]
+    fields = [
+        "name",
+        "prefix",
+        "scopes_display",
+        "created_at",
+        "last_used_at",
+        "frozen_at",
+        "revoked_at",
+    ]
     show_change_link = True
     verbose_name_plural = _("API keys (create them under Merchant API keys)")
+
+    @admin.display(description=_("scopes"))
+    def scopes_display(self, obj: MerchantApiKey) -> str:
+        return scope_labels(obj)
 
 
 @admin.register(Merchant)
@@ -133,7 +150,7 @@ class MerchantApiKeyAdmin(ReadOnlyAdmin):
         "prefix_display",
         "merchant",
         "name",
-        "scopes",
+        "scopes_display",
         "state",
         "freeze_reason_display",
         "last_used_at",
@@ -146,9 +163,9 @@ class MerchantApiKeyAdmin(ReadOnlyAdmin):
         "merchant",
         "name",
         "prefix_display",
-        "scopes",
+        "scopes_display",
         "state",
-        "created_by",
+        "created_by_display",
         "created_at",
         "last_used_at",
         "frozen_at",
@@ -171,6 +188,14 @@ class MerchantApiKeyAdmin(ReadOnlyAdmin):
     @admin.display(description=_("state"))
     def state(self, obj: MerchantApiKey) -> str:
         return key_state(obj)
+
+    @admin.display(description=_("scopes"))
+    def scopes_display(self, obj: MerchantApiKey) -> str:
+        return scope_labels(obj)
+
+    @admin.display(description=_("created by"))
+    def created_by_display(self, obj: MerchantApiKey) -> str:
+        return str(obj.created_by or "-")
 
     @admin.display(description=_("why frozen"))
     def freeze_reason_display(self, obj: MerchantApiKey) -> str:

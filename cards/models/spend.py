@@ -126,7 +126,7 @@ class CardHold(models.Model):
         indexes = [models.Index(fields=["status", "expires_at"], name="hold_status_expires")]
 
     def __str__(self) -> str:
-        return f"{self.card} {self.amount} {self.status}"
+        return f"{self.card} {self.amount} {self.get_status_display()}"
 
 
 class LookupFailureReason(models.TextChoices):
@@ -180,4 +180,4 @@ class MerchantLookupFailure(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.merchant} {self.reason}"
+        return f"{self.merchant} {self.get_reason_display()}"

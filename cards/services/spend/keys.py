@@ -168,7 +168,7 @@ def merchant_key_freeze(
     audit_record(
         action=SpendAction.MERCHANT_KEY_FROZEN,
         actor=actor,
-        actor_label="" if actor is not None else "merchant-api",
+        actor_label="" if actor is not None else f"merchant-api:{key.prefix}",
         obj=key,
         ip=ip,
         changes={"prefix": key.prefix, "merchant": key.merchant.name, "reason": reason[:200]},

@@ -86,7 +86,7 @@ def merchant_key(
 ) -> tuple[MerchantApiKey, str]:
     return merchant_key_create(
         merchant=of or merchant(),
-        name="checkout",
+        name="收银台",
         scopes=ALL_SCOPES if scopes is None else scopes,
         actor=factories.operator(),
     )
