@@ -204,3 +204,9 @@ def test_other_card_services_can_release_every_hold_of_a_card(card, shop_api) ->
         assert card_holds_release(card=locked) == 2
     assert card.refresh().held == Decimal("0.00")
     assert set(CardHold.objects.values_list("status", flat=True)) == {HoldStatus.RELEASED}
+
+
+def test_celery_beat_runs_the_sweep(settings: Settings) -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["merchant-holds-expire"]
+    assert entry["task"] == tasks.merchant_holds_expire.name
+    assert entry["schedule"] == settings.MERCHANT_HOLD_SWEEP_SECONDS
