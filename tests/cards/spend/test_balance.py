@@ -7,6 +7,7 @@ which is recorded for operators without the code."""
 from __future__ import annotations
 
 import datetime
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -216,3 +217,22 @@ def test_the_key_is_not_charged_for_a_balance_it_did_not_ask(cards: list[IssuedC
     _key, plaintext = merchant_key(scopes=[MerchantApiKey.Scope.REDEEM])
     assert MerchantApi(plaintext).post(BALANCE, {"code": random_code()}).status_code == 403
     assert not MerchantLookupFailure.objects.exists()
+
+
+def test_no_code_reaches_the_logs(
+    cards: list[IssuedCard], caplog: pytest.LogCaptureFixture
+) -> None:
+    _key, plaintext = merchant_key()
+    api = MerchantApi(plaintext)
+    good, bad = cards[0].code, mistyped(cards[1].code)
+    with caplog.at_level(logging.DEBUG):
+        api.post(BALANCE, {"code": good})
+        api.post(BALANCE, {"code": bad})
+        api.redeem(good, "1.00")
+        api.redeem(bad, "1.00")
+    logged = caplog.text
+    assert "/api/v1/merchant/balance" in logged  # the 404 was logged, by its path only
+    for code in (good, bad):
+        canonical = codes.normalize_code(code) if code == good else code.replace("-", "")
+        assert code not in logged
+        assert canonical not in logged
