@@ -16,7 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Greatest
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -50,6 +62,7 @@ CARD_LIST_FIELDS = (
     "balance",
     "status",
     "expires_at",
+    "last_activity_at",
 )
 
 
@@ -154,26 +167,65 @@ def serial_range(typed: str) -> tuple[int, int] | None:
 
 @dataclass(frozen=True)
 class CardFilters:
+    """What a card list is narrowed to. Instants bound ``[from, to)``; the order line's cost
+    center and employee ID match whole, ignoring case."""
+
     status: str = ""
     serial: tuple[int, int] | None = None
+    cost_center: str = ""
+    employee_id: str = ""
+    issued_from: datetime.datetime | None = None
+    issued_to: datetime.datetime | None = None
+    activity_from: datetime.datetime | None = None
+    activity_to: datetime.datetime | None = None
 
     @property
     def active(self) -> bool:
-        return bool(self.status or self.serial)
+        return any(
+            (
+                self.status,
+                self.serial,
+                self.cost_center,
+                self.employee_id,
+                self.issued_from,
+                self.issued_to,
+                self.activity_from,
+                self.activity_to,
+            )
+        )
 
 
 def cards_of_batches(batches: QuerySet[Batch], filters: CardFilters) -> QuerySet[Card]:
     """The cards of these (already company-scoped) batches matching the filters, by serial,
     with only the listed columns loaded."""
+    # A batch is one order line: the line's recipient fields narrow the batches, not the cards.
+    if filters.cost_center:
+        batches = batches.filter(line__cost_center__iexact=filters.cost_center)
+    if filters.employee_id:
+        batches = batches.filter(line__employee_id__iexact=filters.employee_id)
     blocks = list(batches.order_by().values_list("pk", "first_serial", "quantity"))
     cards = Card.objects.filter(batch_id__in=[pk for pk, _first, _count in blocks])
     if blocks:
         # Each batch holds a gapless block of serials: bounding the serial as well lets the
         # database walk the serial index straight from the first of these cards to the last.
+        # A card reissued or exchanged later (rare: found through the reissued_from index)
+        # joins its batch with a newer serial, which widens the upper bound.
+        # (A subquery of the same statement: its one-row plan runs once, before the walk.)
+        highest = int(codes.serial_for(max(first + count - 1 for _pk, first, count in blocks)))
+        reissued = (
+            Card.objects.filter(
+                reissued_from__isnull=False, batch_id__in=[pk for pk, _first, _count in blocks]
+            )
+            .order_by()
+            .annotate(serial_max=Func(F("serial"), function="MAX"))
+            .values("serial_max")
+        )
         cards = cards.filter(
             serial__gte=int(codes.serial_for(min(first for _pk, first, _count in blocks))),
-            serial__lte=int(
-                codes.serial_for(max(first + count - 1 for _pk, first, count in blocks))
+            serial__lte=Greatest(
+                Value(highest),
+                Coalesce(Subquery(reissued), Value(highest)),
+                output_field=BigIntegerField(),
             ),
         )
     cards = cards.only(*CARD_LIST_FIELDS)
@@ -182,12 +234,20 @@ def cards_of_batches(batches: QuerySet[Batch], filters: CardFilters) -> QuerySet
     if filters.serial is not None:
         low, high = filters.serial
         cards = cards.filter(serial__gte=low, serial__lte=high)
+    if filters.issued_from is not None:
+        cards = cards.filter(created_at__gte=filters.issued_from)
+    if filters.issued_to is not None:
+        cards = cards.filter(created_at__lt=filters.issued_to)
+    if filters.activity_from is not None:
+        cards = cards.filter(last_activity_at__gte=filters.activity_from)
+    if filters.activity_to is not None:
+        cards = cards.filter(last_activity_at__lt=filters.activity_to)
     return cards.order_by("serial")
 
 
 def attach_batches(cards: Sequence[Card]) -> Sequence[Card]:
-    """Give each card its batch with the order number and the line (position, recipient), in
-    one query for the whole page."""
+    """Give each card its batch with the order number and the line (position, recipient,
+    employee ID, cost center), in one query for the whole page."""
     wanted = {card.batch_id for card in cards}
     batches = {
         batch.pk: batch
@@ -200,6 +260,8 @@ def attach_batches(cards: Sequence[Card]) -> Sequence[Card]:
             "line__id",
             "line__position",
             "line__recipient_name",
+            "line__employee_id",
+            "line__cost_center",
         )
     }
     for card in cards:

@@ -28,12 +28,15 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from billing.money import ZERO, quantize
-from cards.models import Card
+from cards.models import Card, CardTransaction
+from portal import days
 from portal.exports import STYLE_AMOUNT, CsvWriter, row_xml, safe_cell
 from portal.formulas import csv_text_sql, safe_cell_sql
 
@@ -187,6 +190,49 @@ def _detail_rows(
     ]
 
 
+def spend_by_month(
+    *, company_id: int, start: datetime.datetime, end: datetime.datetime
+) -> list[dict[str, Any]]:
+    """Redemptions and refunds of the company's cards in ``[start, end)``, by Asia/Shanghai
+    month, oldest first; only the months with any. Values are positive, as strings:
+    ``[{"month": "2025-10", "redeemed_count", "redeemed_value", "refunded_count",
+    "refunded_value"}]``."""
+    rows = (
+        CardTransaction.objects.filter(
+            card__batch__company_id=company_id,
+            created_at__gte=start,
+            created_at__lt=end,
+            kind__in=(CardTransaction.Kind.REDEEM, CardTransaction.Kind.REFUND),
+        )
+        .annotate(month=TruncMonth("created_at", tzinfo=days.zone()))
+        .order_by()
+        .values("month", "kind")
+        .annotate(count=Count("pk"), total=Sum("amount"))
+    )
+    months: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        month = row["month"]
+        if isinstance(month, datetime.datetime):
+            month = days.local(month) if timezone.is_aware(month) else month
+        key = f"{month:%Y-%m}"
+        figures = months.setdefault(
+            key,
+            {
+                "month": key,
+                "redeemed_count": 0,
+                "redeemed_value": str(ZERO),
+                "refunded_count": 0,
+                "refunded_value": str(ZERO),
+            },
+        )
+        total = _amount(row["total"])
+        if row["kind"] == CardTransaction.Kind.REDEEM:
+            figures.update(redeemed_count=row["count"], redeemed_value=str(-total))
+        else:
+            figures.update(refunded_count=row["count"], refunded_value=str(total))
+    return [months[key] for key in sorted(months)]
+
+
 class CardStatementActivity:
     """Registered with ``billing.statement_sections.register_card_activity``."""
 
@@ -241,10 +287,12 @@ class CardStatementActivity:
             "issued_value": str(_amount(issued_value)),
             "redeemed_count": in_period.get("redeem", (0, ZERO))[0],
             "redeemed_value": value("redeem"),
+            "refunded_count": in_period.get("refund", (0, ZERO))[0],
             "refunded_value": str(in_period.get("refund", (0, ZERO))[1]),
             "expired_value": value("expire"),
             "voided_value": value("void"),
             "outstanding_value": str(_amount(face_to_end) + moved_to_end),
+            "spend_by_month": spend_by_month(company_id=company_id, start=start, end=end),
         }
 
     def write_csv_rows(

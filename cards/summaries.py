@@ -1,5 +1,6 @@
-"""Reads that summarise a company's orders, order files and issuance: what waits for someone,
-what happened lately, how much was spent and issued by month (the dashboard's reads).
+"""Reads that summarise a company's orders, order files, issuance and card spend: what waits for
+someone, what happened lately, how much was spent, issued and redeemed by month (the dashboard's
+reads).
 
 Like ``cards.selectors``, each read takes a queryset the caller has already scoped to one
 company (``portal.access.company_objects``).
@@ -17,6 +18,7 @@ from django.utils import timezone
 from cards.models import (
     Batch,
     BatchStatus,
+    CardTransaction,
     CodeDownload,
     DeliveryMethod,
     Order,
@@ -118,6 +120,26 @@ def cards_issued_by_month(
         .annotate(issued=Sum("generated"))
     )
     return {_month_of(row["month"]): row["issued"] for row in rows}
+
+
+def redemptions_by_month(
+    batches: QuerySet[Batch], *, since: datetime.date
+) -> dict[datetime.date, tuple[Decimal, int]]:
+    """The value and number of redemptions (purchases at merchants) of these batches' cards in
+    each month from ``since`` on (Asia/Shanghai months): ``{first day: (value, count)}``.
+    Refunds and voided redemptions are their own movements and are not deducted here."""
+    rows = (
+        CardTransaction.objects.filter(
+            kind=CardTransaction.Kind.REDEEM,
+            created_at__gte=days.day_start(since),
+            card__batch__in=batches.order_by().values("pk"),
+        )
+        .annotate(month=TruncMonth("created_at", tzinfo=days.zone()))
+        .order_by()
+        .values("month")
+        .annotate(spent=Sum("amount"), count=Count("pk"))
+    )
+    return {_month_of(row["month"]): (-row["spent"], row["count"]) for row in rows}
 
 
 def _month_of(value: datetime.date | datetime.datetime) -> datetime.date:

@@ -176,6 +176,18 @@ def upload_check(upload_id: int) -> str:
     return str(upload.status)
 
 
+# --- Merchant settlement (cards/services/settlement.py) -----------------------------------------
+
+
+@shared_task(acks_late=True)
+def merchant_settlements_nightly() -> int:
+    """Each night (beat, 01:00): every merchant's settlement of the days before, catching up
+    missed runs. Idempotent: open settlements are recomputed, paid ones left alone."""
+    from cards.services import settlement
+
+    return settlement.merchant_settlements_nightly()
+
+
 # --- Card spend at merchants (cards/services/spend/) ---------------------------------------------
 
 

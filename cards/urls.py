@@ -54,12 +54,15 @@ urlpatterns = [
     path("approvals/", views.approvals, name="approvals"),
     # Issuance: progress and card lists.
     path("cards/", views.card_list, name="card_list"),
+    path("cards/<str:serial>/", views.card_detail, name="card_detail"),
     path("orders/<str:number>/cards/", views.order_cards, name="order_cards"),
     path("orders/<str:number>/progress.json", views.order_progress, name="order_progress"),
     # Delivery by file: the page of an order's code downloads and the archive itself.
     path("orders/<str:number>/codes/", views.code_download, name="code_download"),
     path("orders/<str:number>/codes/archive/", views.code_archive, name="code_archive"),
     # Delivery to recipients: the one-time link (no account) and the buyer's actions.
+    # The card's balance page behind the same link (before r/<token>/, which would take it).
+    path("r/balance/", views.recipient_balance, name="recipient_balance"),
     path("r/<str:token>/", views.recipient_link, name="recipient_link"),
     path("r/", views.recipient_card, name="recipient_card"),
     path(

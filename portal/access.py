@@ -76,6 +76,7 @@ _TWO_FACTOR_EXEMPT = frozenset(
         # A card recipient's one-time link needs no account at all.
         "cards:recipient_link",
         "cards:recipient_card",
+        "cards:recipient_balance",
     }
 )
 

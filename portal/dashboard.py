@@ -7,7 +7,7 @@ their role, so an owner, who may do everything, sees every section:
 | --- | --- |
 | orders waiting for approval | ``order.approve`` |
 | codes ready to download | ``codes.download`` |
-| invoices due soon, overdue invoices, spend and cards by month, credit use | ``credit.read`` |
+| invoices due and overdue, spend, cards issued, card spend by month, credit | ``credit.read`` |
 | the last statement | ``statements.request`` |
 | own drafts | ``order.create`` |
 | order files in progress | ``order.upload`` |
@@ -45,6 +45,14 @@ LIST_ROWS = 8
 MONTHS = 12
 
 
+@dataclass(frozen=True)
+class CardActivity:
+    """Redemptions by month: the chart of their value, and the table of value and count."""
+
+    chart: BarChart
+    rows: list[tuple[str, str, str]]  # month, value, count, as shown
+
+
 @dataclass
 class Dashboard:
     """Each section is None when the member's role does not open it."""
@@ -61,6 +69,7 @@ class Dashboard:
     uploads: list[OrderUpload] | None = None
     spend_chart: BarChart | None = None
     cards_chart: BarChart | None = None
+    card_activity: CardActivity | None = None
     overdue_total: Decimal = Decimal(0)
     people: dict[str, Any] = field(default_factory=dict)
     recent_events: list[AuditEvent] = field(default_factory=list)
@@ -95,6 +104,28 @@ def monthly_charts(request: HttpRequest, *, today: datetime.date) -> tuple[BarCh
     )
 
 
+def card_activity_chart(request: HttpRequest, *, today: datetime.date) -> CardActivity:
+    """The value and number of the company's card redemptions by month, the last 12 months."""
+    months = last_months(today, MONTHS)
+    found = summaries.redemptions_by_month(company_objects(request, Batch), since=months[0])
+    value = MonthSeries.of(months, {month: spent for month, (spent, _n) in found.items()})
+    chart = bar_chart(
+        value.points(_month_label),
+        key="card-activity",
+        title=_("Card spend by month"),
+        fmt=format_cny,
+    )
+    rows = [
+        (
+            row.label,
+            row.text,
+            formats.number_format(found.get(month, (0, 0))[1], 0, force_grouping=True),
+        )
+        for month, row in zip(months, chart.rows, strict=True)
+    ]
+    return CardActivity(chart=chart, rows=rows)
+
+
 def _people(request: HttpRequest) -> dict[str, Any]:
     members = company_objects(request, Membership).only("role")
     roles = Counter(m.role for m in members)
@@ -127,6 +158,7 @@ def dashboard_for(request: HttpRequest) -> Dashboard:
         if board.overdue:
             board.overdue_total = billing_selectors.overdue_balance(invoices, today=today)
         board.spend_chart, board.cards_chart = monthly_charts(request, today=today)
+        board.card_activity = card_activity_chart(request, today=today)
     if can(membership, Action.STATEMENTS_REQUEST):
         board.show_last_statement = True
         board.last_statement = billing_selectors.last_statement(company_objects(request, Statement))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,24 @@ if TYPE_CHECKING:
     from cards.services.orders import RegistrationInput
 
 _counter = itertools.count(1)
+PASSWORD = "correct horse battery staple"
+
+
+@functools.cache
+def password_hash() -> str:
+    """The real hasher's hash of ``PASSWORD``, computed once per test run: the hasher costs about
+    a second per call by design, and test people need not each pay it (signing in still checks
+    the password with the real hasher)."""
+    from django.contrib.auth.hashers import make_password
+
+    return make_password(PASSWORD)
+
+
+def _user(**fields: Any) -> User:
+    user = User.objects.create_user(password=None, **fields)
+    user.password = password_hash()
+    user.save(update_fields=["password"])
+    return user
 
 
 def credit_code(n: int | None = None) -> str:
@@ -45,9 +64,7 @@ def company(
 
 def member(company: Company, role: str, email: str = "") -> User:
     email = email or f"{role}{next(_counter)}@example.com"
-    user = User.objects.filter(email=email).first() or User.objects.create_user(
-        email=email, password="correct horse battery staple", first_name=role.title()
-    )
+    user = User.objects.filter(email=email).first() or _user(email=email, first_name=role.title())
     Membership.objects.create(user=user, company=company, role=role)
     return user
 
@@ -99,11 +116,7 @@ def pricing(company: Company, mode: str, rate: str) -> CompanyPricing:
 
 def operator(email: str = "") -> User:
     """A staff member of the issuer (risk review, credit lines)."""
-    return User.objects.create_user(
-        email=email or f"ops{next(_counter)}@issuer.example",
-        password="correct horse battery staple",
-        is_staff=True,
-    )
+    return _user(email=email or f"ops{next(_counter)}@issuer.example", is_staff=True)
 
 
 def resident_id(first17: str = "11010519491231002") -> str:

@@ -12,11 +12,17 @@ One module per feature; importing this package registers them all:
   export of orders and order lines (it replaces the orders' registration with one that adds it)
 - issuance: batches and their chunks; cards: cards, card transactions, delivery to recipients
 - uploads: order files, and the page where support uploads one for a company
+- card_service: card service by operators (it replaces the cards' registration with one that
+  adds the acts); card_service_requests: the second operator's queue; order_refund: refunds of
+  unused cards to the buyer (it replaces the orders' registration again); settlements: merchant
+  settlements
 - merchants: merchants, their API keys, holds, and failed card look-ups at the merchant API
 """
 
 from __future__ import annotations
 
+from cards.admin.card_service import CardServiceAdmin
+from cards.admin.card_service_requests import CardServiceRequestAdmin
 from cards.admin.cards import (
     CARD_SECRET_FIELDS,
     CardAdmin,
@@ -46,6 +52,7 @@ from cards.admin.order_export import (
     OrderLineResource,
     OrderResource,
 )
+from cards.admin.order_refund import OrderRefundAdmin
 from cards.admin.orders import (
     ORDER_FIELDS,
     REVIEW_PERMISSION,
@@ -56,6 +63,7 @@ from cards.admin.orders import (
     risk_flag_labels,
 )
 from cards.admin.review import ReasonForm, RiskReviewOrderAdmin
+from cards.admin.settlements import MerchantSettlementAdmin
 from cards.admin.uploads import UPLOAD_PERMISSION, OrderUploadAdmin
 
 __all__ = [
@@ -70,6 +78,8 @@ __all__ = [
     "CardProductForm",
     "CardProductImportExportAdmin",
     "CardProductResource",
+    "CardServiceAdmin",
+    "CardServiceRequestAdmin",
     "CardTransactionAdmin",
     "CardTransactionInline",
     "CardTypeWidget",
@@ -79,6 +89,7 @@ __all__ = [
     "MerchantAdmin",
     "MerchantApiKeyAdmin",
     "MerchantLookupFailureAdmin",
+    "MerchantSettlementAdmin",
     "OptionalIntegerWidget",
     "OrderAdmin",
     "OrderAdminBase",
@@ -86,6 +97,7 @@ __all__ = [
     "OrderLineAdmin",
     "OrderLineInline",
     "OrderLineResource",
+    "OrderRefundAdmin",
     "OrderResource",
     "OrderUploadAdmin",
     "PurchaseRegistrationAdmin",

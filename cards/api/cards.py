@@ -1,15 +1,20 @@
-"""Buyer API: issued cards (/api/v1/cards, /api/v1/orders/{number}/cards), without secrets.
+"""Buyer API: issued cards (/api/v1/cards, /api/v1/orders/{number}/cards) without secrets, and
+a card's transactions (/api/v1/cards/{serial}/transactions).
 
-Scoped to the API key's company through ``portal.api.access`` (another company's order is a
-404) and read with the ``orders:read`` scope. Pages are cursors over the serial: no count over a
-million rows, and a page far into a large order costs what the first one does.
+Scoped to the API key's company through ``portal.api.access`` (another company's order or card
+is a 404) and read with the ``orders:read`` scope. Pages are cursors, over the serial for cards
+and over the time for transactions: no count over a million rows, and a page far into a large
+order costs what the first one does.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
+from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -21,7 +26,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from cards.models import Batch, Card, CardStatus, Order
+from cards.api.orders import _date_or_datetime
+from cards.card_history import card_by_serial, card_transactions
+from cards.models import Batch, Card, CardStatus, CardTransaction, Order
 from cards.selectors import (
     CardFilters,
     SerialSearchError,
@@ -29,9 +36,10 @@ from cards.selectors import (
     cards_of_batches,
     serial_range,
 )
-from cards.serializers import CardSerializer
+from cards.serializers import CardSerializer, CardTransactionSerializer
+from portal import days
 from portal.api.access import ApiAccess
-from portal.api.schema import ERROR_RESPONSES
+from portal.api.schema import DATE_OR_DATETIME, ERROR_RESPONSES
 from portal.policy import Action
 
 
@@ -53,7 +61,78 @@ _FILTER_PARAMETERS = [
             "A full 16-digit serial, or its first digits to list every card starting with them."
         ),
     ),
+    OpenApiParameter(
+        "cost_center",
+        OpenApiTypes.STR,
+        description=gettext_lazy(
+            "Only the cards of order lines with this cost center (the whole value, any case)."
+        ),
+    ),
+    OpenApiParameter(
+        "employee_id",
+        OpenApiTypes.STR,
+        description=gettext_lazy(
+            "Only the cards of order lines with this employee ID (the whole value, any case)."
+        ),
+    ),
+    OpenApiParameter(
+        "issued_after",
+        DATE_OR_DATETIME,
+        description=gettext_lazy("Cards issued on or after this date (Asia/Shanghai) or time."),
+    ),
+    OpenApiParameter(
+        "issued_before",
+        DATE_OR_DATETIME,
+        description=gettext_lazy(
+            "Cards issued on or before this date (Asia/Shanghai), or before this time."
+        ),
+    ),
+    OpenApiParameter(
+        "last_activity_after",
+        DATE_OR_DATETIME,
+        description=gettext_lazy(
+            "Cards last used or changed on or after this date (Asia/Shanghai) or time."
+        ),
+    ),
+    OpenApiParameter(
+        "last_activity_before",
+        DATE_OR_DATETIME,
+        description=gettext_lazy(
+            "Cards last used or changed on or before this date (Asia/Shanghai), or before this "
+            "time; cards never used are left out of any date of activity."
+        ),
+    ),
 ]
+
+
+def _day_or_instant(name: str, raw: str) -> datetime.date | datetime.datetime | None:
+    """A filter's value: a day (``2026-03-04``, an Asia/Shanghai day) or an instant. A bare date
+    is a day, never its midnight (``parse_datetime`` would take it for one)."""
+    raw = raw.strip()
+    if len(raw) == len("2026-03-04"):
+        try:
+            day = parse_date(raw)
+        except ValueError:
+            day = None
+        if day is not None:
+            return day
+    return _date_or_datetime(name, raw)
+
+
+def _lower_bound(name: str, raw: str) -> datetime.datetime | None:
+    """An ``..._after`` filter as the first instant it keeps: a day from its 00:00."""
+    value = _day_or_instant(name, raw)
+    if value is None or isinstance(value, datetime.datetime):
+        return value
+    return days.day_start(value)
+
+
+def _upper_bound(name: str, raw: str) -> datetime.datetime | None:
+    """A ``..._before`` filter as the first instant it leaves out: a day keeps all of itself."""
+    value = _day_or_instant(name, raw)
+    if value is None or isinstance(value, datetime.datetime):
+        return value
+    return days.day_end(value)
 
 
 class _CardListBase(ApiAccess, viewsets.GenericViewSet[Card]):
@@ -78,7 +157,20 @@ class _CardListBase(ApiAccess, viewsets.GenericViewSet[Card]):
             serial = serial_range(params.get("serial", ""))
         except SerialSearchError as exc:
             raise ValidationError({"serial": str(exc)}) from exc
-        return CardFilters(status=status_value, serial=serial)
+        return CardFilters(
+            status=status_value,
+            serial=serial,
+            cost_center=params.get("cost_center", "").strip(),
+            employee_id=params.get("employee_id", "").strip(),
+            issued_from=_lower_bound("issued_after", params.get("issued_after", "")),
+            issued_to=_upper_bound("issued_before", params.get("issued_before", "")),
+            activity_from=_lower_bound(
+                "last_activity_after", params.get("last_activity_after", "")
+            ),
+            activity_to=_upper_bound(
+                "last_activity_before", params.get("last_activity_before", "")
+            ),
+        )
 
     def get_queryset(self) -> QuerySet[Card]:
         return cards_of_batches(self.batches(), self.filters())
@@ -141,8 +233,54 @@ class OrderCardViewSet(_CardListBase):
         return super().list(request, *args, **kwargs)
 
 
+class CardTransactionCursorPagination(CursorPagination):
+    """Newest first; ``next`` and ``previous`` links carry an opaque cursor."""
+
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class CardTransactionViewSet(ApiAccess, viewsets.GenericViewSet[CardTransaction]):
+    """The movements of one card of the key's company, found by its serial."""
+
+    policy_actions = {"list": Action.ORDER_READ}
+    serializer_class = CardTransactionSerializer
+    pagination_class = CardTransactionCursorPagination
+
+    def get_queryset(self) -> QuerySet[CardTransaction]:
+        card = card_by_serial(self.company_objects(Batch), self.kwargs["serial"])
+        if card is None:
+            raise Http404
+        return card_transactions(card)
+
+    @extend_schema(
+        summary=gettext_lazy("List a card's transactions, newest first"),
+        parameters=[
+            OpenApiParameter(
+                "serial",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                pattern="^[0-9]{16}$",
+                description=gettext_lazy("The card's 16-digit serial, e.g. 8800000000000011"),
+            ),
+        ],
+        responses={200: CardTransactionSerializer(many=True), **ERROR_RESPONSES},
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        assert page is not None
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
 def register_card_routes(router: SimpleRouter) -> None:
     """Registers this module's API routes."""
+    router.register(
+        r"cards/(?P<serial>[0-9]{16})/transactions",
+        CardTransactionViewSet,
+        basename="api-card-transaction",
+    )
     router.register("cards", CardViewSet, basename="api-card")
     router.register(
         r"orders/(?P<number>[A-Za-z0-9-]+)/cards", OrderCardViewSet, basename="api-order-card"

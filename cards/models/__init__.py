@@ -1,6 +1,8 @@
 """The cards app's models: the catalog and orders (``ordering``), batches and cards
-(``issuance``), merchants and holds (``spend``)."""
+(``issuance``), merchants and holds (``spend``), card service requests and merchant settlements
+(``card_service``)."""
 
+from cards.models.card_service import CardServiceRequest, MerchantSettlement
 from cards.models.delivery import CodeDownload, DeliveryStatus, RecipientDelivery
 from cards.models.issuance import (
     Batch,
@@ -52,6 +54,7 @@ __all__ = [
     "Card",
     "CardHold",
     "CardProduct",
+    "CardServiceRequest",
     "CardStatus",
     "CardTransaction",
     "CardType",
@@ -65,6 +68,7 @@ __all__ = [
     "Merchant",
     "MerchantApiKey",
     "MerchantLookupFailure",
+    "MerchantSettlement",
     "MerchantStatus",
     "Order",
     "OrderLine",

@@ -1,7 +1,7 @@
 """The API's shapes of cards, by feature: the catalog and orders (``orders``), issued cards
 (``cards``) and order files (``uploads``)."""
 
-from cards.serializers.cards import CardSerializer
+from cards.serializers.cards import CardSerializer, CardTransactionSerializer
 from cards.serializers.orders import (
     ORDER_DETAIL_MAX_LINES,
     OrderCreateSerializer,
@@ -26,6 +26,7 @@ from cards.serializers.uploads import (
 __all__ = [
     "ORDER_DETAIL_MAX_LINES",
     "CardSerializer",
+    "CardTransactionSerializer",
     "OrderCreateSerializer",
     "OrderDetailSerializer",
     "OrderLineInputSerializer",

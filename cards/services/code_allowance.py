@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from cards.models import CodeDownload, DeliveryMethod, Order, OrderStatus
+from cards.models import Card, CodeDownload, DeliveryMethod, Order, OrderStatus
 
 DOWNLOADABLE_STATUSES = (OrderStatus.FULFILLED, OrderStatus.DELIVERED)
 
@@ -60,15 +60,17 @@ def code_download_allowance(order: Order) -> DownloadAllowance:
     downloads = list(
         CodeDownload.objects.filter(order=order).select_related("user").order_by("created_at", "id")
     )
-    return DownloadAllowance(limit=settings.CODE_DOWNLOAD_LIMIT, downloads=downloads)
+    # Each card reissued or exchanged in the order (a new code in the file) allows one more.
+    reissued = Card.objects.filter(batch__order=order, reissued_from__isnull=False).count()
+    return DownloadAllowance(limit=settings.CODE_DOWNLOAD_LIMIT + reissued, downloads=downloads)
 
 
 def code_download_exhausted_message(order: Order, allowance: DownloadAllowance) -> str:
     """Why no download is left: how many, the most allowed, and who downloaded when."""
-    return _limit_message(order, allowance.downloads)
+    return _limit_message(order, allowance.downloads, allowance.limit)
 
 
-def _limit_message(order: Order, earlier: list[CodeDownload]) -> str:
+def _limit_message(order: Order, earlier: list[CodeDownload], limit: int) -> str:
     who = "; ".join(
         _("%(who)s on %(when)s")
         % {
@@ -84,6 +86,6 @@ def _limit_message(order: Order, earlier: list[CodeDownload]) -> str:
     ) % {
         "number": order.number,
         "count": len(earlier),
-        "limit": settings.CODE_DOWNLOAD_LIMIT,
+        "limit": limit,
         "who": who,
     }

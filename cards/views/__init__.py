@@ -2,7 +2,8 @@
 order page with its actions, issued cards and progress, delivery by file, delivery to recipients
 and order files. ``cards/urls.py`` routes to the names re-exported here."""
 
-from cards.views.cards import card_list, order_cards, order_progress
+from cards.views.cardholder import recipient_balance
+from cards.views.cards import card_detail, card_list, order_cards, order_progress
 from cards.views.delivery import code_archive, code_download
 from cards.views.lists import approvals, catalog, order_export, order_list
 from cards.views.order_form import order_create_view, order_edit
@@ -33,6 +34,7 @@ from cards.views.uploads import (
 
 __all__ = [
     "approvals",
+    "card_detail",
     "card_list",
     "catalog",
     "code_archive",
@@ -50,6 +52,7 @@ __all__ = [
     "order_progress",
     "order_reject_view",
     "order_submit_view",
+    "recipient_balance",
     "recipient_card",
     "recipient_change",
     "recipient_link",

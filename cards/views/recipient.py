@@ -1,5 +1,6 @@
 """Delivery to recipients: the recipient's one-time link page (no account), and the buyer's
-resend and change-of-recipient actions on the order page.
+resend and change-of-recipient actions on the order page. The card's balance page behind the
+same link is ``cards.views.cardholder``.
 
 The link ``/r/<token>/`` is answered with a redirect to ``/r/`` after the token's digest is put
 in the session, so the token does not stay in the address bar, the history or a Referer header.
@@ -84,16 +85,31 @@ def recipient_link(request: HttpRequest, token: str) -> HttpResponse:
     return _private(redirect("cards:recipient_card"))
 
 
+def session_link_digest(request: HttpRequest) -> bytes:
+    """The digest of the link this session opened, or nothing."""
+    try:
+        return bytes.fromhex(request.session.get(SESSION_KEY) or "")
+    except (TypeError, ValueError):
+        return b""
+
+
+def _balance_only(digest: bytes) -> bool:
+    """Whether a link past its time for the card page still opens the balance page (its code
+    was shown)."""
+    try:
+        recipients.link_balance(digest=digest)
+    except recipients.LinkInvalid:
+        return False
+    return True
+
+
 @require_http_methods(["GET", "POST"])
 def recipient_card(request: HttpRequest) -> HttpResponse:
-    """The card behind the session's link: its details, and on POST its code, once."""
+    """The card behind the session's link: its details, and on POST its code, once. A link
+    that now opens only the balance page goes there."""
     if _blocked(request):
         return _too_many(request)
-    digest_hex = request.session.get(SESSION_KEY) or ""
-    try:
-        digest = bytes.fromhex(digest_hex)
-    except ValueError:
-        digest = b""
+    digest = session_link_digest(request)
     if not digest:
         return _invalid(request)
     code = None
@@ -104,6 +120,8 @@ def recipient_card(request: HttpRequest) -> HttpResponse:
         else:
             delivery = recipients.link_open(digest=digest)
     except recipients.LinkInvalid:
+        if _balance_only(digest):
+            return _private(redirect("cards:recipient_balance"))
         request.session.pop(SESSION_KEY, None)
         _count_failure(request)
         return _invalid(request)

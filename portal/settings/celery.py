@@ -78,3 +78,9 @@ CELERY_BEAT_SCHEDULE["receivables-daily"] = {
     "task": "billing.tasks.receivables_daily",
     "schedule": _crontab(minute=0, hour=6),
 }
+# Merchant settlements of the days before (cards/services/settlement.py), at 01:00 once the
+# day's last redemptions have committed.
+CELERY_BEAT_SCHEDULE["merchant-settlements-nightly"] = {
+    "task": "cards.tasks.merchant_settlements_nightly",
+    "schedule": _crontab(minute=0, hour=1),
+}

@@ -65,3 +65,22 @@ PLATFORM_CREDIT_CODE = env.str("PLATFORM_CREDIT_CODE", default="91310000MA1K4ECP
 PLATFORM_BANK_NAME = env.str("PLATFORM_BANK_NAME", default="招商银行上海分行营业部")
 PLATFORM_BANK_ACCOUNT_NAME = env.str("PLATFORM_BANK_ACCOUNT_NAME", default=PLATFORM_LEGAL_NAME)
 PLATFORM_BANK_ACCOUNT = env.str("PLATFORM_BANK_ACCOUNT", default="1219 0000 0000 0000 0001")
+
+# --- Card service and merchant settlement (cards/services/card_service/, .../settlement.py) ---
+# A void, a reissue or an exchange of a card holding more than this waits for a second operator.
+CARD_SERVICE_SECOND_OPERATOR_ABOVE = Decimal(
+    env.str("CARD_SERVICE_SECOND_OPERATOR_ABOVE", default="1000.00")
+)
+# The nightly settlement run computes the days up to yesterday this far back (a missed run is
+# caught up; a paid settlement is never recomputed).
+MERCHANT_SETTLEMENT_CATCH_UP_DAYS = env.int("MERCHANT_SETTLEMENT_CATCH_UP_DAYS", default=3)
+
+# --- The cardholder's balance page (issue 15, buyer15) --------------------------------------------
+
+# Once its code was shown, a recipient's link keeps opening the card's balance page (never the
+# code again) for this many days after that: by default the shortest validity of a bearer card.
+RECIPIENT_BALANCE_DAYS = env.int("RECIPIENT_BALANCE_DAYS", default=3 * 365 + 1)
+# Requests to the balance page per window, per link and per client address (then 429).
+CARDHOLDER_BALANCE_PER_LINK = env.int("CARDHOLDER_BALANCE_PER_LINK", default=30)
+CARDHOLDER_BALANCE_PER_IP = env.int("CARDHOLDER_BALANCE_PER_IP", default=120)
+CARDHOLDER_BALANCE_WINDOW_SECONDS = env.int("CARDHOLDER_BALANCE_WINDOW_SECONDS", default=15 * 60)

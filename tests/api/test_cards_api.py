@@ -32,6 +32,9 @@ FIELDS = {
     "order",
     "line",
     "recipient_name",
+    "last_activity_at",
+    "employee_id",
+    "cost_center",
 }
 
 

@@ -27,6 +27,13 @@ from portal.services.companies import company_create
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Settings) -> None:
+    """These tests sign in hundreds of times; what they check (lockouts, resets, second factors)
+    does not depend on the hasher, which costs about a second per password by design."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 PASSWORD = "Correct-Horse-Battery-42"
 NEW_PASSWORD = "Fresh-Lantern-Meadow-77"
 CREDIT_CODE = "91350100M000100Y43"

@@ -42,6 +42,7 @@ OWNER_SECTIONS = (
     "dash-credit",
     "dash-spend",
     "dash-cards-issued",
+    "dash-card-activity",
 )
 
 
@@ -137,6 +138,7 @@ def upload(shop: Shop, status: str, name: str) -> OrderUpload:
                 "dash-credit",
                 "dash-spend",
                 "dash-cards-issued",
+                "dash-card-activity",
             },
         ),
         (Role.APPROVER, {"dash-approvals", "dash-recent-orders", "dash-counts", "dash-credit"}),
@@ -339,7 +341,13 @@ def test_a_new_company_gets_an_empty_state_in_every_list(client: Client) -> None
 
     page = client.get(reverse("portal:dashboard")).text
 
-    for name in (*NOW_SECTIONS, "dash-recent-orders", "dash-spend", "dash-cards-issued"):
+    for name in (
+        *NOW_SECTIONS,
+        "dash-recent-orders",
+        "dash-spend",
+        "dash-cards-issued",
+        "dash-card-activity",
+    ):
         assert 'data-testid="empty-state"' in section(page, name), name
     assert "No credit terms" in section(page, "dash-credit")
 

@@ -12,6 +12,7 @@ from typing import IO, Any
 from django.db import connections
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from billing.models import StatementFile
 from billing.money import format_cny
@@ -50,9 +51,11 @@ def _summary_rows(content: _Content) -> list[list[Any]]:
             [],
             [_("Cards issued"), cards["issued_count"], Decimal(cards["issued_value"])],
             [_("Redeemed"), cards["redeemed_count"], Decimal(cards["redeemed_value"])],
+            [_("Refunded"), cards["refunded_count"], Decimal(cards["refunded_value"])],
             [_("Expired"), "", Decimal(cards["expired_value"])],
             [_("Outstanding at the period end"), "", Decimal(cards["outstanding_value"])],
         ]
+        rows += _card_spend_rows(cards.get("spend_by_month") or [])
     rows += [[], [_("Date"), _("Type"), _("Document"), _("Debit"), _("Credit"), _("Balance")]]
     rows += [
         [
@@ -66,6 +69,33 @@ def _summary_rows(content: _Content) -> list[list[Any]]:
         for line in content.lines
     ]
     return rows
+
+
+def _card_spend_rows(months: list[dict[str, Any]]) -> list[list[Any]]:
+    """Card spend by month (redemptions and refunds of the company's cards), under its header;
+    nothing when the period has none."""
+    if not months:
+        return []
+    return [
+        [],
+        [
+            _("Card spend by month"),
+            _("Redemptions"),
+            _("Redeemed"),
+            pgettext("count of card refunds", "Refunds"),
+            _("Refunded"),
+        ],
+        *(
+            [
+                month["month"],
+                month["redeemed_count"],
+                Decimal(month["redeemed_value"]),
+                month["refunded_count"],
+                Decimal(month["refunded_value"]),
+            ]
+            for month in months
+        ),
+    ]
 
 
 def _write_csv(content: _Content, path: Path) -> None:
@@ -192,7 +222,15 @@ def _write_pdf(content: _Content, path: Path) -> None:
             "cards": {
                 key: (format_cny(Decimal(value)) if key.endswith("_value") else value)
                 for key, value in (s.get("cards") or {}).items()
+                if key != "spend_by_month"
             },
+            "card_spend": [
+                {
+                    key: (format_cny(Decimal(value)) if key.endswith("_value") else value)
+                    for key, value in month.items()
+                }
+                for month in (s.get("cards") or {}).get("spend_by_month") or []
+            ],
             "issued_on": timezone.localdate(),
             "period_chart": period_chart(s),
         },

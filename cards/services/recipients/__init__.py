@@ -10,9 +10,11 @@ The send task acts only on a pending row it holds locked, and leaves it ``sent``
 recipient clears the stored digest at once: the old link is dead before the new one exists.
 
 The recipient's page takes the token from the link into the session (as its digest) and shows
-the code once, under the delivery's row lock, so two simultaneous clicks show it once.
+the code once, under the delivery's row lock, so two simultaneous clicks show it once. The same
+link opens the card's balance page (``balance``), which never shows the code.
 """
 
+from .balance import link_balance
 from .base import (
     CREATE_BATCH,
     RECIPIENT_ACTOR_LABEL,
@@ -44,6 +46,7 @@ __all__ = [
     "delivery_record_failure",
     "delivery_resend",
     "delivery_send",
+    "link_balance",
     "link_open",
     "link_reveal",
     "mask_email",

@@ -25,7 +25,7 @@ def sqlite_card_transactions_append_only(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cards', '0011_card_spend'),
+        ('cards', '0012_service15_card_service'),
     ]
 
     operations = [
