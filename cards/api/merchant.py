@@ -39,8 +39,8 @@ from cards.serializers.merchant import (
     BalanceRequestSerializer,
     BalanceSerializer,
     CaptureRequestSerializer,
-    CardTransactionSerializer,
     HoldSerializer,
+    MerchantTransactionSerializer,
     RefundRequestSerializer,
     SpendRequestSerializer,
     balance_body,
@@ -118,7 +118,7 @@ def _transaction_response(result: spend.SpendResult | Response) -> Response:
         return result
     headers = {REPLAYED_HEADER: "true"} if result.replayed else {}
     return Response(
-        CardTransactionSerializer(result.transaction).data,
+        MerchantTransactionSerializer(result.transaction).data,
         status=status.HTTP_201_CREATED,
         headers=headers,
     )
@@ -229,7 +229,9 @@ class RedemptionCreateView(MerchantView):
         request=SpendRequestSerializer,
         parameters=[IDEMPOTENCY_KEY_REQUIRED, _RETRY_AFTER],
         responses=_responses(
-            {201: CardTransactionSerializer}, lookup=True, more={409: _INSUFFICIENT, 422: _REUSED}
+            {201: MerchantTransactionSerializer},
+            lookup=True,
+            more={409: _INSUFFICIENT, 422: _REUSED},
         ),
     )
     def post(self, request: Request) -> Response:
@@ -257,7 +259,7 @@ class RedemptionVoidView(MerchantView):
         summary=gettext_lazy("Void a redemption (the same day, by the merchant that made it)"),
         request=None,
         parameters=[_object_id("id"), IDEMPOTENCY_KEY_REQUIRED, _RETRY_AFTER],
-        responses=_responses({201: CardTransactionSerializer}, more={422: _REUSED}),
+        responses=_responses({201: MerchantTransactionSerializer}, more={422: _REUSED}),
     )
     def post(self, request: Request, id: uuid.UUID) -> Response:
         key_value = idempotency_key(request, required=True)
@@ -278,7 +280,7 @@ class RefundCreateView(MerchantView):
         summary=gettext_lazy("Refund part or all of a redemption to its card"),
         request=RefundRequestSerializer,
         parameters=[IDEMPOTENCY_KEY_REQUIRED, _RETRY_AFTER],
-        responses=_responses({201: CardTransactionSerializer}, more={422: _REUSED}),
+        responses=_responses({201: MerchantTransactionSerializer}, more={422: _REUSED}),
     )
     def post(self, request: Request) -> Response:
         key_value = idempotency_key(request, required=True)
@@ -338,7 +340,7 @@ class HoldCaptureView(MerchantView):
         summary=gettext_lazy("Capture a hold, all or part (the rest is released)"),
         request=CaptureRequestSerializer,
         parameters=[_object_id("id"), IDEMPOTENCY_KEY_REQUIRED, _RETRY_AFTER],
-        responses=_responses({201: CardTransactionSerializer}, more={422: _REUSED}),
+        responses=_responses({201: MerchantTransactionSerializer}, more={422: _REUSED}),
     )
     def post(self, request: Request, id: uuid.UUID) -> Response:
         key_value = idempotency_key(request, required=True)

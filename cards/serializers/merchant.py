@@ -104,7 +104,7 @@ def balance_body(card: Any) -> dict[str, Any]:
     ).data
 
 
-class CardTransactionSerializer(serializers.Serializer[CardTransaction]):
+class MerchantTransactionSerializer(serializers.Serializer[CardTransaction]):
     """A redemption, a refund or a voided redemption."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
@@ -181,8 +181,8 @@ __all__ = [
     "BalanceRequestSerializer",
     "BalanceSerializer",
     "CaptureRequestSerializer",
-    "CardTransactionSerializer",
     "HoldSerializer",
+    "MerchantTransactionSerializer",
     "RefundRequestSerializer",
     "SpendRequestSerializer",
     "balance_body",
