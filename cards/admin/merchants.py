@@ -66,7 +66,7 @@ class MerchantApiKeyInline(ReadOnlyInline):
     model = MerchantApiKey
     fields = [
         "name",
-        "prefix",
+        "prefix_display",
         "scopes_display",
         "created_at",
         "last_used_at",
@@ -79,6 +79,10 @@ class MerchantApiKeyInline(ReadOnlyInline):
     @admin.display(description=_("scopes"))
     def scopes_display(self, obj: MerchantApiKey) -> str:
         return scope_labels(obj)
+
+    @admin.display(description=_("key prefix"))
+    def prefix_display(self, obj: MerchantApiKey) -> str:
+        return f"{obj.shown_prefix}…"
 
 
 @admin.register(Merchant)
@@ -183,7 +187,7 @@ class MerchantApiKeyAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("key prefix"), ordering="prefix")
     def prefix_display(self, obj: MerchantApiKey) -> str:
-        return f"ecm_{obj.prefix}_…"
+        return f"{obj.shown_prefix}…"
 
     @admin.display(description=_("state"))
     def state(self, obj: MerchantApiKey) -> str:
@@ -295,7 +299,7 @@ class MerchantApiKeyAdmin(ReadOnlyAdmin):
             self.message_user(
                 request,
                 gettext("Key %(prefix)s of %(merchant)s is revoked; it no longer works.")
-                % {"prefix": key.prefix, "merchant": key.merchant.name},
+                % {"prefix": key.shown_prefix, "merchant": key.merchant.name},
                 messages.SUCCESS,
             )
             return HttpResponseRedirect(reverse("admin:cards_merchantapikey_change", args=[key.pk]))
@@ -321,7 +325,7 @@ class MerchantApiKeyAdmin(ReadOnlyAdmin):
                 self.message_user(
                     request,
                     gettext("Key %(prefix)s of %(merchant)s works again.")
-                    % {"prefix": key.prefix, "merchant": key.merchant.name},
+                    % {"prefix": key.shown_prefix, "merchant": key.merchant.name},
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(
@@ -368,7 +372,7 @@ class MerchantLookupFailureAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("API key"), ordering="key__prefix")
     def key_prefix(self, obj: MerchantLookupFailure) -> str:
-        return f"ecm_{obj.key.prefix}_…"
+        return f"{obj.key.shown_prefix}…"
 
 
 @admin.register(CardHold)

@@ -77,7 +77,12 @@ class MerchantApiKey(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.merchant} {self.prefix}…"
+        return f"{self.merchant} {self.shown_prefix}…"
+
+    @property
+    def shown_prefix(self) -> str:
+        """How a key is named where its secret is not shown: ``ecm_<prefix>_``."""
+        return f"ecm_{self.prefix}_"
 
 
 class HoldStatus(models.TextChoices):
