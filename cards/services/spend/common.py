@@ -19,7 +19,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from billing.models import Account
-from billing.money import ZERO, format_cny
+from billing.money import CENT, ZERO, format_cny
 from billing.services.ledger import account_get, journal_post
 from cards import codes
 from cards.models import CardStatus, CardTransaction, Merchant
@@ -108,9 +108,16 @@ def replay_transaction(*, stored: str, digest: str) -> SpendResult | None:
 
 
 def positive_amount(amount: Decimal) -> Decimal:
+    """An amount in cents, more than 0.00, in one written form (100 and 100.00 are the same
+    request)."""
     if amount <= ZERO:
         raise DomainError({"amount": [_("The amount must be more than 0.00.")]}, code="min_value")
-    return amount
+    if amount != amount.quantize(CENT):
+        raise DomainError(
+            {"amount": [_("The amount must be in cents: at most 2 decimal places.")]},
+            code="decimals",
+        )
+    return amount.quantize(CENT)
 
 
 def liability_account(card_status: str) -> Account:

@@ -19,7 +19,9 @@ from billing.services.ledger import account_balance, account_get
 from cards.audit import SpendAction
 from cards.models import Card, CardStatus, CardTransaction
 from cards.services import card_movements
+from cards.services.spend import redemption_create
 from portal import days
+from portal.errors import DomainError
 from portal.models import AuditEvent
 from tests.cards.spend.helpers import (
     REDEMPTIONS,
@@ -310,3 +312,32 @@ def test_a_void_is_allowed_until_the_end_of_the_redemptions_day_in_shanghai(
     with mock.patch.object(card_movements.timezone, "now", return_value=timezone.now()):
         recent = api.redeem(card.code, "100.00").json()["id"]
     assert api.post(void_path(recent), idempotency_key="recent").status_code == 201
+
+
+# --- In-process, as a benchmark calls it ---------------------------------------------------------
+
+
+def test_the_services_run_without_http_and_one_amount_is_one_request(card) -> None:
+    key, _plaintext = merchant_key()
+    first = redemption_create(
+        key=key, code=card.code, amount=Decimal("100"), merchant_reference="R", idempotency_key="k"
+    )
+    again = redemption_create(
+        key=key,
+        code=card.code.lower(),
+        amount=Decimal("100.00"),
+        merchant_reference="R",
+        idempotency_key="k",
+    )
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.transaction.pk == first.transaction.pk
+    with pytest.raises(DomainError) as refused:
+        redemption_create(
+            key=key,
+            code=card.code,
+            amount=Decimal("1.005"),
+            merchant_reference="R",
+            idempotency_key="k2",
+        )
+    assert refused.value.code == "decimals"
+    assert card.refresh().balance == Decimal("900.00")
