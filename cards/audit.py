@@ -28,3 +28,24 @@ class CardsAction(models.TextChoices):
 
 
 register_audit_actions(CardsAction)
+
+
+class SpendAction(models.TextChoices):
+    """Merchants, their keys, and card spend through the merchant API."""
+
+    MERCHANT_CREATED = "merchant.created", _("Added a merchant")
+    MERCHANT_EDITED = "merchant.edited", _("Changed a merchant")
+    MERCHANT_KEY_CREATED = "merchant_key.created", _("Created a merchant API key")
+    MERCHANT_KEY_REVOKED = "merchant_key.revoked", _("Revoked a merchant API key")
+    MERCHANT_KEY_FROZEN = "merchant_key.frozen", _("Froze a merchant API key")
+    MERCHANT_KEY_UNFROZEN = "merchant_key.unfrozen", _("Unfroze a merchant API key")
+    CARD_REDEEMED = "card.redeemed", _("Card redeemed at a merchant")
+    CARD_REFUNDED = "card.refunded", _("Merchant refunded to a card")
+    REDEMPTION_VOIDED = "card.redemption_voided", _("Merchant voided a redemption")
+    HOLD_CREATED = "card.hold_created", _("Merchant put a hold on a card")
+    HOLD_CAPTURED = "card.hold_captured", _("Merchant captured a hold")
+    HOLD_RELEASED = "card.hold_released", _("Merchant released a hold")
+    HOLD_EXPIRED = "card.hold_expired", _("A hold expired")
+
+
+register_audit_actions(SpendAction)

@@ -172,13 +172,19 @@ def legacy_check_symbol(symbols: str) -> str:
     return LEGACY_CHECK_SYMBOLS[value % 37]
 
 
+def typed_symbols(typed: str) -> str:
+    """What a person typed, upper case, without spaces and hyphens, with I/L read as 1 and O as
+    0: the symbols ``normalize_code`` checks (and the merchant API's limits group by)."""
+    return typed.upper().translate(_TYPED)
+
+
 def normalize_code(typed: str) -> str:
     """The canonical 25-symbol form of a typed code, or InvalidCode. No database is involved.
 
     A code passes if its last symbol is either its GF(32) check (new codes) or its mod-37 check
     (codes issued before): the check only filters typos, the digest look-up decides (module
     docstring, docs/codes.md)."""
-    text = typed.upper().translate(_TYPED)
+    text = typed_symbols(typed)
     if len(text) != CODE_LENGTH:
         raise InvalidCode("length")
     body, check = text[:CODE_SYMBOLS], text[CODE_SYMBOLS]

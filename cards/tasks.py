@@ -220,3 +220,29 @@ def expiry_notice_send(notice_id: int) -> str:
     from cards.services.expiry import expiry_notice_notify
 
     return expiry_notice_notify(notice_id=notice_id)
+
+
+# --- Card spend at merchants (cards/services/spend/) ---------------------------------------------
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    max_retries=8,
+)
+def merchant_key_frozen_alert(key_id: int) -> str:
+    """Tell the operators that the merchant API froze a key (a burst of failures or a canary)."""
+    from cards.services.spend.keys import merchant_key_frozen_notify
+
+    return merchant_key_frozen_notify(key_id=key_id)
+
+
+@shared_task(acks_late=True)
+def merchant_holds_expire() -> int:
+    """Release the merchant holds past their end (Celery beat, every
+    ``MERCHANT_HOLD_SWEEP_SECONDS``). Idempotent."""
+    from cards.services.spend.holds import holds_expire
+
+    return holds_expire()

@@ -17,6 +17,7 @@ One module per feature; importing this package registers them all:
   unused cards to the buyer (it replaces the orders' registration again); settlements: merchant
   settlements
 - expiry: expired cards and their reactivation, breakage decisions and their report
+- merchants: merchants, their API keys, holds, and failed card look-ups at the merchant API
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ from cards.admin.import_ import (
     OptionalIntegerWidget,
 )
 from cards.admin.issuance import BatchAdmin, ChunkInline
+from cards.admin.merchants import (
+    CardHoldAdmin,
+    MerchantAdmin,
+    MerchantApiKeyAdmin,
+    MerchantLookupFailureAdmin,
+)
 from cards.admin.order_export import (
     OrderExportAdmin,
     OrderLineAdmin,
@@ -79,6 +86,7 @@ __all__ = [
     "BreakageReverseForm",
     "BreakageReviewForm",
     "CardAdmin",
+    "CardHoldAdmin",
     "CardProductAdmin",
     "CardProductForm",
     "CardProductImportExportAdmin",
@@ -92,6 +100,9 @@ __all__ = [
     "EstimatedCountPaginator",
     "ExpiredCardAdmin",
     "FaceValuesWidget",
+    "MerchantAdmin",
+    "MerchantApiKeyAdmin",
+    "MerchantLookupFailureAdmin",
     "MerchantSettlementAdmin",
     "OptionalIntegerWidget",
     "OrderAdmin",

@@ -41,7 +41,15 @@ from cards.models.ordering import (
     bearer_validity_rule,
     face_value_cap_rule,
 )
-from cards.models.spend import CardHold, HoldStatus, Merchant, MerchantApiKey, MerchantStatus
+from cards.models.spend import (
+    CardHold,
+    HoldStatus,
+    LookupFailureReason,
+    Merchant,
+    MerchantApiKey,
+    MerchantLookupFailure,
+    MerchantStatus,
+)
 from cards.models.uploads import OrderUpload, UploadStatus
 
 __all__ = [
@@ -72,8 +80,10 @@ __all__ = [
     "ExpiryNotice",
     "ExpiryNoticeCard",
     "HoldStatus",
+    "LookupFailureReason",
     "Merchant",
     "MerchantApiKey",
+    "MerchantLookupFailure",
     "MerchantSettlement",
     "MerchantStatus",
     "Order",

@@ -201,6 +201,8 @@ class CardTransaction(models.Model):
         REISSUE_OUT = "reissue_out", _("Moved to a new card")
         REISSUE_IN = "reissue_in", _("Moved from a lost card")
 
+    # The id the merchant API shows (a redemption's id); empty on rows written before it existed.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, null=True, editable=False)
     card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="transactions")
     merchant = models.ForeignKey(
         "cards.Merchant",

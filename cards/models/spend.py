@@ -77,7 +77,12 @@ class MerchantApiKey(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.merchant} {self.prefix}…"
+        return f"{self.merchant} {self.shown_prefix}…"
+
+    @property
+    def shown_prefix(self) -> str:
+        """How a key is named where its secret is not shown: ``ecm_<prefix>_``."""
+        return f"ecm_{self.prefix}_"
 
 
 class HoldStatus(models.TextChoices):
@@ -126,4 +131,58 @@ class CardHold(models.Model):
         indexes = [models.Index(fields=["status", "expires_at"], name="hold_status_expires")]
 
     def __str__(self) -> str:
-        return f"{self.card} {self.amount} {self.status}"
+        return f"{self.card} {self.amount} {self.get_status_display()}"
+
+
+class LookupFailureReason(models.TextChoices):
+    """Why a code found no usable card. Kept for operators only: the merchant API answers every
+    one of them the same way."""
+
+    MALFORMED = "malformed", _("Not a code (empty, or far too long)")
+    FOREIGN = "foreign", _("Not our code format (wrong length or symbols)")
+    CHECK = "check", _("Wrong check symbol (a typo)")
+    UNKNOWN = "unknown", _("No card has this code")
+    FROZEN = "frozen", _("The card is frozen")
+    VOIDED = "voided", _("The card is voided")
+    EXPIRED = "expired", _("The card has expired")
+    CANARY = "canary", _("A canary card (never sold): the key was frozen")
+
+
+class MerchantLookupFailure(models.Model):
+    """One failed card look-up at the merchant API, with its real reason. Never the code: at most
+    the first digits of the serial of the card it found. Append-only."""
+
+    class Endpoint(models.TextChoices):
+        BALANCE = "balance", _("Balance check")
+        REDEEM = "redeem", _("Redemption")
+        HOLD = "hold", _("Hold")
+
+    key = models.ForeignKey(
+        MerchantApiKey,
+        on_delete=models.PROTECT,
+        related_name="lookup_failures",
+        verbose_name=_("API key"),
+    )
+    merchant = models.ForeignKey(
+        Merchant,
+        on_delete=models.PROTECT,
+        related_name="lookup_failures",
+        verbose_name=_("merchant"),
+    )
+    client_ip = models.GenericIPAddressField(_("client address"), null=True, blank=True)
+    endpoint = models.CharField(_("request"), max_length=16, choices=Endpoint.choices)
+    reason = models.CharField(_("reason"), max_length=16, choices=LookupFailureReason.choices)
+    serial_prefix = models.CharField(_("serial prefix"), max_length=16, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("failed card look-up")
+        verbose_name_plural = _("failed card look-ups")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at"], name="lookupfail_created"),
+            models.Index(fields=["merchant", "-created_at"], name="lookupfail_merchant_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant} {self.get_reason_display()}"

@@ -31,6 +31,7 @@ register_statement_routes(router)  # billing/api/statements.py: /statements
 
 urlpatterns = [
     path("v1/", include(router.urls)),
+    path("v1/merchant/", include("cards.api.merchant")),  # the merchant API (merchant keys)
     path("schema/", api_schema_view(), name="api-schema"),
     path("docs/", api_docs_view(), name="api-docs"),
     # Without their slash, as Django's APPEND_SLASH would (every other /api/ path is caught by

@@ -18,8 +18,11 @@ from django.utils import timezone
 
 from billing.services.invoices import InvoiceLineData, invoice_issue
 from billing.services.payments import payment_record
+from cards.models import MerchantLookupFailure
+from cards.services.spend import merchant_key_freeze
 from portal.models import User
 from tests import factories
+from tests.cards.spend.helpers import merchant, merchant_key
 from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -137,6 +140,13 @@ def some_of_everything() -> None:
         actor=None,
     )
     assert invoice.allocations.exists()
+    # A merchant whose key the merchant API froze after a failed look-up (cards/admin/merchants).
+    shop = merchant()
+    key, _plaintext = merchant_key(shop)
+    MerchantLookupFailure.objects.create(
+        key=key, merchant=shop, client_ip="203.0.113.9", endpoint="balance", reason="check"
+    )
+    merchant_key_freeze(key_id=key.pk, reason="failure-burst")
     AccessAttempt.objects.create(
         username="someone@example.com",
         ip_address="127.0.0.1",
@@ -167,6 +177,8 @@ def admin_pages(client: Client) -> list[str]:
         first = model._default_manager.order_by("pk").first()
         if first is not None:
             urls.append(f"{base}{first.pk}/change/")
+            if meta.model_name == "merchantapikey":
+                urls += [f"{base}{first.pk}/revoke/", f"{base}{first.pk}/unfreeze/"]
         del model_admin
     return urls
 
