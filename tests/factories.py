@@ -19,11 +19,18 @@ _counter = itertools.count(1)
 PASSWORD = "correct horse battery staple"
 
 
-@functools.cache
 def password_hash() -> str:
-    """The real hasher's hash of ``PASSWORD``, computed once per test run: the hasher costs about
-    a second per call by design, and test people need not each pay it (signing in still checks
-    the password with the real hasher)."""
+    """The hash of ``PASSWORD`` by the hasher the settings name first, computed once per run and
+    hasher: the real one costs about a second per call by design, and test people need not each
+    pay it (signing in still checks the password with that hasher). Keyed by the hashers because
+    some tests sign in with a fast one, and a hash is only checked by the hasher that made it."""
+    from django.conf import settings
+
+    return _password_hash(tuple(settings.PASSWORD_HASHERS))
+
+
+@functools.cache
+def _password_hash(hashers: tuple[str, ...]) -> str:
     from django.contrib.auth.hashers import make_password
 
     return make_password(PASSWORD)

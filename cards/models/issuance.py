@@ -176,6 +176,14 @@ class Card(models.Model):
                 name="card_held_within_balance",
             ),
         ]
+        indexes = [
+            # The daily expiry finds the cards due without reading the whole table.
+            models.Index(
+                fields=["expires_at"],
+                condition=models.Q(status__in=["active", "depleted"], expires_at__isnull=False),
+                name="card_expiring",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.serial_display} ···{self.last4}"
