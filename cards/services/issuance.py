@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 # Cards generated and written to the COPY stream at a time: PostgreSQL loads one block while the
 # worker generates the next, and a worker holds one block's rows, whatever the chunk size.
 COPY_BLOCK = 2_000
+# Canary cards per batch at most, whatever ISSUANCE_CANARIES_PER_BATCH says: a trip wire needs a
+# few, and a mistyped setting must not stop batches from being finalised.
+MAX_CANARIES_PER_BATCH = 100
 
 
 def add_months(moment: datetime.datetime, months: int) -> datetime.datetime:
@@ -313,7 +316,7 @@ def batch_canaries_create(*, batch_id: int) -> int:
     makes none; a rolled-back attempt leaves it 0 for the next. The transaction is short (two
     rows locked: the batch and the serial counter, in that order) and runs before the
     finaliser's own."""
-    wanted = settings.ISSUANCE_CANARIES_PER_BATCH
+    wanted = min(settings.ISSUANCE_CANARIES_PER_BATCH, MAX_CANARIES_PER_BATCH)
     if wanted <= 0:
         return 0
     with transaction.atomic():

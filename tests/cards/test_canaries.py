@@ -224,6 +224,17 @@ def test_with_the_setting_at_zero_no_canary_is_made(settings: Settings) -> None:
     assert not AuditEvent.objects.filter(action=CardsAction.BATCH_CANARIES_CREATED).exists()
 
 
+def test_a_mistyped_setting_makes_at_most_the_cap_and_the_batch_is_still_finalised(
+    settings: Settings,
+) -> None:
+    settings.ISSUANCE_CHUNK_SIZE = 2
+    settings.ISSUANCE_CANARIES_PER_BATCH = 100_000
+    order = issued(buyer())
+    cap = issuance.MAX_CANARIES_PER_BATCH
+    assert list(order.batches.values_list("canaries", flat=True)) == [cap, cap]
+    assert len(canaries_of(order)) == 2 * cap
+
+
 def test_the_ledger_check_stays_green(order: Order) -> None:
     run = ledger_check_run()
     assert run.ok, run.results
