@@ -22,6 +22,7 @@ class CardsAction(models.TextChoices):
     ORDER_FULFILLED = "order.fulfilled", _("All cards of the order are ready")
     BATCH_FAILED = "order.batch_failed", _("Card generation failed")
     BATCH_RETRIED = "order.batch_retried", _("Retried card generation")
+    BATCH_CANARIES_CREATED = "batch.canaries_created", _("Made a batch's canary cards")
     REGISTRATION_RECORDED = "order.registration_recorded", _("Recorded a purchase registration")
     PRODUCT_CREATED = "product.created", _("Added a card product")
     PRODUCT_UPDATED = "product.updated", _("Changed a card product")

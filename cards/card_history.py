@@ -3,7 +3,8 @@ the API (``/api/v1/cards/{serial}/transactions``) and the cardholder's balance p
 
 A card is found by its serial among batches the caller has already scoped to one company
 (``portal.access.company_objects`` or ``portal.api.access``), so another company's serial is
-not found. Never by its code, and never loading its digest or ciphertext.
+not found, and neither is a canary card's (never sold, docs/codes.md). Never by its code, and
+never loading its digest or ciphertext.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ def card_by_serial(batches: QuerySet[Batch], serial: str) -> Card | None:
     if number is None:
         return None
     return (
-        Card.objects.filter(serial=number, batch__in=batches.order_by().values("pk"))
+        Card.objects.filter(
+            serial=number, batch__in=batches.order_by().values("pk"), is_canary=False
+        )
         .select_related("batch__order", "batch__line", "batch__product")
         .only(
             *CARD_FIELDS,

@@ -5,8 +5,8 @@ Order and card reads take a queryset the caller has already scoped to one compan
 through ``portal.access.company_objects``), so a selector can never widen what a buyer sees.
 
 Card lists are paged by serial (keyset), never counted: an order of a million cards lists as fast
-as one of ten. Card rows are read with ``.only()`` the shown columns, so no digest or ciphertext
-is ever loaded for a page.
+as one of ten. Canary cards (never sold, docs/codes.md) are in no list. Card rows are read with
+``.only()`` the shown columns, so no digest or ciphertext is ever loaded for a page.
 """
 
 from __future__ import annotations
@@ -204,7 +204,8 @@ def cards_of_batches(batches: QuerySet[Batch], filters: CardFilters) -> QuerySet
     if filters.employee_id:
         batches = batches.filter(line__employee_id__iexact=filters.employee_id)
     blocks = list(batches.order_by().values_list("pk", "first_serial", "quantity"))
-    cards = Card.objects.filter(batch_id__in=[pk for pk, _first, _count in blocks])
+    # Canary cards are never shown to a buyer (docs/codes.md).
+    cards = Card.objects.filter(batch_id__in=[pk for pk, _first, _count in blocks], is_canary=False)
     if blocks:
         # Each batch holds a gapless block of serials: bounding the serial as well lets the
         # database walk the serial index straight from the first of these cards to the last.

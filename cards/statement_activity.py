@@ -18,6 +18,8 @@ the statement's files, so neither Python nor memory sees 100,000 rows one at a t
 Balances as of a moment: a card's balance is its face value plus its own transactions, so the
 outstanding value at the period end is the face value of the company's cards issued before it
 plus the (signed) amounts of their transactions before it.
+
+Canary cards (never sold, docs/codes.md) are in no figure and no row.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ _BATCHES = """
 
 _CARDS = """
     FROM cards_card c JOIN batches t ON t.id = c.batch_id
-    WHERE c.created_at >= %(start)s AND c.created_at < %(end)s
+    WHERE c.created_at >= %(start)s AND c.created_at < %(end)s AND NOT c.is_canary
 """
 
 _SERIAL = "lpad(c.serial::text, 16, '0')"
@@ -171,7 +173,12 @@ def _detail_rows(
     """The detail rows through the ORM, for backends without ``COPY`` (the embedded default's
     SQLite, where a company's statement has few cards); text as ``_safe`` makes it in SQL."""
     cards = (
-        Card.objects.filter(batch__company_id=company_id, created_at__gte=start, created_at__lt=end)
+        Card.objects.filter(
+            batch__company_id=company_id,
+            created_at__gte=start,
+            created_at__lt=end,
+            is_canary=False,
+        )
         .order_by("serial")
         .values_list(
             "serial",
@@ -200,6 +207,7 @@ def spend_by_month(
     rows = (
         CardTransaction.objects.filter(
             card__batch__company_id=company_id,
+            card__is_canary=False,
             created_at__gte=start,
             created_at__lt=end,
             kind__in=(CardTransaction.Kind.REDEEM, CardTransaction.Kind.REFUND),
@@ -261,7 +269,8 @@ class CardStatementActivity:
                 "coalesce(sum(c.face_value) FILTER (WHERE c.created_at >= %(start)s), 0), "
                 "coalesce(sum(c.face_value), 0) "
                 "FROM cards_card c JOIN cards_batch b ON b.id = c.batch_id "
-                "WHERE b.company_id = %(company)s AND c.created_at < %(end)s",
+                "WHERE b.company_id = %(company)s AND c.created_at < %(end)s "
+                "AND NOT c.is_canary",
                 params,
             )
             issued_count, issued_value, face_to_end = cursor.fetchone()
@@ -271,7 +280,8 @@ class CardStatementActivity:
                 "coalesce(sum(t.amount), 0) "
                 "FROM cards_cardtransaction t JOIN cards_card c ON c.id = t.card_id "
                 "JOIN cards_batch b ON b.id = c.batch_id "
-                "WHERE b.company_id = %(company)s AND t.created_at < %(end)s GROUP BY t.kind",
+                "WHERE b.company_id = %(company)s AND t.created_at < %(end)s "
+                "AND NOT c.is_canary GROUP BY t.kind",
                 params,
             )
             movements = cursor.fetchall()

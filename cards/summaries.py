@@ -133,6 +133,7 @@ def redemptions_by_month(
             kind=CardTransaction.Kind.REDEEM,
             created_at__gte=days.day_start(since),
             card__batch__in=batches.order_by().values("pk"),
+            card__is_canary=False,
         )
         .annotate(month=TruncMonth("created_at", tzinfo=days.zone()))
         .order_by()

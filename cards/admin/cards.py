@@ -54,7 +54,8 @@ class CardTransactionInline(ReadOnlyInline):
 @admin.register(Card)
 class CardAdmin(ReadOnlyAdmin):
     """Cards are read here, never edited: a balance moves only through card transactions. The
-    search takes one exact serial; it never looks at codes."""
+    search takes one exact serial; it never looks at codes. Canary cards (never sold,
+    docs/codes.md) are flagged and can be filtered; like every code, theirs is never shown."""
 
     list_display = [
         "serial_display",
@@ -63,8 +64,9 @@ class CardAdmin(ReadOnlyAdmin):
         money_column(Card, "balance"),
         "status",
         "expires_at",
+        "is_canary",
     ]
-    list_filter = ["status"]
+    list_filter = ["status", "is_canary"]
     search_fields = ["serial"]
     search_help_text = _("One card's 16-digit serial (spaces are ignored).")
     fields = [
@@ -76,6 +78,7 @@ class CardAdmin(ReadOnlyAdmin):
         "status",
         "expires_at",
         "created_at",
+        "is_canary",
     ]
     exclude = CARD_SECRET_FIELDS
     inlines = [CardTransactionInline]

@@ -61,6 +61,9 @@ class Batch(models.Model):
         _("status"), max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING
     )
     generated = models.PositiveIntegerField(_("cards generated"), default=0)
+    # Canary cards made for this batch when it was finalised (``cards.services.canaries``); they
+    # are not among ``quantity`` or ``generated``. Set once, by a conditional update from 0.
+    canaries = models.PositiveSmallIntegerField(_("canary cards"), default=0, db_default=0)
     failure_reason = models.TextField(_("failure reason"), blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
@@ -159,7 +162,7 @@ class Card(models.Model):
         verbose_name=_("reissued from"),
     )
     # Never delivered: a look-up of a canary code freezes the merchant key that made it.
-    is_canary = models.BooleanField(default=False, db_default=False)
+    is_canary = models.BooleanField(_("canary card"), default=False, db_default=False)
 
     class Meta:
         verbose_name = _("card")

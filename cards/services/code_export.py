@@ -152,7 +152,7 @@ def code_export_start(
             },
             code="invalid",
         )
-    card_count = Card.objects.filter(batch__order=locked).count()
+    card_count = Card.objects.filter(batch__order=locked, is_canary=False).count()
     download = CodeDownload.objects.create(
         order=locked, user=user, via_api=via_api, card_count=card_count, ip=ip
     )
@@ -280,9 +280,9 @@ _WIDTHS = (18, 34, 16, 12, 20, 14, 14, 10)
 
 def _card_rows(order: Order) -> Any:
     """(serial, code, face value, expiry date, recipient, employee id, cost center, line) per
-    card, by serial, read in chunks."""
+    card, by serial, read in chunks. Never a canary card's (docs/codes.md)."""
     rows = (
-        Card.objects.filter(batch__order=order)
+        Card.objects.filter(batch__order=order, is_canary=False)
         .order_by("serial")
         .values_list(
             "serial",

@@ -11,6 +11,8 @@
   or the batch.
 - ``batch_finalise`` marks a batch ready once every chunk is done and the card count matches,
   posts one journal entry for the batch, and marks the order ready when its last batch is.
+  First, in a short transaction of its own, ``batch_canaries_create`` makes the batch's canary
+  cards when ``ISSUANCE_CANARIES_PER_BATCH`` asks for them (docs/codes.md).
 No plaintext code leaves ``cards.codes``: tasks carry ids, errors carry no row data.
 """
 
@@ -28,6 +30,7 @@ from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing.money import ZERO
 from billing.services.ledger import ledger_post_card_issuance
 from cards import codes
 from cards.audit import CardsAction
@@ -51,6 +54,9 @@ logger = logging.getLogger(__name__)
 # Cards generated and written to the COPY stream at a time: PostgreSQL loads one block while the
 # worker generates the next, and a worker holds one block's rows, whatever the chunk size.
 COPY_BLOCK = 2_000
+# Canary cards per batch at most, whatever ISSUANCE_CANARIES_PER_BATCH says: a trip wire needs a
+# few, and a mistyped setting must not stop batches from being finalised.
+MAX_CANARIES_PER_BATCH = 100
 
 
 def add_months(moment: datetime.datetime, months: int) -> datetime.datetime:
@@ -294,11 +300,68 @@ def batch_retry(*, batch: Batch, actor: User, ip: str | None = None) -> int:
     return len(chunk_ids)
 
 
+def batch_canaries_create(*, batch_id: int) -> int:
+    """Make the batch's canary cards once all its cards are generated; returns how many this
+    call made (0 when the setting is 0, the batch is not complete, or they were made before).
+
+    Canaries are cards like any other (a secret code from ``codes.generate_block``, a serial
+    from the counter, taken after the batch's own block) with ``is_canary`` set, a face value
+    and balance of 0.00 (nothing owed: no ledger entry, and the card checks hold) and no expiry.
+    No buyer ever gets or sees one; a look-up of one at the merchant API freezes the key
+    (``cards.services.spend.lookup``). Their count is not among the batch's ``quantity`` or
+    ``generated``.
+
+    Once: the claim is a conditional update of the batch's ``canaries`` from 0, in the same
+    transaction as the cards. A second finaliser waits on the batch row, then finds it set and
+    makes none; a rolled-back attempt leaves it 0 for the next. The transaction is short (two
+    rows locked: the batch and the serial counter, in that order) and runs before the
+    finaliser's own."""
+    wanted = min(settings.ISSUANCE_CANARIES_PER_BATCH, MAX_CANARIES_PER_BATCH)
+    if wanted <= 0:
+        return 0
+    with transaction.atomic():
+        claimed = Batch.objects.filter(
+            pk=batch_id, canaries=0, status=BatchStatus.GENERATING, generated=F("quantity")
+        ).update(canaries=wanted)
+        if not claimed:
+            return 0
+        block = codes.generate_block(serials_allocate(wanted), wanted)
+        now = timezone.now()
+        Card.objects.bulk_create(
+            Card(
+                serial=serial,
+                batch_id=batch_id,
+                digest=digest,
+                key_id=block.key_id,
+                ciphertext=ciphertext,
+                last4=last4.decode(),
+                face_value=ZERO,
+                balance=ZERO,
+                status=CardStatus.ACTIVE,
+                expires_at=None,
+                is_canary=True,
+                created_at=now,
+            )
+            for serial, digest, ciphertext, last4 in zip(
+                block.serials, block.digests, block.ciphertexts, block.last4s, strict=True
+            )
+        )
+        # No company: the buyer's audit trail and order history never mention canaries.
+        audit_record(
+            action=CardsAction.BATCH_CANARIES_CREATED,
+            obj=Batch.objects.only("public_id").get(pk=batch_id),
+            actor_label="system",
+            changes={"canaries": wanted},
+        )
+    return wanted
+
+
 def batch_finalise(*, batch_id: int) -> str:
     """Every chunk done → the batch is ready, its issuance is posted, and the order is ready
     when this was its last batch. Safe to call any number of times."""
     from cards.services.workflow import order_mark_fulfilled
 
+    batch_canaries_create(batch_id=batch_id)
     with transaction.atomic():
         batch = (
             Batch.objects.select_for_update(of=("self",))
@@ -312,7 +375,7 @@ def batch_finalise(*, batch_id: int) -> str:
             return "already-ready"
         if batch.chunks.exclude(status=ChunkStatus.DONE).exists():
             return "not-complete"
-        issued = Card.objects.filter(batch=batch).count()
+        issued = Card.objects.filter(batch=batch, is_canary=False).count()
         if issued != batch.quantity:
             batch_fail(
                 batch_id=batch.pk,

@@ -40,6 +40,9 @@ ISSUANCE_CHUNK_SIZE = env.int("ISSUANCE_CHUNK_SIZE", default=20_000)
 ISSUANCE_STALE_SECONDS = env.int("ISSUANCE_STALE_SECONDS", default=120)
 ISSUANCE_SWEEP_SECONDS = env.int("ISSUANCE_SWEEP_SECONDS", default=60)
 ISSUANCE_MAX_ATTEMPTS = env.int("ISSUANCE_MAX_ATTEMPTS", default=5)
+# Canary cards per batch (0: none; at most 100). Made when the batch is finalised, never delivered
+# or shown to a buyer (docs/codes.md): a look-up of one at the merchant API freezes the key at once.
+ISSUANCE_CANARIES_PER_BATCH = env.int("ISSUANCE_CANARIES_PER_BATCH", default=0)
 # Delivery by file: how many times an order's codes can be downloaded, and how long a fresh
 # two-factor check before a download counts as fresh.
 CODE_DOWNLOAD_LIMIT = env.int("CODE_DOWNLOAD_LIMIT", default=3)

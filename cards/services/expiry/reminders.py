@@ -9,7 +9,8 @@ its cards reaching that threshold, never one per card; a recipient gets one per 
 already inside a smaller threshold gets only that one (a card expiring in 5 days is not told
 "30 days" as well). A reactivated card has a new expiry date and is reminded again before it.
 
-Only cards that can still be spent are reminded about: active, with money. The emails are in
+Only cards that can still be spent are reminded about: active, with money (so never a canary
+card, which holds none and is never sold). The emails are in
 Chinese, then English, like every notice (``portal.notices``: we do not know each reader's
 language); the text message is in the portal's language.
 """
@@ -85,6 +86,7 @@ def cards_to_remind(
         .filter(
             status=CardStatus.ACTIVE,
             balance__gt=ZERO,
+            is_canary=False,
             expires_at__gt=after,
             expires_at__lte=until,
         )

@@ -35,9 +35,10 @@ def _queue_sends(delivery_ids: list[int]) -> None:
 
 
 def deliveries_create(*, order: Order) -> int:
-    """One delivery per card of a fulfilled order with delivery to recipients, each queued for
-    sending once this commits. Idempotent: cards that have their delivery are skipped (and the
-    card's one-to-one delivery refuses a duplicate). Returns the number created."""
+    """One delivery per card of a fulfilled order with delivery to recipients (never a canary
+    card, docs/codes.md), each queued for sending once this commits. Idempotent: cards that
+    have their delivery are skipped (and the card's one-to-one delivery refuses a duplicate).
+    Returns the number created."""
     created_ids: list[int] = []
     with transaction.atomic(durable=True):
         order = (
@@ -49,7 +50,7 @@ def deliveries_create(*, order: Order) -> int:
         ):
             return 0
         rows = (
-            Card.objects.filter(batch__order=order, delivery__isnull=True)
+            Card.objects.filter(batch__order=order, delivery__isnull=True, is_canary=False)
             .order_by("serial")
             .values_list(
                 "pk",

@@ -8,8 +8,9 @@ the API answers each failure with the same status and body. The real reason goes
 ``MerchantLookupFailure`` for operators, the failure counts toward the limits
 (``spend.throttle``), and a burst of them, or any canary, freezes the key.
 
-Canary cards are never sold: ``canary_mark`` makes cards of a batch canaries (issuance decides
-which and keeps them out of delivery); a look-up of one freezes the key at once.
+Canary cards are never sold: issuance makes them (``cards.services.issuance.
+batch_canaries_create``) and keeps them out of every buyer's path, ``canary_mark`` marks existing
+cards; a look-up of one freezes the key at once.
 """
 
 from __future__ import annotations
