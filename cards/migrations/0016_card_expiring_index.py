@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cards', '0014_merge_expiry15_merchant15'),
+        ('cards', '0015_canary15_batch_canaries'),
     ]
 
     operations = [
