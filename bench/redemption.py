@@ -593,6 +593,10 @@ class Phase:
     def per_s(self) -> float:
         return self.done / self.seconds if self.seconds else 0.0
 
+    @property
+    def cpu_total(self) -> float:
+        return sum(self.cpu_ms.values())
+
     def percentile_ms(self, fraction: float) -> float:
         lat = sorted(self.latencies) or [0.0]
         if fraction == 0.5:
@@ -883,9 +887,10 @@ def _shares(items: list[str], clients: int, warm: int) -> list[tuple[list[str], 
     return [(warmups[k], rest[k::clients]) for k in range(clients)]
 
 
-def _ratio(cost: float, per_s: float) -> float:
-    """How many times the reference's cost: reference rate ÷ rate."""
-    return round(cost / per_s, 2) if per_s else 0.0
+def _ratio(numerator: float, denominator: float) -> float:
+    """How many times the reference's cost: the reference's rate ÷ the rate, or the CPU time
+    ÷ the reference's."""
+    return round(numerator / denominator, 2) if denominator else 0.0
 
 
 def _met(value: float, target: str) -> bool:
@@ -1154,6 +1159,16 @@ def main(argv: list[str]) -> int:
                 baseline_per_s, phases[f"{op}_http{suffix}"].per_s
             )
         ratios[f"{op}_http_p99_ms"] = figures[f"{op}_http_p99_ms"]
+    # The same comparisons by CPU time per request (every process of the phase, PostgreSQL
+    # included): steadier than rates on a machine others share, and what rates come to on a
+    # quiet one where the phase saturates the cores. No targets: for reading only.
+    for op in ("redeem", "balance"):
+        ratios[f"{op}_service_vs_floor_cpu"] = _ratio(
+            phases[f"{op}_service"].cpu_total, phases[f"{op}_floor"].cpu_total
+        )
+        ratios[f"{op}_http_vs_http_baseline_cpu"] = _ratio(
+            phases[f"{op}_http"].cpu_total, baseline.cpu_total
+        )
     print(
         f"{'http baseline (mean of 2)':<32} {baseline.done:>6} in {baseline.seconds:6.2f} s = "
         f"{baseline_per_s:8.1f}/s   p50 {baseline.percentile_ms(0.5):6.2f} ms, "
