@@ -199,7 +199,11 @@ def test_canaries_wait_for_the_whole_batch_and_a_second_finaliser_makes_none(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_finalisers_racing_on_one_batch_make_its_canaries_once(seller: Buyer) -> None:
+def test_finalisers_racing_on_one_batch_make_its_canaries_once(
+    seller: Buyer, no_celery_worker: None
+) -> None:
+    # No worker runs: the finalise task the last chunk queues on commit would otherwise finish
+    # the batch before the race starts.
     order = funded(seller)
     run_chunks(order)
     batch = order.batches.order_by("pk").first()

@@ -175,7 +175,7 @@ def test_the_file_lists_the_days_transactions_with_the_serials_last_four_only(
 
 
 def test_the_nightly_run_settles_the_days_before_for_every_merchant(shop, day_of_trade) -> None:
-    computed = merchant_settlements_nightly(today=days.today())
+    computed = merchant_settlements_nightly(today=YESTERDAY + datetime.timedelta(days=1))
     settled = {
         (s.merchant.name, s.day): s.net
         for s in MerchantSettlement.objects.select_related("merchant")
@@ -187,7 +187,7 @@ def test_the_nightly_run_settles_the_days_before_for_every_merchant(shop, day_of
         ("Other Shop", YESTERDAY): Decimal("9.00"),
     }
     # A second run changes nothing
-    merchant_settlements_nightly(today=days.today())
+    merchant_settlements_nightly(today=YESTERDAY + datetime.timedelta(days=1))
     assert MerchantSettlement.objects.count() == 3
     schedule = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "cards.tasks.merchant_settlements_nightly" in schedule

@@ -294,24 +294,27 @@ def test_a_void_is_allowed_until_the_end_of_the_redemptions_day_in_shanghai(
     card, shop_api, settings: Settings
 ) -> None:
     _shop, api = shop_api
+    # The clock stands at noon in Shanghai, so that no run near midnight changes the answer.
+    today = timezone.localdate()
+    noon = days.day_start(today) + datetime.timedelta(hours=12)
+    clock = mock.patch("django.utils.timezone.now", return_value=noon)
     # Redeemed at 23:59 in Shanghai yesterday: the window closed at midnight.
-    yesterday = timezone.localdate() - datetime.timedelta(days=1)
-    late = days.day_end(yesterday) - datetime.timedelta(minutes=1)
-    with mock.patch.object(card_movements.timezone, "now", return_value=late):
+    late = days.day_start(today) - datetime.timedelta(minutes=1)
+    with mock.patch("django.utils.timezone.now", return_value=late):
         redemption = api.redeem(card.code, "300.00").json()["id"]
     assert CardTransaction.objects.get(public_id=redemption).created_at == late
-    refused = api.post(void_path(redemption), idempotency_key="late")
-    assert (refused.status_code, refused.json()["code"]) == (409, "void_window_closed")
-    assert f"{timezone.localdate():%Y-%m-%d} 00:00" in refused.json()["detail"]
+    with clock:
+        refused = api.post(void_path(redemption), idempotency_key="late")
+        assert (refused.status_code, refused.json()["code"]) == (409, "void_window_closed")
+        assert f"{today:%Y-%m-%d} 00:00" in refused.json()["detail"]
 
-    today = api.redeem(card.code, "100.00").json()["id"]
-    assert api.post(void_path(today), idempotency_key="today").status_code == 201
+        same_day = api.redeem(card.code, "100.00").json()["id"]
+        assert api.post(void_path(same_day), idempotency_key="today").status_code == 201
 
-    settings.MERCHANT_VOID_WINDOW_MINUTES = 10
-    assert api.post(void_path(redemption), idempotency_key="late").status_code == 409
-    with mock.patch.object(card_movements.timezone, "now", return_value=timezone.now()):
+        settings.MERCHANT_VOID_WINDOW_MINUTES = 10
+        assert api.post(void_path(redemption), idempotency_key="late").status_code == 409
         recent = api.redeem(card.code, "100.00").json()["id"]
-    assert api.post(void_path(recent), idempotency_key="recent").status_code == 201
+        assert api.post(void_path(recent), idempotency_key="recent").status_code == 201
 
 
 # --- In-process, as a benchmark calls it ---------------------------------------------------------
