@@ -18,7 +18,6 @@ from billing.models import Account, JournalEntry
 from billing.services.ledger import account_balance, account_get
 from cards.audit import SpendAction
 from cards.models import Card, CardStatus, CardTransaction
-from cards.services import card_movements
 from cards.services.spend import redemption_create
 from portal import days
 from portal.errors import DomainError
