@@ -1,10 +1,10 @@
 """Card issuance with a real Celery worker, seen in a real browser.
 
-1. A funded credit order of three lines, 25,000 cards in all, delivered by file. A finance user
+1. A funded credit order of three lines, 5,000 cards in all, delivered by file. A finance user
    (TOTP) watches the order page: the progress bars move by themselves while the worker
    generates the cards, and the page turns to "Cards ready" without a manual reload. The
    finance user confirms a fresh authenticator code, sees the archive password once, clicks
-   Download; the browser saves the ZIP, which opens with that password and holds 25,000 codes.
+   Download; the browser saves the ZIP, which opens with that password and holds 5,000 codes.
 2. A small recipients order: the worker generates the cards and emails each recipient a
    one-time link (to the file mail backend). A recipient opens the link, clicks "Show my code"
    and sees the code; after a reload only its last four characters are shown.
@@ -58,10 +58,10 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 FINANCE_EMAIL = "finance@autumn.example"
-QUANTITIES = [12_000, 8_000, 5_000]
+QUANTITIES = [2_400, 1_600, 1_000]
 TOTAL = sum(QUANTITIES)
-CHUNK = 1_000
-HELD = [12_000, 8_000, 4_000]  # all but the last chunk of the last line
+CHUNK = 200
+HELD = [2_400, 1_600, 800]  # all but the last chunk of the last line
 WORKER_ENV = {"ISSUANCE_CHUNK_SIZE": str(CHUNK)}
 GENERATION_WAIT = 90
 MAIL_SEPARATOR = b"\n" + b"-" * 79 + b"\n"
@@ -108,10 +108,10 @@ def _bars(browser: WebDriver) -> dict[str, Any] | None:
     return dict(state) if state else None
 
 
-# --- 1. 25,000 cards by file: live progress, then the encrypted archive --------------------------
+# --- 1. 5,000 cards by file: live progress, then the encrypted archive --------------------------
 
 
-def test_finance_watches_25000_cards_being_generated_and_downloads_them(
+def test_finance_watches_5000_cards_being_generated_and_downloads_them(
     live_server: Any,
     browser: WebDriver,
     settings: Settings,
@@ -142,7 +142,7 @@ def test_finance_watches_25000_cards_being_generated_and_downloads_them(
     submit_code(browser, totp_code(key, sign_in_step))
     wait_for_path(browser, "/")
 
-    # --- A funded credit order of three lines, 25,000 cards ------------------------------------
+    # --- A funded credit order of three lines, 5,000 cards ------------------------------------
     order = order_create(
         company=company,
         actor=purchaser,
@@ -172,7 +172,7 @@ def test_finance_watches_25000_cards_being_generated_and_downloads_them(
     # --- Now a worker that generates: watch the bars without touching the page -----------------
     starter.stop()
     # Hold the order's last chunk with a row lock, so the worker (one process) generates the
-    # other 24,000 cards, then waits: the page must show them without being touched. Released,
+    # other 4,800 cards, then waits: the page must show them without being touched. Released,
     # the last chunk follows and app.js reloads the page once the order is ready.
     chunks = Chunk.objects.filter(batch__order=order)
     last_chunk = chunks.order_by("-batch__line__position", "-index").first()
@@ -189,7 +189,7 @@ def test_finance_watches_25000_cards_being_generated_and_downloads_them(
             f"the page to show {HELD} by itself",
         )
     texts = [e.text for e in browser.find_elements(By.CSS_SELECTOR, '[data-testid="batch-counts"]')]
-    assert texts == ["12,000 of 12,000 cards", "8,000 of 8,000 cards", "4,000 of 5,000 cards"]
+    assert texts == ["2,400 of 2,400 cards", "1,600 of 1,600 cards", "800 of 1,000 cards"]
     wait_for(
         lambda: _watch(browser, observed, lambda values: False) == "reloaded",
         "the page to reload by itself",
