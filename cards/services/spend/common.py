@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from django.utils.translation import gettext as _
 
 from billing.models import Account
@@ -24,6 +23,7 @@ from billing.money import CENT, ZERO, format_cny
 from billing.services.ledger import account_get, journal_post
 from cards import codes
 from cards.models import CardStatus, CardTransaction, Merchant
+from portal.db import prepared_cursor
 from portal.errors import DomainError, StateConflict
 
 MAX_IDEMPOTENCY_COLUMN = 128
@@ -98,7 +98,7 @@ def replay_transaction(*, stored: str, digest: str) -> SpendResult | None:
     asked something else), or None. Nearly every request misses: the look-up is one narrow
     statement on the unique index, and the row with its card, redemption and hold is read only
     on a match."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_REPLAY_SQL, [stored])
         row = cursor.fetchone()
     if row is None:

@@ -32,6 +32,7 @@ from cards.models import (
 )
 from cards.services.spend import throttle
 from cards.services.spend.keys import FREEZE_BURST, FREEZE_CANARY, merchant_key_freeze
+from portal.db import prepared_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def _cards_by_digest(digest: bytes) -> list[Card]:
     cost of running it); elsewhere the ORM."""
     if connection.vendor != "postgresql":
         return list(Card.objects.filter(digest=digest).order_by().only(*LOOKUP_FIELDS)[:1])
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_LOOKUP_SQL, [digest])
         row = cursor.fetchone()
     return [] if row is None else [Card.from_db(connection.alias, _LOOKUP_ATTNAMES, row)]

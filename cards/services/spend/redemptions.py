@@ -52,6 +52,7 @@ from cards.services.spend.lookup import (
     lookup_failed,
 )
 from portal import days
+from portal.db import prepared_cursor
 from portal.errors import StateConflict
 from portal.services.audit import audit_record
 
@@ -247,7 +248,7 @@ def _redeem_in_one_statement(
         "merchant_name": merchant.name,
     }
     try:
-        with transaction.atomic(durable=True), connection.cursor() as cursor:
+        with transaction.atomic(durable=True), prepared_cursor() as cursor:
             cursor.execute(_REDEEM_SQL, params)
             row = cursor.fetchone()
     except IntegrityError:

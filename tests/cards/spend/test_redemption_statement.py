@@ -134,3 +134,23 @@ def test_a_key_used_again_replays_or_is_refused() -> None:
             key=key, code=card.code, amount=Decimal("6"), merchant_reference="", idempotency_key="k"
         )
     assert card.refresh().balance == Decimal("95.00")
+
+
+def test_the_hot_statements_are_prepared_once_per_connection() -> None:
+    key, _plaintext = merchant_key()
+    cards = [issued_card("100") for _ in range(3)]
+    for card in cards:
+        redemption_create(
+            key=key,
+            code=card.code,
+            amount=Decimal("1"),
+            merchant_reference="",
+            idempotency_key=new_key(),
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("WITH card AS" in statement for statement in prepared)
+    assert any('WHERE "cards_card"."digest" = $1' in statement for statement in prepared)
+    assert any("WHERE idempotency_key = $1" in statement for statement in prepared)
+    assert [c.refresh().balance for c in cards] == [Decimal("99.00")] * 3
