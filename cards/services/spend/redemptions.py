@@ -15,6 +15,7 @@ first one's transaction, marked replayed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import uuid
 from collections.abc import Callable
@@ -248,7 +249,15 @@ def _redeem_in_one_statement(
         "merchant_name": merchant.name,
     }
     try:
-        with transaction.atomic(durable=True), prepared_cursor() as cursor:
+        # One statement is a transaction of its own (the deferred ledger trigger runs at its
+        # end): outside any transaction, no BEGIN and COMMIT to send. Inside one (a test's),
+        # durable as the ORM path is.
+        with (
+            transaction.atomic(durable=True)
+            if connection.in_atomic_block or not connection.get_autocommit()
+            else contextlib.nullcontext(),
+            prepared_cursor() as cursor,
+        ):
             cursor.execute(_REDEEM_SQL, params)
             row = cursor.fetchone()
     except IntegrityError:
