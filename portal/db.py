@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
-from django.db import migrations
+from django.db import connection, migrations
+from django.db.backends.utils import CursorWrapper
 
 
 def append_only(table: str) -> migrations.RunPython:
@@ -53,3 +56,58 @@ def append_only(table: str) -> migrations.RunPython:
                 schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_{op}")
 
     return migrations.RunPython(forward, backward)
+
+
+# --- Prepared statements for the few hot statements ---------------------------------------------
+# Django sends every query with client-side binding (the values quoted into the SQL text), which
+# PostgreSQL parses and plans anew each time: for a short query that is most of its cost on the
+# server. The hot statements of the merchant API (a card's look-up, the Idempotency-Key's, a
+# redemption in one statement) go through ``prepared_cursor`` instead: server-side binding, and
+# a statement psycopg prepares once per connection and then only executes. Nothing else is
+# prepared: Django's cursors stay client-side, which psycopg never prepares, and the connection's
+# ``prepare_threshold`` (portal/settings/databases.py) is set so high that no statement is
+# prepared unless it asks. Connection poolers in transaction mode (PgBouncer before 1.21) do not
+# keep prepared statements; set DB_PREPARED_STATEMENTS=false there.
+
+
+def _preparing_cursor_class() -> type:
+    import psycopg
+
+    class PreparingCursor(psycopg.Cursor[Any]):
+        """Server-side binding; every statement prepared (psycopg keeps the names per
+        connection, and re-prepares after a rollback or when it evicts one)."""
+
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            kwargs["prepare"] = True
+            return super().execute(query, params, **kwargs)
+
+    return PreparingCursor
+
+
+_PREPARING_CURSOR: type | None = None
+
+
+@contextlib.contextmanager
+def prepared_cursor() -> Iterator[CursorWrapper]:
+    """A cursor of the default connection whose statements PostgreSQL prepares once per
+    connection (see above). Elsewhere (SQLite, prepared statements off, queries being logged)
+    an ordinary cursor.
+    Use ``%s`` or ``%(name)s`` placeholders, with casts where PostgreSQL cannot infer a type."""
+    global _PREPARING_CURSOR
+    if (
+        connection.vendor != "postgresql"
+        or connection.settings_dict["OPTIONS"].get("prepare_threshold") is None
+        # Logged queries (DEBUG, tests that count them) read a statement's text from the cursor,
+        # which psycopg does not keep for a prepared one.
+        or connection.queries_logged
+    ):
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    if _PREPARING_CURSOR is None:
+        _PREPARING_CURSOR = _preparing_cursor_class()
+    with connection.make_cursor(_PREPARING_CURSOR(connection.connection)) as cursor:
+        yield cursor

@@ -20,13 +20,18 @@ class UnbalancedEntry(Exception):
 def account_get(kind: str, company: Company | None = None, *, holder: str = "") -> Account:
     """The account of this kind (per company for receivables and customer credit; per
     ``holder``, an opaque id such as a merchant's public id, for merchant payables)."""
+    account, _ = Account.objects.get_or_create(
+        code=account_code(kind, company, holder=holder), defaults={"kind": kind, "company": company}
+    )
+    return account
+
+
+def account_code(kind: str, company: Company | None = None, *, holder: str = "") -> str:
+    """The code that names the account of this kind (and company, and holder)."""
     code = f"{kind}:{company.pk}" if company is not None else kind
     if holder:
         code = f"{code}:{holder}"
-    account, _ = Account.objects.get_or_create(
-        code=code, defaults={"kind": kind, "company": company}
-    )
-    return account
+    return code
 
 
 @transaction.atomic

@@ -192,17 +192,22 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
     if not raw.startswith(KEY_START) or len(raw) > _MAX_KEY_LENGTH:
         return None
     prefix = raw[len(KEY_START) : len(KEY_START) + PREFIX_LENGTH]
-    key = (
-        ApiKey.objects.select_related("company", "user")
-        .annotate(
-            holder_role=Subquery(
-                Membership.objects.filter(
-                    company=OuterRef("company"), user=OuterRef("user")
-                ).values("role")[:1]
+    # The prefix is unique: no ORDER BY (``first()`` would sort by the model's ordering, which
+    # Django compiles anew on every request).
+    key = next(
+        iter(
+            ApiKey.objects.select_related("company", "user")
+            .annotate(
+                holder_role=Subquery(
+                    Membership.objects.filter(
+                        company=OuterRef("company"), user=OuterRef("user")
+                    ).values("role")[:1]
+                )
             )
-        )
-        .filter(prefix=prefix)
-        .first()
+            .filter(prefix=prefix)
+            .order_by()[:1]
+        ),
+        None,
     )
     if key is None or not hmac.compare_digest(key.digest, api_key_digest(raw)):
         return None

@@ -29,6 +29,10 @@ else:
     _db["CONN_HEALTH_CHECKS"] = True
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("connect_timeout", 5)
+    # Prepared statements only for the statements that ask (portal.db.prepared_cursor): psycopg
+    # prepares none on its own below this many executions, and Django's client-side cursors never.
+    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+        _db["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)
     _db["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=f"test_{_db['NAME']}")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

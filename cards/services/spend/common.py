@@ -23,6 +23,7 @@ from billing.money import CENT, ZERO, format_cny
 from billing.services.ledger import account_get, journal_post
 from cards import codes
 from cards.models import CardStatus, CardTransaction, Merchant
+from portal.db import prepared_cursor
 from portal.errors import DomainError, StateConflict
 
 MAX_IDEMPOTENCY_COLUMN = 128
@@ -94,17 +95,21 @@ def code_fact(code: object) -> str:
 
 def replay_transaction(*, stored: str, digest: str) -> SpendResult | None:
     """The transaction an earlier request with this key created (IdempotencyKeyReused when it
-    asked something else), or None."""
-    existing = (
-        CardTransaction.objects.select_related("card", "original", "hold")
-        .filter(idempotency_key=stored)
-        .first()
-    )
-    if existing is None:
+    asked something else), or None. Nearly every request misses: the look-up is one narrow
+    statement on the unique index, and the row with its card, redemption and hold is read only
+    on a match."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_REPLAY_SQL, [stored])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    if existing.request_digest != digest:
+    if row[1] != digest:
         raise IdempotencyKeyReused()
+    existing = CardTransaction.objects.select_related("card", "original", "hold").get(pk=row[0])
     return SpendResult(transaction=existing, replayed=True)
+
+
+_REPLAY_SQL = "SELECT id, request_digest FROM cards_cardtransaction WHERE idempotency_key = %s"
 
 
 def positive_amount(amount: Decimal) -> Decimal:

@@ -225,7 +225,13 @@ def merchant_key_authenticate(raw: str) -> MerchantApiKey | None:
     prefix = merchant_key_prefix(raw)
     if not prefix:
         return None
-    key = MerchantApiKey.objects.select_related("merchant").filter(prefix=prefix).first()
+    # The prefix is unique: no ORDER BY (the model's ordering, compiled anew on every request).
+    key = next(
+        iter(
+            MerchantApiKey.objects.select_related("merchant").filter(prefix=prefix).order_by()[:1]
+        ),
+        None,
+    )
     if key is None or not hmac.compare_digest(key.digest, api_key_digest(raw)):
         return None
     if key.revoked_at is not None:
