@@ -16,12 +16,13 @@ One module per feature; importing this package registers them all:
   adds the acts); card_service_requests: the second operator's queue; order_refund: refunds of
   unused cards to the buyer (it replaces the orders' registration again); settlements: merchant
   settlements
-- expiry: expired cards and their reactivation, breakage decisions and their report
+- expiry: expired cards and their reactivation; breakage: breakage decisions and their report
 - merchants: merchants, their API keys, holds, and failed card look-ups at the merchant API
 """
 
 from __future__ import annotations
 
+from cards.admin.breakage import BreakageDecisionAdmin
 from cards.admin.card_service import CardServiceAdmin
 from cards.admin.card_service_requests import CardServiceRequestAdmin
 from cards.admin.cards import (
@@ -34,7 +35,6 @@ from cards.admin.cards import (
 )
 from cards.admin.catalog import CardProductAdmin, CardProductForm
 from cards.admin.expiry import (
-    BreakageDecisionAdmin,
     BreakageProposeForm,
     BreakageReverseForm,
     BreakageReviewForm,
