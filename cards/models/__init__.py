@@ -36,11 +36,11 @@ from cards.models.ordering import (
     OrderLine,
     OrderStatus,
     PaymentMethod,
-    PurchaseRegistration,
     RiskReviewOrder,
     bearer_validity_rule,
     face_value_cap_rule,
 )
+from cards.models.registration import PurchaseRegistration
 from cards.models.spend import (
     CardHold,
     HoldStatus,
