@@ -33,7 +33,8 @@ from cards.services.spend.keys import (
     merchant_save,
 )
 from cards.services.spend.lookup import CardUnavailable, canary_mark, card_find, card_look_up
-from cards.services.spend.redemptions import redemption_create, redemption_void, refund_create
+from cards.services.spend.redemptions import redemption_create
+from cards.services.spend.returns import redemption_void, refund_create
 from cards.services.spend.throttle import LimitReached
 
 __all__ = [
