@@ -28,7 +28,9 @@ from tests import factories
 from tests.billing import statement_data as data
 from tests.billing.statement_data import shanghai
 
-pytestmark = [pytest.mark.usefixtures("english_and_fast_hashing")]
+# No worker runs during these tests: a shared one started by an earlier test of this process
+# would take the deliveries and notices they queue on commit and send them itself.
+pytestmark = [pytest.mark.usefixtures("english_and_fast_hashing", "no_celery_worker")]
 
 OCT = (datetime.date(2025, 10, 1), datetime.date(2025, 10, 31))
 NOV = (datetime.date(2025, 11, 1), datetime.date(2025, 11, 30))

@@ -42,7 +42,12 @@ from portal.models import AuditEvent, Company, Role, User
 from tests import factories
 from tests.conftest import outbox_queued, sign_in
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
+# No worker runs during these tests: a shared one started by an earlier test of this process
+# would take the deliveries and notices they queue on commit and send them itself.
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("english_and_fast_hashing", "no_celery_worker"),
+]
 
 BASE = "https://portal.example"
 LINK = re.compile(r"https://portal\.example/r/([A-Za-z0-9_-]+)/")

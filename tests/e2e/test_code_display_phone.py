@@ -19,7 +19,13 @@ from tests import factories
 from tests.cards import test_recipients as recipient_tests
 from tests.e2e.browse import path_of, prefer_english, wait, wait_for_path
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# No worker runs during these tests: a shared one started by an earlier test of this process
+# would take the deliveries and notices they queue on commit and send them itself.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_celery_worker"),
+]
 
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
 

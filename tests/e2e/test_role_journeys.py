@@ -57,7 +57,13 @@ from tests.e2e.browse import (
 )
 from tests.e2e.page_checks import Checks, page_problems
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# No worker runs during these tests: a shared one started by an earlier test of this process
+# would take the deliveries and notices they queue on commit and send them itself.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_celery_worker"),
+]
 
 DESKTOP = (1366, 900)
 PHONE = (390, 844)
