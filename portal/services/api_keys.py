@@ -15,6 +15,7 @@ import hmac
 import secrets
 import string
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -44,6 +45,32 @@ _SECRET_BYTES = 32  # 256 bits, 43 url-safe characters
 _MAX_KEY_LENGTH = 128
 # Writing last_used_at on every request would turn each API read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def api_key_issue[KeyRow](
+    *, start: str, create: Callable[[str, str], KeyRow]
+) -> tuple[KeyRow, str]:
+    """A new key ``<start><prefix>_<secret>`` (buyer keys and merchant keys share the format):
+    ``create(prefix, digest)`` writes its row; the unique prefix index decides, and a prefix
+    another key took is drawn again. Returns the row and the plaintext, shown once."""
+    for _attempt in range(5):
+        prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(PREFIX_LENGTH))
+        plaintext = f"{start}{prefix}_{secrets.token_urlsafe(_SECRET_BYTES)}"
+        try:
+            with transaction.atomic():
+                return create(prefix, api_key_digest(plaintext)), plaintext
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not allocate an API key prefix")  # pragma: no cover
+
+
+def api_key_prefix(raw: str, *, start: str) -> str:
+    """The prefix a presented key of this format names, or "" when it is not shaped like one."""
+    raw = (raw or "").strip()
+    if not raw.startswith(start) or len(raw) > _MAX_KEY_LENGTH:
+        return ""
+    prefix = raw[len(start) : len(start) + PREFIX_LENGTH]
+    return prefix if len(prefix) == PREFIX_LENGTH and prefix.isalnum() else ""
 
 
 def api_key_digest(plaintext: str) -> str:
@@ -119,25 +146,19 @@ def api_key_create(
             ),
             code="second_factor_required",
         )
-    for _attempt in range(5):
-        prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(PREFIX_LENGTH))
-        plaintext = f"{KEY_START}{prefix}_{secrets.token_urlsafe(_SECRET_BYTES)}"
-        try:
-            with transaction.atomic():
-                key = ApiKey.objects.create(
-                    company=company,
-                    user=user,
-                    name=name,
-                    prefix=prefix,
-                    digest=api_key_digest(plaintext),
-                    scopes=chosen,
-                    created_by=user,
-                )
-            break
-        except IntegrityError:
-            continue  # the unique prefix decides; another key took this one
-    else:  # pragma: no cover - five prefix collisions in a row
-        raise RuntimeError("could not allocate an API key prefix")
+    key, plaintext = api_key_issue(
+        start=KEY_START,
+        create=lambda prefix, digest: ApiKey.objects.create(
+            company=company,
+            user=user,
+            name=name,
+            prefix=prefix,
+            digest=digest,
+            scopes=chosen,
+            created_by=user,
+        ),
+    )
+    prefix = key.prefix
     audit_record(
         action=AuditAction.API_KEY_CREATED,
         actor=user,
@@ -189,9 +210,9 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
     deactivated, or its company not active. ``key.holder_role`` is the holder's role now, which
     every request checks against the policy. One query, plus a write at most once a minute."""
     raw = (raw or "").strip()
-    if not raw.startswith(KEY_START) or len(raw) > _MAX_KEY_LENGTH:
+    prefix = api_key_prefix(raw, start=KEY_START)
+    if not prefix:
         return None
-    prefix = raw[len(KEY_START) : len(KEY_START) + PREFIX_LENGTH]
     # The prefix is unique: no ORDER BY (``first()`` would sort by the model's ordering, which
     # Django compiles anew on every request).
     key = next(

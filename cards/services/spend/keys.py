@@ -10,12 +10,10 @@ an operator unfreezes it with a reason; a revoked key never works again.
 from __future__ import annotations
 
 import hmac
-import secrets
-import string
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,14 +22,10 @@ from django.utils.translation import gettext_lazy
 from cards.audit import SpendAction
 from cards.models import Merchant, MerchantApiKey
 from portal.models import User
-from portal.services.api_keys import api_key_digest
+from portal.services.api_keys import api_key_digest, api_key_issue, api_key_prefix
 from portal.services.audit import audit_record
 
 KEY_START = "ecm_"
-PREFIX_LENGTH = 8
-_PREFIX_ALPHABET = string.ascii_lowercase + string.digits
-_SECRET_BYTES = 32  # 256 bits
-_MAX_KEY_LENGTH = 128
 # Writing last_used_at on every request would turn each balance check into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Why the merchant API froze a key (``frozen_reason``); an operator's freeze keeps their words.
@@ -104,24 +98,18 @@ def merchant_key_create(
     if len(name) > 100:
         raise ValidationError({"name": _("Keep the name to 100 characters or fewer.")})
     chosen = _clean_scopes(scopes)
-    for _attempt in range(5):
-        prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(PREFIX_LENGTH))
-        plaintext = f"{KEY_START}{prefix}_{secrets.token_urlsafe(_SECRET_BYTES)}"
-        try:
-            with transaction.atomic():
-                key = MerchantApiKey.objects.create(
-                    merchant=merchant,
-                    name=name,
-                    prefix=prefix,
-                    digest=api_key_digest(plaintext),
-                    scopes=chosen,
-                    created_by=actor,
-                )
-            break
-        except IntegrityError:
-            continue  # the unique prefix decides; another key took this one
-    else:  # pragma: no cover - five prefix collisions in a row
-        raise RuntimeError("could not allocate a merchant API key prefix")
+    key, plaintext = api_key_issue(
+        start=KEY_START,
+        create=lambda prefix, digest: MerchantApiKey.objects.create(
+            merchant=merchant,
+            name=name,
+            prefix=prefix,
+            digest=digest,
+            scopes=chosen,
+            created_by=actor,
+        ),
+    )
+    prefix = key.prefix
     audit_record(
         action=SpendAction.MERCHANT_KEY_CREATED,
         actor=actor,
@@ -210,11 +198,7 @@ def merchant_key_unfreeze(
 def merchant_key_prefix(raw: str) -> str:
     """The prefix a presented merchant key names ("" when it is not shaped like one): what the
     limits count a key by before it is looked up."""
-    raw = (raw or "").strip()
-    if not raw.startswith(KEY_START) or len(raw) > _MAX_KEY_LENGTH:
-        return ""
-    prefix = raw[len(KEY_START) : len(KEY_START) + PREFIX_LENGTH]
-    return prefix if len(prefix) == PREFIX_LENGTH and prefix.isalnum() else ""
+    return api_key_prefix(raw, start=KEY_START)
 
 
 def merchant_key_authenticate(raw: str) -> MerchantApiKey | None:
