@@ -288,6 +288,8 @@ class ApiKey(models.Model):
         ORDERS_APPROVE = "orders:approve", _("Approve and reject orders")
         INVOICES_READ = "invoices:read", _("Read invoices")
         CODES_EXPORT = "codes:export", _("Export card codes")
+        EXPENSES_READ = "expenses:read", _("Read expense reconciliation")
+        EXPENSES_WRITE = "expenses:write", _("Upload expense reports and resolve exceptions")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="api_keys")

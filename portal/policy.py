@@ -42,6 +42,12 @@ class Action(models.TextChoices):
     AUDIT_READ = "audit.read", gettext_lazy("See the audit trail")
     API_KEYS_OWN = "api_keys.own", gettext_lazy("Create and revoke one's own API keys")
     API_KEYS_MANAGE = "api_keys.manage", gettext_lazy("See and revoke every API key")
+    EXPENSES_READ = "expenses.read", gettext_lazy("See expense reconciliation")
+    EXPENSES_UPLOAD = "expenses.upload", gettext_lazy("Upload expense reports")
+    EXPENSES_RESOLVE = "expenses.resolve", gettext_lazy("Resolve expense exceptions")
+    EXPENSES_CLOSE = "expenses.close", gettext_lazy("Close reconciliation periods")
+    EXPENSES_REOPEN = "expenses.reopen", gettext_lazy("Re-open closed reconciliation periods")
+    EXPENSES_MAPPING = "expenses.mapping", gettext_lazy("Set the voucher account mapping")
 
 
 A = Action
@@ -49,6 +55,7 @@ _EVERYONE = frozenset(Role)
 # Statements carry payments, aging and (in the CSV/XLSX) recipients' names and employee ids.
 _MONEY_READERS = frozenset({Role.OWNER, Role.FINANCE, Role.APPROVER, Role.PURCHASER})
 _ORDERING = frozenset({Role.OWNER, Role.PURCHASER})
+_FINANCE = frozenset({Role.OWNER, Role.FINANCE})
 
 # Role sets, defined once. An owner may do everything in their company (DESIGN.md §2).
 ROLES: dict[Action, frozenset[Role]] = {
@@ -71,6 +78,13 @@ ROLES: dict[Action, frozenset[Role]] = {
     A.AUDIT_READ: frozenset({Role.OWNER}),
     A.API_KEYS_OWN: _EVERYONE,
     A.API_KEYS_MANAGE: frozenset({Role.OWNER}),
+    # Expense reconciliation: finance's work; viewers read it (issue 16).
+    A.EXPENSES_READ: frozenset({Role.OWNER, Role.FINANCE, Role.VIEWER}),
+    A.EXPENSES_UPLOAD: _FINANCE,
+    A.EXPENSES_RESOLVE: _FINANCE,
+    A.EXPENSES_CLOSE: _FINANCE,
+    A.EXPENSES_REOPEN: frozenset({Role.OWNER}),
+    A.EXPENSES_MAPPING: _FINANCE,
 }
 
 # The actions each API key scope opens. A key may hold a scope only if its holder's role may do
@@ -83,6 +97,8 @@ SCOPE_ACTIONS: dict[str, frozenset[Action]] = {
     ApiKey.Scope.ORDERS_APPROVE: frozenset({A.ORDER_APPROVE}),
     ApiKey.Scope.INVOICES_READ: frozenset({A.INVOICES_READ}),
     ApiKey.Scope.CODES_EXPORT: frozenset({A.CODES_DOWNLOAD}),
+    ApiKey.Scope.EXPENSES_READ: frozenset({A.EXPENSES_READ}),
+    ApiKey.Scope.EXPENSES_WRITE: frozenset({A.EXPENSES_UPLOAD, A.EXPENSES_RESOLVE}),
 }
 # The scope an action needs through the API. Statements, payments and aging come with
 # ``invoices:read``, and then only to the roles that may read them.
@@ -117,6 +133,20 @@ _REFUSALS = {
     A.MEMBERS_MANAGE: gettext_lazy("Only owners can invite members or change roles."),
     A.AUDIT_READ: gettext_lazy("Only owners can see the audit trail."),
     A.API_KEYS_MANAGE: gettext_lazy("Only owners can see and revoke other members' API keys."),
+    A.EXPENSES_READ: gettext_lazy(
+        "Only owners, finance members and viewers can see expense reconciliation."
+    ),
+    A.EXPENSES_UPLOAD: gettext_lazy("Only owners and finance members can upload expense reports."),
+    A.EXPENSES_RESOLVE: gettext_lazy(
+        "Only owners and finance members can resolve expense exceptions."
+    ),
+    A.EXPENSES_CLOSE: gettext_lazy(
+        "Only owners and finance members can close reconciliation periods."
+    ),
+    A.EXPENSES_REOPEN: gettext_lazy("Only owners can re-open a closed reconciliation period."),
+    A.EXPENSES_MAPPING: gettext_lazy(
+        "Only owners and finance members can set the voucher account mapping."
+    ),
 }
 
 Subject = Membership | str | None

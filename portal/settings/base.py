@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "portal",
     "cards",
     "billing",
+    "expenses",
 ]
 
 MIDDLEWARE = [
