@@ -19,6 +19,7 @@ urlpatterns = [
     re_path(r"^api(?:/|$)", api_not_found, name=API_NOT_FOUND),
     path("", include("cards.urls")),
     path("", include("billing.urls")),
+    path("expenses/", include("expenses.urls")),
     path("", include("portal.portal_urls")),
 ]
 

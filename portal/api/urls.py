@@ -14,6 +14,7 @@ from cards.api.cards import register_card_routes
 from cards.api.codes import register_code_routes
 from cards.api.exports import register_order_export_routes
 from cards.api.uploads import register_upload_routes
+from expenses.api import register_expense_routes
 from portal.api import schema  # noqa: F401  (registers the authentication scheme)
 from portal.api.docs import api_docs_view, api_schema_view
 
@@ -28,6 +29,7 @@ register_upload_routes(router)  # cards/api/uploads.py: /order-uploads
 register_payment_routes(router)  # billing/api/payments.py: /payments
 register_receivable_routes(router)  # billing/api/receivables.py: /aging
 register_statement_routes(router)  # billing/api/statements.py: /statements
+register_expense_routes(router)  # expenses/api: /expense-reports, /expense-periods
 
 urlpatterns = [
     path("v1/", include(router.urls)),
