@@ -18,15 +18,18 @@ match, its period not closed):
    employee's cards; the last three with the transaction's day within ``EXPENSE_MATCH_DAYS`` of
    the expense date. An identifier that finds none of the company's cards or redemptions:
    **unknown**; a card (or referenced redemption) of another employee: **other employee**;
-3. **matched**: one redemption whose amount left unclaimed covers the claim (several lines may
-   share one redemption: a split), exact amounts first, then the nearest day, then the oldest
-   redemption; contested redemptions go to the lines in row order, the others try again;
-4. **matched**: all of the employee's candidate redemptions of one day together equal the claim
-   (one line, several redemptions);
-5. **amount differs**: the nearest amount left on one candidate; ``difference`` = claim - spend;
-6. **duplicate**: candidates exist but earlier lines have claimed them in full
+3. **matched**: one redemption whose amount left is the claim, the nearest day first, then the
+   oldest redemption; a redemption wanted by several lines goes to the first in row order, the
+   others try their next candidate;
+4. **matched**: all of the employee's candidate redemptions of one day (two or more) together
+   equal the claim (one line, several redemptions);
+5. **matched**: one redemption whose amount left covers the claim (several lines may share one
+   redemption: a split; allocations never exceed what is left of it), same order as 3.;
+6. **amount differs**: the candidate whose amount left is nearest the claim;
+   ``difference`` = claim - spend;
+7. **duplicate**: candidates exist but earlier lines have claimed them in full
    (``duplicate_of`` the earliest of those lines);
-7. **no spend found**: nothing else.
+8. **no spend found**: nothing else.
 
 A redemption's amount is net of its refunds; a voided redemption counts as nothing. Claims of
 earlier reports (lower id) and the lines this run keeps are taken first; a later report's claims
@@ -134,6 +137,8 @@ def report_match(*, report_id: int, progress: Progress | None = None) -> Expense
         with transaction.atomic():
             run.write()
             report = _finish(report)
+    if progress is not None:
+        progress(total, total)
     return report
 
 
@@ -248,10 +253,14 @@ class _Run:
         self._unknown_and_other_employee()
         self._stage()
         for _round in range(ROUNDS):
-            if not self._first_choice():
+            if not self._first_choice(exact=True):
                 break
         self._stage()
         self._same_day_splits()
+        self._stage()
+        for _round in range(ROUNDS):
+            if not self._first_choice(exact=False):
+                break
         self._stage()
         for _round in range(ROUNDS):
             if not self._nearest_amount():
@@ -542,10 +551,12 @@ class _Run:
         )
         return n
 
-    def _first_choice(self) -> int:
-        """Each open line takes its best redemption that still covers it; a redemption goes to
-        the lines in row order while it covers them. The number of lines matched."""
+    def _first_choice(self, *, exact: bool) -> int:
+        """Each open line takes its best redemption whose amount left is the claim (``exact``)
+        or covers it (a split); a redemption goes to the lines in row order while it covers
+        them. The number of lines matched."""
         open_c = self.OPEN.format("c")
+        fits = "s.avail = c.fen" if exact else "s.avail >= c.fen"
         self._sql("DROP TABLE IF EXISTS expm_pick")
         self._sql(
             f"""
@@ -558,7 +569,7 @@ class _Run:
                         ROW_NUMBER() OVER (PARTITION BY c.line_id ORDER BY
                             CASE WHEN s.avail = c.fen THEN 0 ELSE 1 END, c.dd, c.tx_id) AS rn
                     FROM expm_cand c JOIN expm_spend s ON s.tx_id = c.tx_id
-                    WHERE c.other = 0 AND c.fen > 0 AND s.avail >= c.fen AND {open_c}
+                    WHERE c.other = 0 AND c.fen > 0 AND {fits} AND {open_c}
                 ) q WHERE q.rn = 1
             ) p WHERE p.cum <= p.avail
             """
