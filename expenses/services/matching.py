@@ -208,7 +208,7 @@ class _Run:
         self.params: dict[str, Any] = {
             "report": report.pk,
             "company": report.company_id,
-            "days": int(getattr(settings, "EXPENSE_MATCH_DAYS", 3)),
+            "days": int(settings.EXPENSE_MATCH_DAYS),
             "closed": PeriodStatus.CLOSED.value,
             "redeem": CardTransaction.Kind.REDEEM.value,
             "refund": CardTransaction.Kind.REFUND.value,
@@ -313,7 +313,7 @@ class _Run:
             FROM cards_orderline ol
             JOIN cards_batch b ON b.line_id = ol.id
             JOIN cards_card c ON c.batch_id = b.id
-            WHERE b.company_id = %(company)s
+            WHERE b.company_id = %(company)s AND ol.employee_id <> ''
               AND ol.employee_id IN (SELECT employee_id FROM expm_lines WHERE employee_id <> '')
             """
         )
@@ -355,6 +355,7 @@ class _Run:
             JOIN cards_batch b ON b.id = c.batch_id
             JOIN cards_orderline ol ON ol.id = b.line_id
             WHERE t.kind = %(redeem)s AND b.company_id = %(company)s
+              AND t.merchant_reference <> ''
               AND t.merchant_reference IN (SELECT ref FROM expm_lines WHERE ref <> '')
               AND NOT EXISTS (SELECT 1 FROM expm_spend s WHERE s.tx_id = t.id)
             """

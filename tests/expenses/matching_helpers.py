@@ -73,9 +73,13 @@ def world(
     *,
     face: str = "1000",
     cost_center: str = "CC-SALES",
+    cost_centers: dict[str, str] | None = None,
     key: MerchantApiKey | None = None,
 ) -> World:
-    """A company with a fulfilled order: ``employees`` maps an employee id to its card count."""
+    """A company with a fulfilled order: ``employees`` maps an employee id to its card count
+    (each employee's cards on one order line, of ``cost_center`` or its own in
+    ``cost_centers``)."""
+    cost_centers = cost_centers or {}
     employees = employees or {"E001": 1, "E002": 1}
     company = factories.company(approval_threshold="1000000.00")
     people = factories.team(company)
@@ -91,7 +95,7 @@ def world(
                 quantity=count,
                 recipient_name=f"员工{employee}",
                 employee_id=employee,
-                cost_center=cost_center,
+                cost_center=cost_centers.get(employee, cost_center),
             )
             for employee, count in employees.items()
         ],
@@ -129,7 +133,7 @@ def redeem(w: World, holder: Holder, amount: str, ref: str = "") -> CardTransact
 def refund(w: World, redemption: CardTransaction, amount: str) -> CardTransaction:
     return refund_create(
         key=w.key,
-        redemption_id=redemption.public_id,
+        redemption_id=str(redemption.public_id),
         amount=Decimal(amount),
         idempotency_key=str(uuid.uuid4()),
     ).transaction
@@ -137,7 +141,7 @@ def refund(w: World, redemption: CardTransaction, amount: str) -> CardTransactio
 
 def void(w: World, redemption: CardTransaction) -> CardTransaction:
     return redemption_void(
-        key=w.key, redemption_id=redemption.public_id, idempotency_key=str(uuid.uuid4())
+        key=w.key, redemption_id=str(redemption.public_id), idempotency_key=str(uuid.uuid4())
     ).transaction
 
 

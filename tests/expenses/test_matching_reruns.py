@@ -14,6 +14,7 @@ from expenses.models import (
     Evidence,
     ExpenseLine,
     ExpenseMatch,
+    ExpenseReport,
     LineState,
     ReportStatus,
     Resolution,
@@ -24,7 +25,7 @@ from tests.expenses.matching_helpers import close, lines_of, match, redeem, repo
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
 
 
-def outcome(made) -> list[tuple]:  # type: ignore[no-untyped-def]
+def outcome(made: ExpenseReport) -> list[tuple[object, ...]]:
     return [
         (
             line.row_number,
