@@ -29,6 +29,10 @@ match, its period not closed):
    ``difference`` = claim - spend;
 7. **duplicate**: candidates exist but earlier lines have claimed them in full
    (``duplicate_of`` the earliest of those lines);
+
+   5 and 6 need a line that names the redemption or its card (reference, serial, last 4): a
+   line with only the employee is matched by the exact amount (3, 4) or not at all, and is a
+   duplicate (7) only of spend of its exact amount;
 8. **no spend found**: nothing else.
 
 A redemption's amount is net of its refunds; a voided redemption counts as nothing. Claims of
@@ -557,7 +561,8 @@ class _Run:
         or covers it (a split); a redemption goes to the lines in row order while it covers
         them. The number of lines matched."""
         open_c = self.OPEN.format("c")
-        fits = "s.avail = c.fen" if exact else "s.avail >= c.fen"
+        # A split of one redemption needs a line that names it or its card.
+        fits = "s.avail = c.fen" if exact else "s.avail >= c.fen AND c.ev <> 'employee'"
         self._sql("DROP TABLE IF EXISTS expm_pick")
         self._sql(
             f"""
@@ -630,7 +635,7 @@ class _Run:
                         ROW_NUMBER() OVER (PARTITION BY c.line_id ORDER BY
                             ABS(s.avail - c.fen), c.dd, c.tx_id) AS rn
                     FROM expm_cand c JOIN expm_spend s ON s.tx_id = c.tx_id
-                    WHERE c.other = 0 AND s.avail > 0 AND {open_c}
+                    WHERE c.other = 0 AND s.avail > 0 AND c.ev <> 'employee' AND {open_c}
                 ) q WHERE q.rn = 1
             ) p WHERE p.rk = 1
             """
@@ -655,6 +660,7 @@ class _Run:
                         CASE WHEN s.net = c.fen THEN 0 ELSE 1 END, c.dd, c.tx_id) AS rn
                 FROM expm_cand c JOIN expm_spend s ON s.tx_id = c.tx_id
                 WHERE c.other = 0 AND s.net > 0 AND s.avail = 0 AND {open_c}
+                  AND (c.ev <> 'employee' OR s.net = c.fen)
             ) d WHERE rn = 1
             """
         )

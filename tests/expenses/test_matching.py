@@ -337,3 +337,23 @@ def test_a_captured_hold_is_spend_like_a_redemption() -> None:
 
     assert line.state == LineState.MATCHED
     assert ExpenseMatch.objects.get(line=line).transaction_id == tx.pk
+
+
+def test_a_claim_naming_only_the_employee_needs_the_exact_amount() -> None:
+    w = world()
+    redeem(w, w.card("E001"), "300.00")
+
+    smaller, larger = lines_of(match(report(w, {"amount": "30.00"}, {"amount": "320.00"})))
+
+    assert (smaller.state, larger.state) == (LineState.NO_SPEND, LineState.NO_SPEND)
+
+
+def test_a_claim_naming_the_card_may_take_part_of_a_larger_redemption() -> None:
+    w = world()
+    holder = w.card("E001")
+    tx = redeem(w, holder, "300.00")
+
+    [line] = lines_of(match(report(w, {"amount": "30.00", "card_serial": holder.serial})))
+
+    assert (line.state, line.matched_amount) == (LineState.MATCHED, Decimal("30.00"))
+    assert ExpenseMatch.objects.get(line=line).transaction_id == tx.pk

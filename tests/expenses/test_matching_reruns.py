@@ -156,7 +156,7 @@ def test_matching_a_report_again_gives_the_same_result() -> None:
         LineState.MATCHED,
         LineState.DUPLICATE,
         LineState.UNKNOWN,
-        LineState.DUPLICATE,  # E001's spend of the day is claimed in full by the first line
+        LineState.NO_SPEND,  # E001 spent no 10.00 (and the 60 + 40 are claimed)
         LineState.DUPLICATE,
     ]
 
