@@ -829,23 +829,21 @@ FLOOR_MATCH = [
         OR ol.employee_id IN (SELECT emp FROM f_lines))""",
     """CREATE TEMP TABLE f_spend AS SELECT t.id, t.card_id, x.serial, x.last4, x.emp,
         ((t.created_at AT TIME ZONE 'Asia/Shanghai')::date - DATE '1970-01-01') AS day,
-        t.merchant_reference AS ref,
-        CASE WHEN EXISTS (SELECT 1 FROM cards_cardtransaction v WHERE v.original_id = t.id
-                          AND v.kind = 'redeem_void') THEN 0
-             ELSE (-t.amount * 100)::bigint - COALESCE((SELECT (SUM(r.amount) * 100)::bigint
-                  FROM cards_cardtransaction r WHERE r.original_id = t.id
-                  AND r.kind = 'refund'), 0) END AS net
+        t.merchant_reference AS ref, (-t.amount * 100)::bigint AS net,
+        (-t.amount * 100)::bigint AS avail
      FROM cards_cardtransaction t JOIN f_cards x ON x.id = t.card_id
      WHERE t.kind = 'redeem'""",
-    "ALTER TABLE f_spend ADD COLUMN avail bigint",
-    "UPDATE f_spend SET avail = net",
+    """UPDATE f_spend s SET net = r.net, avail = r.net FROM (
+        SELECT f.id, CASE WHEN bool_or(t.kind = 'redeem_void') THEN 0 ELSE max(f.net)
+            - coalesce((sum(t.amount) FILTER (WHERE t.kind = 'refund') * 100)::bigint, 0) END
+            AS net
+        FROM cards_cardtransaction t JOIN f_spend f ON f.id = t.original_id
+        WHERE t.kind IN ('refund', 'redeem_void') GROUP BY f.id) r WHERE r.id = s.id""",
     """UPDATE f_spend s SET avail = s.avail - c.fen FROM (
         SELECT m.transaction_id, (SUM(m.amount) * 100)::bigint AS fen
         FROM expenses_expensematch m WHERE m.company_id = %(company)s
         GROUP BY m.transaction_id) c WHERE c.transaction_id = s.id""",
-    "CREATE INDEX ON f_spend (ref)",
-    "CREATE INDEX ON f_spend (emp, day)",
-    "CREATE INDEX ON f_spend (serial)",
+    "CREATE UNIQUE INDEX ON f_spend (id)",
     "ANALYZE f_spend",
     """CREATE TEMP TABLE f_result AS SELECT DISTINCT ON (x.id) x.id, 'duplicate'::text AS state
      FROM f_lines x JOIN expenses_expenseline o ON o.company_id = %(company)s
@@ -853,6 +851,7 @@ FLOOR_MATCH = [
     """INSERT INTO f_result SELECT y.id, 'duplicate' FROM (SELECT id, row_number() OVER (
         PARTITION BY fapiao ORDER BY id) AS n FROM f_lines WHERE fapiao <> '') y
      WHERE y.n > 1 AND NOT EXISTS (SELECT 1 FROM f_result r WHERE r.id = y.id)""",
+    "CREATE INDEX ON f_result (id)",
     """CREATE TEMP TABLE f_cand AS
      SELECT x.id, x.fen, x.ev, s.id AS tx, s.day, abs(s.day - x.day) AS dd, s.avail,
         (s.emp <> x.emp) AS other
@@ -871,10 +870,14 @@ FLOOR_MATCH = [
     "CREATE INDEX ON f_cand (id)",
     "ANALYZE f_cand",
     # Unknown identifiers and other employees' cards.
-    """INSERT INTO f_result SELECT x.id, 'unknown' FROM f_lines x WHERE ((x.ev = 'r'
-        AND NOT EXISTS (SELECT 1 FROM f_spend s WHERE s.ref = x.ref)) OR (x.ev = 's'
-        AND NOT EXISTS (SELECT 1 FROM f_cards k WHERE k.serial = x.serial)) OR (x.ev = 'l'
-        AND NOT EXISTS (SELECT 1 FROM f_cards k WHERE k.emp = x.emp AND k.last4 = x.last4)))
+    """INSERT INTO f_result SELECT x.id, 'unknown' FROM f_lines x WHERE x.ev = 'r'
+        AND NOT EXISTS (SELECT 1 FROM f_spend s WHERE s.ref = x.ref)
+        AND NOT EXISTS (SELECT 1 FROM f_result r WHERE r.id = x.id)""",
+    """INSERT INTO f_result SELECT x.id, 'unknown' FROM f_lines x WHERE x.ev = 's'
+        AND NOT EXISTS (SELECT 1 FROM f_cards k WHERE k.serial = x.serial)
+        AND NOT EXISTS (SELECT 1 FROM f_result r WHERE r.id = x.id)""",
+    """INSERT INTO f_result SELECT x.id, 'unknown' FROM f_lines x WHERE x.ev = 'l'
+        AND NOT EXISTS (SELECT 1 FROM f_cards k WHERE k.emp = x.emp AND k.last4 = x.last4)
         AND NOT EXISTS (SELECT 1 FROM f_result r WHERE r.id = x.id)""",
     """INSERT INTO f_result SELECT x.id, 'other_employee' FROM f_lines x
      JOIN f_cards k ON k.serial = x.serial WHERE x.ev = 's' AND k.emp <> x.emp

@@ -80,6 +80,7 @@ TEMP_TABLES = (
     "expm_match",
     "expm_cand",
     "expm_pick",
+    "expm_returns",
     "expm_grp",
 )
 LOCK_NAMESPACE = 0x45584D  # "EXM": one matching run per company at a time (PostgreSQL)
@@ -325,21 +326,14 @@ class _Run:
         self._sql("CREATE INDEX expm_cards_serial ON expm_cards (serial)")
         self._sql("CREATE INDEX expm_cards_employee ON expm_cards (employee_id, last4)")
         self._analyze("expm_cards")
-        net = f"""
-            {_fen("-t.amount")} - COALESCE((
-                SELECT SUM({_fen("r.amount")}) FROM cards_cardtransaction r
-                WHERE r.original_id = t.id AND r.kind = %(refund)s), 0)
-        """
-        voided = """EXISTS (SELECT 1 FROM cards_cardtransaction v
-                            WHERE v.original_id = t.id AND v.kind = %(void)s)"""
         # Redemptions of those cards around the report's dates ...
         self._sql(
             f"""
             CREATE TEMP TABLE expm_spend AS
             SELECT t.id AS tx_id, t.card_id AS card_id, {d.day_ts("t.created_at")} AS day,
                 t.merchant_reference AS ref, x.serial AS serial, x.last4 AS last4,
-                x.employee_id AS employee_id,
-                CASE WHEN {voided} THEN 0 ELSE {net} END AS net
+                x.employee_id AS employee_id, {_fen("-t.amount")} AS net,
+                {_fen("-t.amount")} AS avail
             FROM cards_cardtransaction t
             JOIN expm_cards x ON x.card_id = t.card_id
             WHERE t.kind = %(redeem)s
@@ -347,13 +341,14 @@ class _Run:
             """,
             **self._window(),
         )
+        self._sql("CREATE UNIQUE INDEX expm_spend_id ON expm_spend (tx_id)")
         # ... and the redemptions a line's reference names, any day, of any card of the company.
         self._sql(
             f"""
-            INSERT INTO expm_spend (tx_id, card_id, day, ref, serial, last4, employee_id, net)
+            INSERT INTO expm_spend (tx_id, card_id, day, ref, serial, last4, employee_id, net,
+                avail)
             SELECT t.id, t.card_id, {d.day_ts("t.created_at")}, t.merchant_reference,
-                c.serial, c.last4, ol.employee_id,
-                CASE WHEN {voided} THEN 0 ELSE {net} END
+                c.serial, c.last4, ol.employee_id, {_fen("-t.amount")}, {_fen("-t.amount")}
             FROM cards_cardtransaction t
             JOIN cards_card c ON c.id = t.card_id
             JOIN cards_batch b ON b.id = c.batch_id
@@ -364,13 +359,33 @@ class _Run:
               AND NOT EXISTS (SELECT 1 FROM expm_spend s WHERE s.tx_id = t.id)
             """
         )
-        self._sql("ALTER TABLE expm_spend ADD COLUMN avail BIGINT")
-        self._sql("UPDATE expm_spend SET avail = CASE WHEN net > 0 THEN net ELSE 0 END")
-        self._sql("CREATE UNIQUE INDEX expm_spend_id ON expm_spend (tx_id)")
-        self._sql("CREATE INDEX expm_spend_ref ON expm_spend (ref)")
-        self._sql("CREATE INDEX expm_spend_card ON expm_spend (card_id, day)")
-        self._sql("CREATE INDEX expm_spend_employee ON expm_spend (employee_id, day)")
         self._analyze("expm_spend")
+        # Net of refunds; a voided redemption is worth nothing.
+        self._sql(
+            f"""
+            CREATE TEMP TABLE expm_returns AS
+            SELECT r.original_id AS tx_id,
+                SUM(CASE WHEN r.kind = %(refund)s THEN {_fen("r.amount")} ELSE 0 END) AS refunded,
+                MAX(CASE WHEN r.kind = %(void)s THEN 1 ELSE 0 END) AS voided
+            FROM cards_cardtransaction r
+            JOIN expm_spend s ON s.tx_id = r.original_id
+            WHERE r.kind IN (%(refund)s, %(void)s)
+            GROUP BY r.original_id
+            """
+        )
+        self._sql(
+            """
+            UPDATE expm_spend SET
+                net = CASE WHEN x.voided = 1 THEN 0 ELSE expm_spend.net - x.refunded END,
+                avail = CASE WHEN x.voided = 1 THEN 0 ELSE expm_spend.net - x.refunded END
+            FROM expm_returns x WHERE x.tx_id = expm_spend.tx_id
+            """
+        )
+        if connection.vendor != "postgresql":
+            # SQLite joins by nested loops: each join needs its index. (PostgreSQL hashes.)
+            self._sql("CREATE INDEX expm_spend_ref ON expm_spend (ref)")
+            self._sql("CREATE INDEX expm_spend_serial ON expm_spend (serial, day)")
+            self._sql("CREATE INDEX expm_spend_employee ON expm_spend (employee_id, day)")
 
     def _window(self) -> dict[str, Any]:
         """UTC bounds of the days the report's lines reach, a day wider than the window on each
@@ -410,12 +425,12 @@ class _Run:
         self._sql("CREATE INDEX expm_claimers_tx ON expm_claimers (tx_id, report_id, row_no)")
         self._sql(
             """
-            UPDATE expm_spend SET avail = avail - (
-                SELECT SUM(c.fen) FROM expm_claimers c WHERE c.tx_id = expm_spend.tx_id)
-            WHERE tx_id IN (SELECT tx_id FROM expm_claimers)
+            UPDATE expm_spend SET avail = CASE WHEN expm_spend.avail > c.fen
+                                               THEN expm_spend.avail - c.fen ELSE 0 END
+            FROM (SELECT tx_id, SUM(fen) AS fen FROM expm_claimers GROUP BY tx_id) c
+            WHERE c.tx_id = expm_spend.tx_id
             """
         )
-        self._sql("UPDATE expm_spend SET avail = 0 WHERE avail < 0")
         self._sql(
             """
             CREATE TEMP TABLE expm_result (line_id BIGINT PRIMARY KEY, state VARCHAR(16),
@@ -549,9 +564,9 @@ class _Run:
         )
         self._sql(
             f"""
-            UPDATE expm_spend SET avail = avail - (
-                SELECT SUM(a.alloc) FROM {accepted} a WHERE a.tx_id = expm_spend.tx_id)
-            WHERE tx_id IN (SELECT tx_id FROM {accepted})
+            UPDATE expm_spend SET avail = expm_spend.avail - a.alloc
+            FROM (SELECT tx_id, SUM(alloc) AS alloc FROM {accepted} GROUP BY tx_id) a
+            WHERE a.tx_id = expm_spend.tx_id
             """
         )
         return n
