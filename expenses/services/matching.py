@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -154,6 +154,11 @@ def _company_lock(company_id: int) -> Iterator[None]:
     if connection.vendor != "postgresql":
         yield
         return
+    if connection.in_atomic_block:  # held to the end of the caller's transaction
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, company_id])
+        yield
+        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, company_id])
     try:
@@ -169,7 +174,9 @@ def _temporary_tables() -> Iterator[None]:
     try:
         yield
     finally:
-        if not connection.needs_rollback:
+        # After a failed statement inside the caller's transaction nothing more can run in it:
+        # the error in flight is the one to see (the next run drops what is left).
+        with contextlib.suppress(DatabaseError):
             _drop_temporary_tables()
 
 
