@@ -238,6 +238,12 @@ class _Run:
             cursor.execute(sql, {**self.params, **extra} if ("%(" in sql) else None)
             return int(cursor.rowcount or 0)
 
+    def _sqlite_index(self, sql: str) -> None:
+        """An index SQLite's nested-loop joins need; PostgreSQL hashes the large temporary
+        tables instead, and building the index would cost more than it saves."""
+        if connection.vendor != "postgresql":
+            self._sql(sql)
+
     def _analyze(self, *tables: str) -> None:
         if connection.vendor == "postgresql":
             for table in tables:
@@ -304,7 +310,7 @@ class _Run:
             """
         )
         self._sql("CREATE UNIQUE INDEX expm_lines_id ON expm_lines (line_id)")
-        self._sql("CREATE INDEX expm_lines_employee ON expm_lines (employee_id)")
+        self._sqlite_index("CREATE INDEX expm_lines_employee ON expm_lines (employee_id)")
         self._analyze("expm_lines")
 
     def _cards_and_spend(self) -> None:
@@ -320,7 +326,8 @@ class _Run:
             JOIN cards_orderline ol ON ol.id = b.line_id
             WHERE b.company_id = %(company)s
               AND c.serial IN (SELECT serial FROM expm_lines WHERE serial IS NOT NULL)
-            UNION
+              AND NOT EXISTS (SELECT 1 FROM expm_lines x WHERE x.employee_id = ol.employee_id)
+            UNION ALL
             SELECT c.id, c.serial, c.last4, ol.employee_id
             FROM cards_orderline ol
             JOIN cards_batch b ON b.line_id = ol.id
@@ -329,10 +336,9 @@ class _Run:
               AND ol.employee_id IN (SELECT employee_id FROM expm_lines WHERE employee_id <> '')
             """
         )
-        self._sql("CREATE UNIQUE INDEX expm_cards_id ON expm_cards (card_id)")
-        self._sql("CREATE INDEX expm_cards_serial ON expm_cards (serial)")
-        self._sql("CREATE INDEX expm_cards_employee ON expm_cards (employee_id, last4)")
-        self._analyze("expm_cards")
+        self._sqlite_index("CREATE UNIQUE INDEX expm_cards_id ON expm_cards (card_id)")
+        self._sqlite_index("CREATE INDEX expm_cards_serial ON expm_cards (serial)")
+        self._sqlite_index("CREATE INDEX expm_cards_employee ON expm_cards (employee_id, last4)")
         # Redemptions of those cards around the report's dates ...
         self._sql(
             f"""
@@ -388,11 +394,9 @@ class _Run:
             FROM expm_returns x WHERE x.tx_id = expm_spend.tx_id
             """
         )
-        if connection.vendor != "postgresql":
-            # SQLite joins by nested loops: each join needs its index. (PostgreSQL hashes.)
-            self._sql("CREATE INDEX expm_spend_ref ON expm_spend (ref)")
-            self._sql("CREATE INDEX expm_spend_serial ON expm_spend (serial, day)")
-            self._sql("CREATE INDEX expm_spend_employee ON expm_spend (employee_id, day)")
+        self._sqlite_index("CREATE INDEX expm_spend_ref ON expm_spend (ref)")
+        self._sqlite_index("CREATE INDEX expm_spend_serial ON expm_spend (serial, day)")
+        self._sqlite_index("CREATE INDEX expm_spend_employee ON expm_spend (employee_id, day)")
 
     def _window(self) -> dict[str, Any]:
         """UTC bounds of the days the report's lines reach, a day wider than the window on each
@@ -508,7 +512,7 @@ class _Run:
             f"""
             SELECT x.line_id, 'unknown', 'reference', NULL, x.fen, 0, NULL FROM expm_lines x
             WHERE x.ev = 'reference' AND {open_x}
-              AND NOT EXISTS (SELECT 1 FROM expm_spend s WHERE s.ref = x.ref)
+              AND NOT EXISTS (SELECT 1 FROM expm_cand c WHERE c.line_id = x.line_id)
             """
         )
         # A reference whose redemptions were all made with other employees' cards.
@@ -565,12 +569,6 @@ class _Run:
         )
         self._sql(
             f"""
-            INSERT INTO expm_claimers (tx_id, line_id, report_id, row_no, fen)
-            SELECT tx_id, line_id, %(report)s, row_no, alloc FROM {accepted}
-            """
-        )
-        self._sql(
-            f"""
             UPDATE expm_spend SET avail = expm_spend.avail - a.alloc
             FROM (SELECT tx_id, SUM(alloc) AS alloc FROM {accepted} GROUP BY tx_id) a
             WHERE a.tx_id = expm_spend.tx_id
@@ -578,10 +576,21 @@ class _Run:
         )
         return n
 
+    def _accept_contested(self, state: str = "'matched'") -> int:
+        """Accept the picks of ``expm_pick`` that got their redemption (``later`` = 0); the
+        number of lines that did not (another round may find them another)."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM expm_pick WHERE later = 1")
+            contested = int(cursor.fetchone()[0])
+        if contested:
+            self._sql("DELETE FROM expm_pick WHERE later = 1")
+        self._accept("expm_pick", state=state)
+        return contested
+
     def _first_choice(self, *, exact: bool) -> int:
         """Each open line takes its best redemption whose amount left is the claim (``exact``)
         or covers it (a split); a redemption goes to the lines in row order while it covers
-        them. The number of lines matched."""
+        them. The number of lines left for another round."""
         open_c = self.OPEN.format("c")
         # A split of one redemption needs a line that names it or its card.
         fits = "s.avail = c.fen" if exact else "s.avail >= c.fen AND c.ev <> 'employee'"
@@ -589,7 +598,8 @@ class _Run:
         self._sql(
             f"""
             CREATE TEMP TABLE expm_pick AS
-            SELECT line_id, tx_id, card_id, ev, row_no, fen, fen AS alloc FROM (
+            SELECT line_id, tx_id, card_id, ev, row_no, fen, fen AS alloc,
+                CASE WHEN p.cum <= p.avail THEN 0 ELSE 1 END AS later FROM (
                 SELECT q.*, SUM(q.fen) OVER (
                     PARTITION BY q.tx_id ORDER BY q.row_no ROWS UNBOUNDED PRECEDING) AS cum
                 FROM (
@@ -599,10 +609,10 @@ class _Run:
                     FROM expm_cand c JOIN expm_spend s ON s.tx_id = c.tx_id
                     WHERE c.other = 0 AND c.fen > 0 AND {fits} AND {open_c}
                 ) q WHERE q.rn = 1
-            ) p WHERE p.cum <= p.avail
+            ) p
             """
         )
-        return self._accept("expm_pick", state="'matched'")
+        return self._accept_contested()
 
     def _same_day_splits(self) -> None:
         """A line that all of one day's candidate redemptions (two or more) together cover
@@ -643,15 +653,16 @@ class _Run:
 
     def _nearest_amount(self) -> int:
         """Each open line takes the candidate whose amount left is nearest its claim; one line
-        per redemption (the first in row order); the rest try again."""
+        per redemption (the first in row order); the number of lines left for another round."""
         open_c = self.OPEN.format("c")
         self._sql("DROP TABLE IF EXISTS expm_pick")
         self._sql(
             f"""
             CREATE TEMP TABLE expm_pick AS
             SELECT line_id, tx_id, card_id, ev, row_no, fen,
-                CASE WHEN avail < fen THEN avail ELSE fen END AS alloc FROM (
-                SELECT q.*, ROW_NUMBER() OVER (PARTITION BY q.tx_id ORDER BY q.row_no) AS rk
+                CASE WHEN avail < fen THEN avail ELSE fen END AS alloc, later FROM (
+                SELECT q.*, CASE WHEN ROW_NUMBER() OVER (
+                    PARTITION BY q.tx_id ORDER BY q.row_no) = 1 THEN 0 ELSE 1 END AS later
                 FROM (
                     SELECT c.line_id, c.tx_id, c.card_id, c.ev, c.row_no, c.fen, s.avail,
                         ROW_NUMBER() OVER (PARTITION BY c.line_id ORDER BY
@@ -659,23 +670,25 @@ class _Run:
                     FROM expm_cand c JOIN expm_spend s ON s.tx_id = c.tx_id
                     WHERE c.other = 0 AND s.avail > 0 AND c.ev <> 'employee' AND {open_c}
                 ) q WHERE q.rn = 1
-            ) p WHERE p.rk = 1
+            ) p
             """
         )
-        return self._accept(
-            "expm_pick",
-            state="CASE WHEN SUM(alloc) = MIN(fen) THEN 'matched' ELSE 'amount_differs' END",
+        return self._accept_contested(
+            state="CASE WHEN SUM(alloc) = MIN(fen) THEN 'matched' ELSE 'amount_differs' END"
         )
 
     def _spend_claimed_in_full(self) -> None:
         """Candidates there are, but earlier lines claim all of them: a duplicate of the
         earliest line that claims the best of them."""
         open_c = self.OPEN.format("c")
+        self._sql("CREATE INDEX expm_match_tx ON expm_match (tx_id)")
         self._result(
             f"""
-            SELECT line_id, 'duplicate', ev, card_id, fen, 0, (
+            SELECT line_id, 'duplicate', ev, card_id, fen, 0, COALESCE((
                 SELECT cl.line_id FROM expm_claimers cl WHERE cl.tx_id = d.tx_id
-                ORDER BY cl.report_id, cl.row_no LIMIT 1)
+                ORDER BY cl.report_id, cl.row_no LIMIT 1), (
+                SELECT m.line_id FROM expm_match m JOIN expm_lines x ON x.line_id = m.line_id
+                WHERE m.tx_id = d.tx_id ORDER BY x.row_no LIMIT 1))
             FROM (
                 SELECT c.line_id, c.ev, c.card_id, c.fen, c.tx_id, ROW_NUMBER() OVER (
                     PARTITION BY c.line_id ORDER BY
