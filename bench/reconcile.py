@@ -645,7 +645,24 @@ def _match_child(report_id: int, path: str) -> int:
     def progress(done: int, total: int) -> None:
         ExpenseReport.objects.filter(pk=report_id).update(rows_done=done, rows_total=total)
 
+    slowest: list[tuple[float, str]] = []
+    if os.environ.get("BENCH_RECONCILE_PROFILE"):
+        from expenses.services import matching
+
+        statement = matching._Run._sql
+
+        def timed(run: Any, sql: str, **extra: Any) -> int:
+            began = time.perf_counter()
+            result = statement(run, sql, **extra)
+            slowest.append((time.perf_counter() - began, " ".join(sql.split())[:110]))
+            return result
+
+        matching._Run._sql = timed  # type: ignore[method-assign]
     report_match(report_id=report_id, progress=progress)
+    for seconds, sql in sorted(slowest, reverse=True)[:25]:
+        print(f"{seconds:6.2f} s  {sql}", file=sys.stderr)
+    if slowest:
+        print(f"{sum(t for t, _ in slowest):6.2f} s in {len(slowest)} statements", file=sys.stderr)
     finished = time.perf_counter()
     print(
         json.dumps(
@@ -765,6 +782,8 @@ def _run_project_copy(setup: Setup, path: Path, rows: int) -> ProjectRun:
     if done.returncode != 0:
         raise RuntimeError(f"the matching process failed:\n{done.stderr[-3000:]}")
     child = json.loads(done.stdout.strip().splitlines()[-1])
+    if os.environ.get("BENCH_RECONCILE_PROFILE"):
+        print("slowest statements of report_match:\n" + done.stderr, flush=True)
     return ProjectRun(
         mode="copy",
         receive_s=received - started,

@@ -315,7 +315,8 @@ class _Run:
 
     def _cards_and_spend(self) -> None:
         d = self.dialect
-        # The company's cards a line can name: by serial, or of an employee the report names.
+        # The company's cards a line names by serial, and the cards of the employees of lines
+        # that give a last 4 (whether spent or not: an identifier that finds no card is unknown).
         self._sql(
             """
             CREATE TEMP TABLE expm_cards AS
@@ -326,35 +327,56 @@ class _Run:
             JOIN cards_orderline ol ON ol.id = b.line_id
             WHERE b.company_id = %(company)s
               AND c.serial IN (SELECT serial FROM expm_lines WHERE serial IS NOT NULL)
-              AND NOT EXISTS (SELECT 1 FROM expm_lines x WHERE x.employee_id = ol.employee_id)
             UNION ALL
             SELECT c.id, c.serial, c.last4, ol.employee_id
             FROM cards_orderline ol
             JOIN cards_batch b ON b.line_id = ol.id
             JOIN cards_card c ON c.batch_id = b.id
             WHERE b.company_id = %(company)s AND ol.employee_id <> ''
-              AND ol.employee_id IN (SELECT employee_id FROM expm_lines WHERE employee_id <> '')
+              AND ol.employee_id IN (SELECT employee_id FROM expm_lines WHERE ev = 'last4')
+              AND c.serial NOT IN (SELECT serial FROM expm_lines WHERE serial IS NOT NULL)
             """
         )
-        self._sqlite_index("CREATE UNIQUE INDEX expm_cards_id ON expm_cards (card_id)")
-        self._sqlite_index("CREATE INDEX expm_cards_serial ON expm_cards (serial)")
-        self._sqlite_index("CREATE INDEX expm_cards_employee ON expm_cards (employee_id, last4)")
-        # Redemptions of those cards around the report's dates ...
+        self._sql("CREATE UNIQUE INDEX expm_cards_id ON expm_cards (card_id)")
+        self._sql("CREATE INDEX expm_cards_serial ON expm_cards (serial)")
+        self._sql("CREATE INDEX expm_cards_employee ON expm_cards (employee_id, last4)")
+        self._analyze("expm_cards")
+        # The redemptions, around the report's dates, of every card given to an employee the
+        # report names ...
+        window = self._window()
         self._sql(
             f"""
             CREATE TEMP TABLE expm_spend AS
             SELECT t.id AS tx_id, t.card_id AS card_id, {d.day_ts("t.created_at")} AS day,
-                t.merchant_reference AS ref, x.serial AS serial, x.last4 AS last4,
-                x.employee_id AS employee_id, {_fen("-t.amount")} AS net,
+                t.merchant_reference AS ref, c.serial AS serial, c.last4 AS last4,
+                ol.employee_id AS employee_id, {_fen("-t.amount")} AS net,
                 {_fen("-t.amount")} AS avail
-            FROM cards_cardtransaction t
-            JOIN expm_cards x ON x.card_id = t.card_id
-            WHERE t.kind = %(redeem)s
+            FROM cards_orderline ol
+            JOIN cards_batch b ON b.line_id = ol.id
+            JOIN cards_card c ON c.batch_id = b.id
+            JOIN cards_cardtransaction t ON t.card_id = c.id
+            WHERE b.company_id = %(company)s AND ol.employee_id <> ''
+              AND ol.employee_id IN (SELECT employee_id FROM expm_lines WHERE employee_id <> '')
+              AND t.kind = %(redeem)s
               AND t.created_at >= %(since)s AND t.created_at < %(until)s
             """,
-            **self._window(),
+            **window,
         )
         self._sql("CREATE UNIQUE INDEX expm_spend_id ON expm_spend (tx_id)")
+        # ... of the cards named by serial (given to no one, or to someone else) ...
+        self._sql(
+            f"""
+            INSERT INTO expm_spend (tx_id, card_id, day, ref, serial, last4, employee_id, net,
+                avail)
+            SELECT t.id, t.card_id, {d.day_ts("t.created_at")}, t.merchant_reference,
+                k.serial, k.last4, k.employee_id, {_fen("-t.amount")}, {_fen("-t.amount")}
+            FROM expm_cards k JOIN cards_cardtransaction t ON t.card_id = k.card_id
+            WHERE t.kind = %(redeem)s
+              AND t.created_at >= %(since)s AND t.created_at < %(until)s
+              AND NOT EXISTS (SELECT 1 FROM expm_spend s WHERE s.tx_id = t.id)
+            """,
+            **window,
+        )
         # ... and the redemptions a line's reference names, any day, of any card of the company.
         self._sql(
             f"""
@@ -491,12 +513,9 @@ class _Run:
             SELECT {columns} FROM expm_lines x JOIN expm_spend s ON s.serial = x.serial
             WHERE x.ev = 'serial' AND {within} AND {open_line}
             UNION ALL
-            SELECT {columns} FROM expm_lines x
-            JOIN expm_spend s ON s.employee_id = x.employee_id AND s.last4 = x.last4
-            WHERE x.ev = 'last4' AND {within} AND {open_line}
-            UNION ALL
             SELECT {columns} FROM expm_lines x JOIN expm_spend s ON s.employee_id = x.employee_id
-            WHERE x.ev = 'employee' AND x.employee_id <> '' AND {within} AND {open_line}
+            WHERE x.ev IN ('last4', 'employee') AND x.employee_id <> ''
+              AND (x.ev = 'employee' OR s.last4 = x.last4) AND {within} AND {open_line}
             """
         )
         self._sql("CREATE INDEX expm_cand_line ON expm_cand (line_id)")
