@@ -111,3 +111,23 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
         _PREPARING_CURSOR = _preparing_cursor_class()
     with connection.make_cursor(_PREPARING_CURSOR(connection.connection)) as cursor:
         yield cursor
+
+
+def model_columns(model: type[Any], alias: str) -> str:
+    """The quoted columns of every concrete field of ``model``, as ``alias."column"``, in the
+    field order ``model_from_row`` reads them in."""
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+def model_from_row(model: type[Any], row: tuple[Any, ...] | list[Any], start: int = 0) -> Any:
+    """An instance of ``model`` from ``row[start:]`` as selected by ``model_columns``, each
+    value through its field's ``from_db_value`` as the ORM does (JSON, for one)."""
+    fields = model._meta.concrete_fields
+    values = []
+    for offset, field in enumerate(fields):
+        value = row[start + offset]
+        converter = getattr(field, "from_db_value", None)
+        if converter is not None:
+            value = converter(value, None, connection)
+        values.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields], values)

@@ -47,7 +47,6 @@ from cards.serializers.merchant import (
     hold_created_body,
 )
 from cards.services import spend
-from cards.services.spend import throttle
 from portal.api.exceptions import UnprocessableRequest, error_body
 from portal.api.idempotency import REPLAYED_HEADER, idempotency_key
 from portal.api.schema import ERROR_RESPONSES, IDEMPOTENCY_KEY_REQUIRED, ErrorSerializer
@@ -70,18 +69,10 @@ class MerchantView(APIView):
     permission_classes = [HasMerchantScope]
     throttle_classes = [MerchantRequestThrottle]
     merchant_scope = ""
-    # Endpoints that look cards up by code: held back by the failed look-up limits.
+    # Endpoints that look cards up by code: held back by the failed look-up limits, which the
+    # throttle (MerchantRequestThrottle) reads with the request limits; the service is then
+    # called with ``admitted=True``.
     looks_up_codes = False
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        if self.looks_up_codes:
-            prefix = MerchantKeyAuthentication.presented_prefix(request)
-            if prefix:
-                try:
-                    throttle.lookups_admit_early(key_prefix=prefix, ip=client_ip(request))
-                except throttle.LimitReached as limit:
-                    raise MerchantThrottled(wait=limit.retry_after) from None
-        super().initial(request, *args, **kwargs)
 
     def throttled(self, request: Request, wait: float | None) -> NoReturn:
         raise MerchantThrottled(wait=wait)
@@ -214,6 +205,7 @@ class BalanceView(MerchantView):
                 code=data["code"],
                 endpoint=MerchantLookupFailure.Endpoint.BALANCE,
                 ip=self.ip(),
+                admitted=True,
             )
         )
         return Response(balance_body(card))
@@ -246,6 +238,7 @@ class RedemptionCreateView(MerchantView):
                     merchant_reference=data["merchant_reference"],
                     idempotency_key=str(key_value),
                     ip=self.ip(),
+                    admitted=True,
                 )
             )
         )
@@ -323,6 +316,7 @@ class HoldCreateView(MerchantView):
                 merchant_reference=data["merchant_reference"],
                 idempotency_key=str(key_value),
                 ip=self.ip(),
+                admitted=True,
             )
         )
         if isinstance(result, Response):

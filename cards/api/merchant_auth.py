@@ -28,7 +28,7 @@ from rest_framework.throttling import BaseThrottle
 
 from cards.models import MerchantApiKey, MerchantStatus
 from cards.services.spend import throttle
-from cards.services.spend.keys import merchant_key_authenticate, merchant_key_prefix
+from cards.services.spend.keys import merchant_key_authenticate
 from portal.client_ip import client_ip
 
 
@@ -65,15 +65,6 @@ class MerchantThrottled(Throttled):
 
 class MerchantKeyAuthentication(BaseAuthentication):
     keyword = "Bearer"
-
-    @classmethod
-    def presented_prefix(cls, request: Request) -> str:
-        """The prefix of the merchant key the request presents, before any look-up ("" when
-        it presents none)."""
-        scheme, _sep, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != cls.keyword.lower():
-            return ""
-        return merchant_key_prefix(value)
 
     def authenticate(self, request: Request) -> tuple[None, MerchantApiKey] | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -132,7 +123,8 @@ class HasMerchantScope(BasePermission):
 
 
 class MerchantRequestThrottle(BaseThrottle):
-    """Requests per key, merchant and address (``MERCHANT_RATE_*``)."""
+    """Requests per key, merchant and address (``MERCHANT_RATE_*``); on the views that look
+    cards up by code (``looks_up_codes``), the failed look-up limits too."""
 
     def __init__(self) -> None:
         self.retry_after: int | None = None
@@ -141,8 +133,16 @@ class MerchantRequestThrottle(BaseThrottle):
         key = request.auth
         if not isinstance(key, MerchantApiKey):
             return True
+        looks_up = getattr(view, "looks_up_codes", False)
+        data = request.data if looks_up else None
         try:
-            throttle.request_admit(key=key, ip=client_ip(request))
+            if looks_up:
+                # One round trip for the request limits and the failed look-up limits; the
+                # view then looks the card up with ``admitted=True``.
+                code = data.get("code", "") if isinstance(data, dict) else ""
+                throttle.request_admit(key=key, ip=client_ip(request), lookup=True, code=code)
+            else:
+                throttle.request_admit(key=key, ip=client_ip(request))
         except throttle.LimitReached as limit:
             self.retry_after = limit.retry_after
             return False

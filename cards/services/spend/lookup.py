@@ -160,12 +160,16 @@ def lookup_failed(
             logger.warning("merchant key %s frozen after %s failed look-ups", key.prefix, burst)
 
 
-def card_look_up(*, key: MerchantApiKey, code: object, endpoint: str, ip: str | None) -> Card:
+def card_look_up(
+    *, key: MerchantApiKey, code: object, endpoint: str, ip: str | None, admitted: bool = False
+) -> Card:
     """The usable card with this code, for a request of this key: LimitReached when the key,
-    its merchant, the address or the code's prefix has failed too often; CardUnavailable (after
-    recording and counting it) when no usable card answers."""
+    its merchant, the address or the code's prefix has failed too often (unless ``admitted``:
+    the API read those limits with the request's, ``throttle.request_admit``); CardUnavailable
+    (after recording and counting it) when no usable card answers."""
     prefix = throttle.code_prefix(code) if isinstance(code, str) else ""
-    throttle.failures_admit(key=key, ip=ip, prefix=prefix)
+    if not admitted:
+        throttle.failures_admit(key=key, ip=ip, prefix=prefix)
     try:
         return card_find(code=code)
     except CardUnavailable as failure:

@@ -72,6 +72,12 @@ def _redis() -> tuple[RedisCache, Any] | None:
 
 def _incr_many(names: list[str], timeout: int) -> list[int]:
     """Add one to each counter (created at 1), in one round trip on Redis."""
+    return _incr_and_get(names, timeout, [])[0]
+
+
+def _incr_and_get(names: list[str], timeout: int, reads: list[str]) -> tuple[list[int], list[int]]:
+    """Add one to each of ``names`` (created at 1) and read ``reads`` (0 for a missing one): the
+    new counts and the values read, in one round trip on Redis."""
     redis = _redis()
     if redis is not None:
         backend, client = redis
@@ -80,7 +86,16 @@ def _incr_many(names: list[str], timeout: int) -> list[int]:
             full = backend.make_and_validate_key(name)
             pipe.incr(full)
             pipe.expire(full, timeout)
-        return [int(value) for value in pipe.execute()[::2]]
+        if reads:
+            pipe.mget([backend.make_and_validate_key(name) for name in reads])
+        answers = pipe.execute()
+        counts = [int(value) for value in answers[: 2 * len(names) : 2]]
+        values = [int(value or 0) for value in answers[-1]] if reads else []
+        return counts, values
+    return _incr_in_cache(names, timeout), (_get_many(reads) if reads else [])
+
+
+def _incr_in_cache(names: list[str], timeout: int) -> list[int]:
     counts = []
     for name in names:
         cache.add(name, 0, timeout)
@@ -124,8 +139,13 @@ def code_prefix(typed: str) -> str:
     ).hexdigest()[:32]
 
 
-def request_admit(*, key: MerchantApiKey, ip: str | None) -> None:
-    """Count one request of this key, its merchant and this address; LimitReached past a limit."""
+def request_admit(
+    *, key: MerchantApiKey, ip: str | None, lookup: bool = False, code: object = ""
+) -> None:
+    """Count one request of this key, its merchant and this address; LimitReached past a limit.
+    For a request that looks a card up (``lookup``, with the ``code`` as typed), the same round
+    trip reads the failed look-up counters too, and LimitReached where ``failures_admit`` would
+    refuse: the caller then looks the card up with ``admitted=True``."""
     seconds = int(settings.MERCHANT_RATE_WINDOW_SECONDS)
     window = _window(seconds)
     checks = [
@@ -133,13 +153,27 @@ def request_admit(*, key: MerchantApiKey, ip: str | None) -> None:
         ("merchant", key.merchant_id, int(settings.MERCHANT_RATE_PER_MERCHANT)),
         ("ip", ip or "unknown", int(settings.MERCHANT_RATE_PER_IP)),
     ]
-    counts = _incr_many(
+    failures: list[tuple[str, str, int]] = []
+    failure_window = _window(int(settings.MERCHANT_FAILURE_WINDOW_SECONDS))
+    if lookup:
+        failures = _failure_names(
+            key_prefix=key.prefix,
+            merchant_id=key.merchant_id,
+            ip=ip,
+            prefix=code_prefix(code) if isinstance(code, str) else "",
+            index=failure_window.index,
+        )
+    blocked = _blocked_name(key.prefix, failure_window.index)
+    counts, values = _incr_and_get(
         [_name("rate", dimension, ident, window.index) for dimension, ident, _limit in checks],
         seconds + 5,
+        [blocked, *(name for name, _dimension, _limit in failures)] if failures else [],
     )
     for (dimension, _ident, limit), count in zip(checks, counts, strict=True):
         if count > limit:
             raise LimitReached(retry_after=window.retry_after, limit=dimension)
+    if failures:
+        _failures_refuse(failures, values, blocked=blocked, window=failure_window)
 
 
 def _failure_names(
@@ -178,43 +212,31 @@ def _blocked_name(key_prefix: str, index: int) -> str:
     return _name("blocked", "key", key_prefix, index)
 
 
-def _admit(names: list[tuple[str, str, int]], *, blocked: str, window: _Window) -> None:
-    counts = _get_many([blocked, *(name for name, _dimension, _limit in names)])
-    if counts[0]:
+def _failures_refuse(
+    names: list[tuple[str, str, int]], values: list[int], *, blocked: str, window: _Window
+) -> None:
+    """``failures_admit``'s answer from counters already read (``values``: the key's blocked
+    mark, then ``names``' counts)."""
+    if values[0]:
         raise LimitReached(retry_after=window.retry_after, limit="merchant")
-    for (_counter, dimension, limit), count in zip(names, counts[1:], strict=True):
+    for (_counter, dimension, limit), count in zip(names, values[1:], strict=True):
         if count >= limit:
+            if dimension == "merchant":
+                _set(blocked, 1, window.retry_after + 1)
             raise LimitReached(retry_after=window.retry_after, limit=dimension)
-
-
-def lookups_admit_early(*, key_prefix: str, ip: str | None) -> None:
-    """Before the key is even looked up in the database: LimitReached when the key (by the
-    prefix the request names) or the address has no failed look-ups left in this window, or
-    its merchant had none at its last look-up. One read of the cache: a guesser held back costs
-    the database nothing. A request whose key turns out not to be valid gains nothing from it
-    (its look-ups are never counted: only a valid key's are)."""
-    window = _window(int(settings.MERCHANT_FAILURE_WINDOW_SECONDS))
-    names = _failure_names(
-        key_prefix=key_prefix, merchant_id=None, ip=ip, prefix="", index=window.index
-    )
-    _admit(names, blocked=_blocked_name(key_prefix, window.index), window=window)
 
 
 def failures_admit(*, key: MerchantApiKey, ip: str | None, prefix: str) -> None:
     """LimitReached when this key, its merchant, this address or this code prefix has failed
     as many look-ups as allowed in the current window (one read of the cache). A key held back
-    by its merchant's count is marked, so its next requests stop at ``lookups_admit_early``."""
+    by its merchant's count is marked, so its next requests stop at the first counter read."""
     window = _window(int(settings.MERCHANT_FAILURE_WINDOW_SECONDS))
     names = _failure_names(
         key_prefix=key.prefix, merchant_id=key.merchant_id, ip=ip, prefix=prefix, index=window.index
     )
     blocked = _blocked_name(key.prefix, window.index)
-    try:
-        _admit(names, blocked=blocked, window=window)
-    except LimitReached as limit:
-        if limit.limit == "merchant":
-            _set(blocked, 1, window.retry_after + 1)
-        raise
+    values = _get_many([blocked, *(name for name, _dimension, _limit in names)])
+    _failures_refuse(names, values, blocked=blocked, window=window)
 
 
 def failure_count(*, key: MerchantApiKey, ip: str | None, prefix: str) -> int:
