@@ -45,6 +45,7 @@ from cards.serializers.merchant import (
     SpendRequestSerializer,
     balance_body,
     hold_created_body,
+    transaction_body,
 )
 from cards.services import spend
 from portal.api.exceptions import UnprocessableRequest, error_body
@@ -109,7 +110,7 @@ def _transaction_response(result: spend.SpendResult | Response) -> Response:
         return result
     headers = {REPLAYED_HEADER: "true"} if result.replayed else {}
     return Response(
-        MerchantTransactionSerializer(result.transaction).data,
+        transaction_body(result.transaction),
         status=status.HTTP_201_CREATED,
         headers=headers,
     )

@@ -92,16 +92,42 @@ class BalanceSerializer(serializers.Serializer[Any]):
     )
 
 
+# The answers of the busiest endpoints are built as plain dicts (a serializer instance deep-copies
+# its fields on every answer, about as much as the rest of a balance check costs); the serializer
+# classes document them in the schema, and tests/cards/spend/test_answer_bodies.py checks that
+# both give the same answer.
+_DATETIME = serializers.DateTimeField()
+
+
+def _when(value: Any) -> str | None:
+    return None if value is None else str(_DATETIME.to_representation(value))
+
+
 def balance_body(card: Any) -> dict[str, Any]:
-    return BalanceSerializer(
-        {
-            "serial": card.serial_display,
-            "balance": card.balance - card.held,
-            "currency": CURRENCY,
-            "status": card.status,
-            "expires_at": card.expires_at,
-        }
-    ).data
+    """``BalanceSerializer``'s answer for this card."""
+    return {
+        "serial": card.serial_display,
+        "balance": f"{card.balance - card.held:.2f}",
+        "currency": CURRENCY,
+        "status": str(card.status),
+        "expires_at": _when(card.expires_at),
+    }
+
+
+def transaction_body(tx: CardTransaction) -> dict[str, Any]:
+    """``MerchantTransactionSerializer``'s answer for this transaction."""
+    return {
+        "id": str(tx.public_id),
+        "kind": str(tx.kind),
+        "serial": tx.card.serial_display,
+        "amount": f"{abs(tx.amount):.2f}",
+        "currency": CURRENCY,
+        "balance_after": f"{tx.balance_after:.2f}",
+        "merchant_reference": tx.merchant_reference,
+        "redemption": str(tx.original.public_id) if tx.original_id is not None else None,
+        "hold": str(tx.hold.public_id) if tx.hold_id is not None else None,
+        "created_at": _when(tx.created_at),
+    }
 
 
 class MerchantTransactionSerializer(serializers.Serializer[CardTransaction]):
@@ -187,4 +213,5 @@ __all__ = [
     "SpendRequestSerializer",
     "balance_body",
     "hold_created_body",
+    "transaction_body",
 ]
