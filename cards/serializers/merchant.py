@@ -116,6 +116,7 @@ def balance_body(card: Any) -> dict[str, Any]:
 
 def transaction_body(tx: CardTransaction) -> dict[str, Any]:
     """``MerchantTransactionSerializer``'s answer for this transaction."""
+    original, hold = tx.original, tx.hold
     return {
         "id": str(tx.public_id),
         "kind": str(tx.kind),
@@ -124,8 +125,8 @@ def transaction_body(tx: CardTransaction) -> dict[str, Any]:
         "currency": CURRENCY,
         "balance_after": f"{tx.balance_after:.2f}",
         "merchant_reference": tx.merchant_reference,
-        "redemption": str(tx.original.public_id) if tx.original_id is not None else None,
-        "hold": str(tx.hold.public_id) if tx.hold_id is not None else None,
+        "redemption": str(original.public_id) if original is not None else None,
+        "hold": str(hold.public_id) if hold is not None else None,
         "created_at": _when(tx.created_at),
     }
 

@@ -61,7 +61,7 @@ def test_every_transaction_answer_is_what_its_serializer_documents() -> None:
     ).transaction
     refunded = refund_create(
         key=key,
-        redemption_id=redeemed.public_id,
+        redemption_id=str(redeemed.public_id),
         amount=Decimal("2.25"),
         merchant_reference="",
         idempotency_key=new_key(),
