@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import threading
 from collections import defaultdict
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Any
 
 import openpyxl
@@ -25,7 +27,9 @@ from expenses.services.vouchers import (
     VoucherFile,
     vouchers_export,
 )
-from portal.models import AuditEvent, Role
+from portal.models import ApiKey, AuditEvent, Role
+from tests.api.helpers import Api as ApiClient
+from tests.api.helpers import key_for
 from tests.expenses.voucher_helpers import (
     Buyer,
     Shop,
@@ -342,3 +346,100 @@ def test_two_exports_at_once_give_each_voucher_one_number() -> None:
     numbers = dict(VoucherNumber.objects.values_list("key", "number"))
     assert sorted(numbers.values()) == list(range(1, 9))
     assert results[0] == results[1]
+
+
+# --- The page and the API -------------------------------------------------------------------------
+
+PAGE = "/expenses/periods/2026-11/vouchers/"
+API = "/api/v1/expense-periods/2026-11/vouchers"
+
+
+def test_the_page_previews_the_vouchers_and_says_an_open_period_is_provisional(
+    acme: Buyer,
+) -> None:
+    some_claims(acme)
+
+    body = acme.client(Role.FINANCE).get(PAGE).content.decode()
+
+    assert 'data-testid="vouchers-provisional"' in body
+    assert "CC-SALES" in body
+    assert "200.50" in body
+
+
+def test_the_page_downloads_the_chosen_layout_and_format(acme: Buyer) -> None:
+    some_claims(acme)
+    close(period_of(acme.company))
+
+    response = acme.client(Role.FINANCE).post(PAGE, {"layout": "kingdee", "format": "csv"})
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Disposition"] == 'attachment; filename="vouchers-2026-11-kingdee.csv"'
+    assert list(read_csv(response.content)[0]) == KINGDEE_HEADER
+    assert response.content == export(acme, "kingdee", "csv").data
+
+
+def test_the_page_explains_a_missing_mapping() -> None:
+    who = buyer()
+    claim(who.company, amount="1.00")
+
+    response = who.client(Role.FINANCE).post(PAGE, {"layout": "u8", "format": "xlsx"})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "Set the voucher account mapping first" in response.content.decode()
+
+
+def test_another_company_gets_404_for_the_page_and_the_api(acme: Buyer) -> None:
+    some_claims(acme)
+    other = buyer()
+    api = ApiClient(
+        key_for(other.company, other.people[Role.FINANCE], [ApiKey.Scope.EXPENSES_READ])
+    )
+
+    assert other.client(Role.FINANCE).get(PAGE).status_code == HTTPStatus.NOT_FOUND
+    assert other.client(Role.FINANCE).post(PAGE, {"layout": "u8", "format": "csv"}).status_code == (
+        HTTPStatus.NOT_FOUND
+    )
+    assert api.get(API).status_code == HTTPStatus.NOT_FOUND
+    assert not VoucherNumber.objects.exists()
+
+
+def test_the_api_gives_the_file_with_its_checksum_and_provisional_mark(acme: Buyer) -> None:
+    some_claims(acme)
+    api = ApiClient(key_for(acme.company, acme.people[Role.VIEWER], [ApiKey.Scope.EXPENSES_READ]))
+
+    response = api.get(API, layout="generic", format="xlsx")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["X-Voucher-Provisional"] == "true"
+    assert "generic-provisional.xlsx" in response["Content-Disposition"]
+    assert response["X-Content-SHA256"] == hashlib.sha256(response.content).hexdigest()
+    header, _rows = read_xlsx(response.content)
+    assert header == GENERIC_HEADER
+    event = AuditEvent.objects.get(action=ExpenseAction.VOUCHERS_EXPORTED)
+    assert event.actor == acme.people[Role.VIEWER]
+
+
+def test_the_api_refuses_an_unknown_layout_a_missing_scope_and_a_missing_mapping(
+    acme: Buyer,
+) -> None:
+    some_claims(acme)
+    reader = ApiClient(
+        key_for(acme.company, acme.people[Role.FINANCE], [ApiKey.Scope.EXPENSES_READ])
+    )
+    no_scope = ApiClient(
+        key_for(acme.company, acme.people[Role.FINANCE], [ApiKey.Scope.ORDERS_READ])
+    )
+    unmapped = buyer()
+    period_of(unmapped.company)
+    unmapped_api = ApiClient(
+        key_for(unmapped.company, unmapped.people[Role.OWNER], [ApiKey.Scope.EXPENSES_READ])
+    )
+
+    wrong = reader.get(API, layout="sage")
+    missing = unmapped_api.get(API)
+
+    assert wrong.status_code == HTTPStatus.BAD_REQUEST
+    assert "layout" in wrong.json()["errors"]
+    assert no_scope.get(API).status_code == HTTPStatus.FORBIDDEN
+    assert missing.status_code == HTTPStatus.BAD_REQUEST
+    assert missing.json()["code"] == "mapping_missing"
