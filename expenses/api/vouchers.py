@@ -12,9 +12,10 @@ The key's company only (another company's period or line is a 404), ``expenses:r
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -245,7 +246,11 @@ class LineChainViewSet(ApiAccess, viewsets.ViewSet):
         responses={200: ChainSerializer, **ERROR_RESPONSES},
     )
     def list(self, request: Request, id: str) -> Response:
-        line = self.company_object_or_404(ExpenseLine, public_id=id)
+        try:
+            public_id = uuid.UUID(id)
+        except ValueError as exc:
+            raise Http404 from exc
+        line = self.company_object_or_404(ExpenseLine, public_id=public_id)
         return Response(chain_data(line, line_chain(line=line)))
 
 

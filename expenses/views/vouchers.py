@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.cache import never_cache
 
 from expenses.models import PeriodStatus, ReconciliationPeriod
@@ -32,11 +32,14 @@ from portal.services.audit import client_ip
 
 
 def parse_month(month: str) -> datetime.date:
-    """The first day of a "YYYY-MM" month of a URL, or 404."""
+    """The first day of a "YYYY-MM" month of a URL (years 1900 to 2999), or 404."""
     try:
-        return datetime.date.fromisoformat(f"{month}-01")
+        first = datetime.date.fromisoformat(f"{month}-01")
     except ValueError as exc:
         raise Http404 from exc
+    if not 1900 <= first.year <= 2999:
+        raise Http404
+    return first
 
 
 def period_or_404(request: HttpRequest, month: str) -> ReconciliationPeriod:
@@ -66,9 +69,11 @@ class MappingForm(forms.Form):
 class RuleForm(forms.Form):
     category = forms.CharField(label=gettext_lazy("Category"), max_length=64, required=False)
     cost_center = forms.CharField(label=gettext_lazy("Cost center"), max_length=64, required=False)
-    account = forms.CharField(label=gettext_lazy("Account"), max_length=32, required=False)
+    account = forms.CharField(
+        label=pgettext_lazy("ledger account", "Account"), max_length=32, required=False
+    )
     account_name = forms.CharField(
-        label=gettext_lazy("Account name"), max_length=100, required=False
+        label=pgettext_lazy("ledger account", "Account name"), max_length=100, required=False
     )
 
     def rule(self) -> RuleInput | None:
