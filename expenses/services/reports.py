@@ -7,12 +7,16 @@ The figures of a month (Asia/Shanghai), each from where it is recorded:
 - **delivered**: cards whose codes reached people in the month: every card of a file-delivered
   order whose codes were first downloaded in the month, and each link sent to a recipient in
   the month;
-- **spent**: net card spend in the month (redemptions less refunds and voided redemptions);
-- **matched** and **unclaimed**: the part of that spend claim lines (not rejected) are matched
-  to, and the rest;
+- **spent**: the month's card redemptions, voided ones left out, each net of its refunds;
+- **matched** and **unclaimed**: the part of each redemption claim lines cover (lines not
+  rejected, of reports not discarded; never more than the redemption), and the rest;
 - **claimed**: the period's claim lines (count and amount);
-- **never spent**: cards issued before the month ended with no redemption before it ended
-  (voided and canary cards aside).
+- **never spent**: cards issued before the month ended with no redemption (voided ones do not
+  count) before it ended; voided and canary cards aside.
+
+``expenses.selectors`` (``unclaimed_spend``, ``cards_never_spent``, on another branch when this
+was written) answers the company-wide totals by the same rules, except that there a rejected
+claim line still covers its spend; the figures here leave rejected lines out.
 
 Card figures are grouped by the card's order line (its cost center and employee ID) or order;
 claim lines by their own cost center and employee ID, and by the order of the card they were
@@ -29,7 +33,20 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, F, Min, OuterRef, QuerySet, Sum
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Least
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -42,17 +59,20 @@ from cards.models import (
     OrderLine,
     RecipientDelivery,
 )
-from expenses.models import ExpenseLine, ExpenseMatch, ReconciliationPeriod, Resolution
+from expenses.models import (
+    ExpenseLine,
+    ExpenseMatch,
+    ReconciliationPeriod,
+    ReportStatus,
+    Resolution,
+)
 from portal.days import day_start
 from portal.exports import CsvWriter, XlsxWriter
 from portal.models import Company
 
 ZERO = Decimal("0.00")
-SPEND_KINDS = (
-    CardTransaction.Kind.REDEEM,
-    CardTransaction.Kind.REFUND,
-    CardTransaction.Kind.REDEEM_VOID,
-)
+Kind = CardTransaction.Kind
+MONEY = DecimalField(max_digits=14, decimal_places=2)
 
 DIMENSIONS = {
     "cost_center": gettext_lazy("Cost center"),
@@ -69,7 +89,6 @@ def _via(prefix: str) -> dict[str, str]:
 
 _CARD = _via("batch__line__")
 _TRANSACTION = _via("card__batch__line__")
-_MATCH = _via("transaction__card__batch__line__")
 _DELIVERY = _via("line__")
 _CLAIM = {
     "cost_center": "cost_center",
@@ -124,6 +143,55 @@ def _grouped(queryset: QuerySet[Any], path: str, **aggregates: Any) -> dict[str,
     return result
 
 
+def _voided() -> Exists:
+    """The redemption (the outer query's row) was voided."""
+    return Exists(CardTransaction.objects.filter(original=OuterRef("pk"), kind=Kind.REDEEM_VOID))
+
+
+def _spend(
+    company: Company, start: datetime.datetime, end: datetime.datetime, path: str
+) -> dict[str, dict[str, Any]]:
+    """Per group: the month's redemptions (voided ones left out) net of their refunds, the part
+    of each that claim lines cover (lines not rejected, of reports not discarded; never more
+    than the redemption), and the rest. One query, each redemption computed in it."""
+    refunds = (
+        CardTransaction.objects.filter(original=OuterRef("pk"), kind=Kind.REFUND)
+        .order_by()
+        .values("original")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    claimed = (
+        ExpenseMatch.objects.filter(transaction=OuterRef("pk"), company=company)
+        .exclude(line__resolution=Resolution.REJECTED)
+        .exclude(line__report__status=ReportStatus.DISCARDED)
+        .order_by()
+        .values("transaction")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    net = -F("amount") - Coalesce(Subquery(refunds, output_field=MONEY), Value(ZERO))
+    covered = Coalesce(Subquery(claimed, output_field=MONEY), Value(ZERO))
+    redemptions = (
+        CardTransaction.objects.filter(
+            kind=Kind.REDEEM,
+            card__batch__company=company,
+            created_at__gte=start,
+            created_at__lt=end,
+        )
+        .exclude(_voided())
+        .annotate(net=ExpressionWrapper(net, output_field=MONEY))
+        .annotate(net_matched=Least(covered, F("net"), output_field=MONEY))
+    )
+    return _grouped(
+        redemptions,
+        path,
+        spent=Sum("net"),
+        matched=Sum("net_matched"),
+        unclaimed=Sum(F("net") - F("net_matched"), output_field=MONEY),
+    )
+
+
 def period_figures(
     *, company: Company, month: datetime.date, dimension: str = "cost_center"
 ) -> PeriodFigures:
@@ -175,31 +243,10 @@ def period_figures(
         for key, values in source.items():
             row(key).delivered_cards += values["cards"]
 
-    spent = _grouped(
-        CardTransaction.objects.filter(
-            card__batch__company=company,
-            kind__in=SPEND_KINDS,
-            created_at__gte=start,
-            created_at__lt=end,
-        ),
-        _TRANSACTION[dimension],
-        total=Sum("amount"),
-    )
-    for key, values in spent.items():
-        row(key).spent -= values["total"]
-
-    matched = _grouped(
-        ExpenseMatch.objects.filter(
-            company=company,
-            transaction__kind__in=SPEND_KINDS,
-            transaction__created_at__gte=start,
-            transaction__created_at__lt=end,
-        ).exclude(line__resolution=Resolution.REJECTED),
-        _MATCH[dimension],
-        total=Sum("amount"),
-    )
-    for key, values in matched.items():
-        row(key).matched += values["total"]
+    for key, values in _spend(company, start, end, _TRANSACTION[dimension]).items():
+        row(key).spent += values["spent"]
+        row(key).matched += values["matched"]
+        row(key).unclaimed += values["unclaimed"]
 
     period = ReconciliationPeriod.objects.filter(company=company, month=first).first()
     if period is not None:
@@ -214,8 +261,8 @@ def period_figures(
             row(key).claimed_amount += values["amount"]
 
     redeemed_before_end = CardTransaction.objects.filter(
-        card=OuterRef("pk"), kind=CardTransaction.Kind.REDEEM, created_at__lt=end
-    )
+        card=OuterRef("pk"), kind=Kind.REDEEM, created_at__lt=end
+    ).exclude(_voided())
     never_spent = _grouped(
         Card.objects.filter(batch__company=company, created_at__lt=end, is_canary=False)
         .exclude(status=CardStatus.VOIDED)
@@ -231,7 +278,6 @@ def period_figures(
     figures = PeriodFigures(company=company, month=first, dimension=dimension)
     for key in sorted(rows, key=lambda k: (k == "", k)):
         item = rows[key]
-        item.unclaimed = max(item.spent - item.matched, ZERO)
         figures.rows.append(item)
         figures.total.add(item)
     return figures

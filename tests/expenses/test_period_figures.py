@@ -131,6 +131,40 @@ def test_by_employee_and_by_order_the_same_totals_split_otherwise(scene: Scene) 
         assert rows["TOTAL"].claimed_amount == Decimal("240.00")
 
 
+def test_refunds_net_the_spend_voided_redemptions_do_not_count_and_over_claims_are_capped() -> None:
+    who = buyer()
+    month = days.today().replace(day=1)
+    first, second = cards_for(who, face="500", count=2, cost_center="CC1")
+    shop = Shop()
+    dinner = shop.spend(first, "200.00")
+    shop.refund(dinner, "50.00")
+    mistake = shop.spend(first, "70.00")
+    shop.void(mistake)
+    # Claimed more than was spent net (150): the surplus does not hide spend elsewhere.
+    claim(who.company, amount="180.00", cost_center="CC1", transaction=dinner, month=month)
+    shop.spend(second, "40.00")
+
+    row = period_figures(company=who.company, month=month).rows[0]
+
+    assert (row.spent, row.matched, row.unclaimed) == (
+        Decimal("190.00"),
+        Decimal("150.00"),
+        Decimal("40.00"),
+    )
+    assert row.never_spent_cards == 0  # both cards were spent
+
+
+def test_a_card_whose_only_redemption_was_voided_was_never_spent() -> None:
+    who = buyer()
+    (card,) = cards_for(who, face="100", count=1)
+    shop = Shop()
+    shop.void(shop.spend(card, "10.00"))
+
+    total = period_figures(company=who.company, month=days.today().replace(day=1)).total
+
+    assert (total.spent, total.never_spent_cards) == (Decimal("0.00"), 1)
+
+
 def test_another_month_shows_none_of_it(scene: Scene) -> None:
     earlier = days.today().replace(day=1).replace(year=2020)
 

@@ -13,6 +13,7 @@ from cards.models import Card, CardTransaction, Order, OrderStatus
 from cards.services import issuance
 from cards.services.orders import LineInput, order_create
 from cards.services.spend import redemption_create
+from cards.services.spend.returns import redemption_void, refund_create
 from cards.services.workflow import order_begin_fulfilment, order_submit
 from expenses.models import (
     ExpenseLine,
@@ -80,6 +81,21 @@ class Shop:
             amount=Decimal(amount),
             merchant_reference=reference or f"R-{uuid.uuid4().hex[:8]}",
             idempotency_key=str(uuid.uuid4()),
+        )
+        return CardTransaction.objects.get(pk=result.transaction.pk)
+
+    def refund(self, redemption: CardTransaction, amount: str) -> CardTransaction:
+        result = refund_create(
+            key=self.key,
+            redemption_id=str(redemption.public_id),
+            amount=Decimal(amount),
+            idempotency_key=str(uuid.uuid4()),
+        )
+        return CardTransaction.objects.get(pk=result.transaction.pk)
+
+    def void(self, redemption: CardTransaction) -> CardTransaction:
+        result = redemption_void(
+            key=self.key, redemption_id=str(redemption.public_id), idempotency_key=str(uuid.uuid4())
         )
         return CardTransaction.objects.get(pk=result.transaction.pk)
 
