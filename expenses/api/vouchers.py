@@ -42,7 +42,7 @@ from expenses.services.reports import (
 )
 from expenses.services.vouchers import CONTENT_TYPES, FORMATS, Layout, vouchers_export
 from expenses.views.vouchers import parse_month
-from portal.api.access import ApiAccess
+from portal.api.access import ApiAccess, api_require
 from portal.api.authentication import request_api_key
 from portal.api.schema import ERROR_RESPONSES, SHA256_HEADER, SingleObjectSchema
 from portal.policy import Action
@@ -207,7 +207,7 @@ class PeriodFiguresViewSet(ApiAccess, viewsets.ViewSet):
         dimension = _choice(request, "by", tuple(DIMENSIONS), "cost_center")
         first = parse_month(month)
         company = request_api_key(request).company
-        self.company_objects(ReconciliationPeriod)  # the scope and role check
+        api_require(request, Action.EXPENSES_READ)  # the key's scope and its holder's role
         figures = period_figures(company=company, month=first, dimension=dimension)
         return Response(
             {

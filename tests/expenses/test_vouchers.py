@@ -443,3 +443,12 @@ def test_the_api_refuses_an_unknown_layout_a_missing_scope_and_a_missing_mapping
     assert no_scope.get(API).status_code == HTTPStatus.FORBIDDEN
     assert missing.status_code == HTTPStatus.BAD_REQUEST
     assert missing.json()["code"] == "mapping_missing"
+
+
+@pytest.mark.parametrize("month", ["2026-13", "0000-01", "2026-10"])
+def test_a_month_that_is_not_a_period_of_the_company_is_a_404(acme: Buyer, month: str) -> None:
+    some_claims(acme)  # 2026-11 only
+    api = ApiClient(key_for(acme.company, acme.people[Role.FINANCE], [ApiKey.Scope.EXPENSES_READ]))
+
+    assert api.get(f"/api/v1/expense-periods/{month}/vouchers").status_code == 404
+    assert acme.client(Role.FINANCE).get(f"/expenses/periods/{month}/vouchers/").status_code == 404
