@@ -102,7 +102,7 @@ class PeriodVoucherViewSet(ApiAccess, viewsets.ViewSet):
             OpenApiParameter(
                 "layout",
                 OpenApiTypes.STR,
-                enum=list(Layout.VALUES),
+                enum=list(Layout.values),
                 description=gettext_lazy("u8 (the default), kingdee or generic"),
             ),
             OpenApiParameter(
@@ -131,7 +131,7 @@ class PeriodVoucherViewSet(ApiAccess, viewsets.ViewSet):
         },
     )
     def list(self, request: Request, month: str) -> HttpResponse:
-        layout = _choice(request, "layout", Layout.VALUES, Layout.U8)
+        layout = _choice(request, "layout", tuple(Layout.values), Layout.U8)
         fmt = _choice(request, "format", FORMATS, "csv")
         period = _period(self, month)
         key = request_api_key(request)

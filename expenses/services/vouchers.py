@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Max, Q, QuerySet
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -60,21 +60,10 @@ VOUCHER_TYPE = "记"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-class Layout:
-    U8 = "u8"
-    KINGDEE = "kingdee"
-    GENERIC = "generic"
-
-    LABELS = {
-        U8: gettext_lazy("Yonyou U8 (voucher import)"),
-        KINGDEE: gettext_lazy("Kingdee K/3 and KIS (voucher import)"),
-        GENERIC: gettext_lazy("Generic journal (SAP-style)"),
-    }
-    VALUES = (U8, KINGDEE, GENERIC)
-
-    @classmethod
-    def choices(cls) -> list[tuple[str, Any]]:
-        return [(value, cls.LABELS[value]) for value in cls.VALUES]
+class Layout(models.TextChoices):
+    U8 = "u8", gettext_lazy("Yonyou U8 (voucher import)")
+    KINGDEE = "kingdee", gettext_lazy("Kingdee K/3 and KIS (voucher import)")
+    GENERIC = "generic", gettext_lazy("Generic journal (SAP-style)")
 
 
 @dataclass(frozen=True)
@@ -438,7 +427,7 @@ def vouchers_export(
     xlsx); numbers given to new vouchers, the export audited. ValidationError when the layout
     or format is unknown (code ``invalid_choice``) or the company has no account mapping yet
     (``mapping_missing``)."""
-    _check_choice(layout, Layout.VALUES, "layout")
+    _check_choice(layout, Layout.values, "layout")
     _check_choice(fmt, FORMATS, "format")
     mapping = mapping_of(period.company)
     if mapping is None or not mapping.prepaid_account:
