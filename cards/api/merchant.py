@@ -70,10 +70,6 @@ class MerchantView(APIView):
     permission_classes = [HasMerchantScope]
     throttle_classes = [MerchantRequestThrottle]
     merchant_scope = ""
-    # Endpoints that look cards up by code: held back by the failed look-up limits, which the
-    # throttle (MerchantRequestThrottle) reads with the request limits; the service is then
-    # called with ``admitted=True``.
-    looks_up_codes = False
 
     def throttled(self, request: Request, wait: float | None) -> NoReturn:
         raise MerchantThrottled(wait=wait)
@@ -188,7 +184,6 @@ def _object_id(name: str) -> OpenApiParameter:
 
 
 class BalanceView(MerchantView):
-    looks_up_codes = True
     merchant_scope = MerchantApiKey.Scope.BALANCE
 
     @extend_schema(
@@ -206,14 +201,12 @@ class BalanceView(MerchantView):
                 code=data["code"],
                 endpoint=MerchantLookupFailure.Endpoint.BALANCE,
                 ip=self.ip(),
-                admitted=True,
             )
         )
         return Response(balance_body(card))
 
 
 class RedemptionCreateView(MerchantView):
-    looks_up_codes = True
     merchant_scope = MerchantApiKey.Scope.REDEEM
 
     @extend_schema(
@@ -239,7 +232,6 @@ class RedemptionCreateView(MerchantView):
                     merchant_reference=data["merchant_reference"],
                     idempotency_key=str(key_value),
                     ip=self.ip(),
-                    admitted=True,
                 )
             )
         )
@@ -294,7 +286,6 @@ class RefundCreateView(MerchantView):
 
 
 class HoldCreateView(MerchantView):
-    looks_up_codes = True
     merchant_scope = MerchantApiKey.Scope.REDEEM
 
     @extend_schema(
@@ -317,7 +308,6 @@ class HoldCreateView(MerchantView):
                 merchant_reference=data["merchant_reference"],
                 idempotency_key=str(key_value),
                 ip=self.ip(),
-                admitted=True,
             )
         )
         if isinstance(result, Response):

@@ -123,8 +123,7 @@ class HasMerchantScope(BasePermission):
 
 
 class MerchantRequestThrottle(BaseThrottle):
-    """Requests per key, merchant and address (``MERCHANT_RATE_*``); on the views that look
-    cards up by code (``looks_up_codes``), the failed look-up limits too."""
+    """Requests per key, merchant and address (``MERCHANT_RATE_*``)."""
 
     def __init__(self) -> None:
         self.retry_after: int | None = None
@@ -133,16 +132,8 @@ class MerchantRequestThrottle(BaseThrottle):
         key = request.auth
         if not isinstance(key, MerchantApiKey):
             return True
-        looks_up = getattr(view, "looks_up_codes", False)
-        data = request.data if looks_up else None
         try:
-            if looks_up:
-                # One round trip for the request limits and the failed look-up limits; the
-                # view then looks the card up with ``admitted=True``.
-                code = data.get("code", "") if isinstance(data, dict) else ""
-                throttle.request_admit(key=key, ip=client_ip(request), lookup=True, code=code)
-            else:
-                throttle.request_admit(key=key, ip=client_ip(request))
+            throttle.request_admit(key=key, ip=client_ip(request))
         except throttle.LimitReached as limit:
             self.retry_after = limit.retry_after
             return False

@@ -129,10 +129,9 @@ def hold_create(
     merchant_reference: str,
     idempotency_key: str,
     ip: str | None = None,
-    admitted: bool = False,
 ) -> tuple[CardHold, bool]:
     """Reserve ``amount`` of the card with this code for the key's merchant; returns the hold and
-    whether it is a replay. Refusals (and ``admitted``) as for a redemption."""
+    whether it is a replay. Refusals as for a redemption."""
     amount = positive_amount(amount)
     stored = stored_key(key.merchant, idempotency_key)
     digest = request_digest(
@@ -141,9 +140,7 @@ def hold_create(
     existing = _replay_hold(stored=stored, digest=digest)
     if existing is not None:
         return existing, True
-    card = card_look_up(
-        key=key, code=code, endpoint=MerchantLookupFailure.Endpoint.HOLD, ip=ip, admitted=admitted
-    )
+    card = card_look_up(key=key, code=code, endpoint=MerchantLookupFailure.Endpoint.HOLD, ip=ip)
     try:
         return _hold(
             card_id=card.pk,

@@ -96,21 +96,17 @@ def redemption_create(
     merchant_reference: str,
     idempotency_key: str,
     ip: str | None = None,
-    admitted: bool = False,
 ) -> SpendResult:
     """Spend ``amount`` of the card with this code for the key's merchant. CardUnavailable (the
-    same for every reason), LimitReached, InsufficientBalance or IdempotencyKeyReused.
-    ``admitted``: the failed look-up limits were read already (``throttle.request_admit``)."""
+    same for every reason), LimitReached, InsufficientBalance or IdempotencyKeyReused."""
     amount = positive_amount(amount)
     stored = stored_key(key.merchant, idempotency_key)
     digest = request_digest(
         "redeem", code=code_fact(code), amount=str(amount), merchant_reference=merchant_reference
     )
     prefix = throttle.code_prefix(code) if isinstance(code, str) else ""
-    if not admitted:
-        throttle.failures_admit(key=key, ip=ip, prefix=prefix)
     try:
-        card = card_find(code=code)
+        card = card_find(code=code, subjects=throttle.block_subjects(key=key, ip=ip, prefix=prefix))
     except CardUnavailable as failure:
         # A retry after the card changed (frozen, voided) still answers what the first request
         # did. (A retry that finds the card goes through the statement below, which writes

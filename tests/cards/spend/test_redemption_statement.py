@@ -17,6 +17,7 @@ from billing.models import JournalEntry
 from cards.models import CardStatus, CardTransaction
 from cards.services.spend import redemption_create
 from cards.services.spend.common import IdempotencyKeyReused, InsufficientBalance
+from cards.services.spend.keys import merchant_key_authenticate
 from portal.models import AuditEvent
 from tests.cards.spend.helpers import (
     assert_books_agree,
@@ -138,7 +139,7 @@ def test_a_key_used_again_replays_or_is_refused() -> None:
 
 
 def test_the_hot_statements_are_prepared_once_per_connection() -> None:
-    key, _plaintext = merchant_key()
+    key, plaintext = merchant_key()
     cards = [issued_card("100") for _ in range(3)]
     for card in cards:
         redemption_create(
@@ -148,10 +149,18 @@ def test_the_hot_statements_are_prepared_once_per_connection() -> None:
             merchant_reference="",
             idempotency_key=new_key(),
         )
+    # (After the redemptions: the merchant's first one rolls back to a savepoint, and psycopg
+    # forgets what it prepared in the transaction.)
+    assert merchant_key_authenticate(plaintext) == key
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert any("WITH card AS" in statement for statement in prepared)
-    assert any('WHERE "cards_card"."digest" = $1' in statement for statement in prepared)
-    assert any("WHERE idempotency_key = $1" in statement for statement in prepared)
+    # The card's look-up, with the blocks of its failed look-up limits in the same statement.
+    assert any(
+        '"cards_lookupblock"' in statement and '"cards_card"."digest" = $3' in statement
+        for statement in prepared
+    )
+    # The key with its merchant.
+    assert any('WHERE k."prefix" = $1' in statement for statement in prepared)
     assert [c.refresh().balance for c in cards] == [Decimal("99.00")] * 3
