@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import connection, migrations
+from django.db import DEFAULT_DB_ALIAS, connection, connections, migrations
 from django.db.backends.utils import CursorWrapper
 
 
@@ -94,22 +94,24 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
     an ordinary cursor.
     Use ``%s`` or ``%(name)s`` placeholders, with casts where PostgreSQL cannot infer a type."""
     global _PREPARING_CURSOR
+    # The connection object once (each ``connection.x`` looks it up in a context-local store).
+    db = connections[DEFAULT_DB_ALIAS]
     if (
-        connection.vendor != "postgresql"
-        or connection.settings_dict["OPTIONS"].get("prepare_threshold") is None
+        db.vendor != "postgresql"
+        or db.settings_dict["OPTIONS"].get("prepare_threshold") is None
         # Logged queries (DEBUG, tests that count them) read a statement's text from the cursor,
         # which psycopg does not keep for a prepared one.
-        or connection.queries_logged
+        or db.queries_logged
     ):
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             yield cursor
         return
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
     if _PREPARING_CURSOR is None:
         _PREPARING_CURSOR = _preparing_cursor_class()
-    with connection.make_cursor(_PREPARING_CURSOR(connection.connection)) as cursor:
+    with db.make_cursor(_PREPARING_CURSOR(db.connection)) as cursor:
         yield cursor
 
 

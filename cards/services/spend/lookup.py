@@ -20,7 +20,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -102,7 +102,8 @@ def _card_and_block(digest: bytes, subjects: list[str]) -> tuple[Card | None, An
     statement (the ORM compiles a query anew on every call, about five times the cost of running
     it); elsewhere the ORM."""
     now = timezone.now()
-    if connection.vendor != "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
         until = None
         if subjects:
             until = LookupBlock.objects.filter(subject__in=subjects, until__gt=now).aggregate(
@@ -113,7 +114,7 @@ def _card_and_block(digest: bytes, subjects: list[str]) -> tuple[Card | None, An
     with prepared_cursor() as cursor:
         cursor.execute(_LOOKUP_SQL, [subjects, now, digest])
         row = cursor.fetchone()
-    card = None if row[0] is None else Card.from_db(connection.alias, _LOOKUP_ATTNAMES, row[:-1])
+    card = None if row[0] is None else Card.from_db(db.alias, _LOOKUP_ATTNAMES, row[:-1])
     return card, row[-1]
 
 

@@ -164,11 +164,11 @@ def _failure_counters(
 
 def block_subjects(*, key: MerchantApiKey, ip: str | None, prefix: str) -> list[str]:
     """The subjects a look-up of this key, from this address, of a code with this prefix, is
-    held back by when one of them is blocked."""
-    return [
-        subject
-        for _counter, subject, _limit in _failure_counters(key=key, ip=ip, prefix=prefix, index=0)
-    ]
+    held back by when one of them is blocked (those of ``_failure_counters``)."""
+    subjects = [f"key:{key.prefix}", f"merchant:{key.merchant_id}", f"ip:{ip or 'unknown'}"]
+    if prefix:
+        subjects.append(f"code:{prefix}")
+    return subjects
 
 
 def retry_after(until: datetime.datetime, *, now: datetime.datetime | None = None) -> int:

@@ -21,6 +21,7 @@ from rest_framework.test import APIRequestFactory
 from cards import codes
 from cards.api.merchant import BalanceView
 from cards.models import LookupBlock, MerchantLookupFailure
+from cards.services.spend import throttle
 from cards.services.spend.keys import merchant_key_frozen_notify
 from cards.services.spend.throttle import blocks_sweep
 from tests import factories
@@ -253,3 +254,15 @@ def test_ten_thousand_random_codes_get_no_further_than_the_limits(limits: Settin
     assert len(failures) == 1  # every failure answer is the same bytes
     assert MerchantLookupFailure.objects.count() == 55
     assert time.monotonic() - started < 60
+
+
+def test_a_look_up_reads_the_blocks_of_every_subject_a_failure_counts() -> None:
+    key, _plaintext = merchant_key()
+    for ip, prefix in (("192.0.2.1", "ab" * 16), (None, "")):
+        counted = [
+            subject
+            for _counter, subject, _limit in throttle._failure_counters(
+                key=key, ip=ip, prefix=prefix, index=1
+            )
+        ]
+        assert throttle.block_subjects(key=key, ip=ip, prefix=prefix) == counted
