@@ -557,3 +557,22 @@ def test_progress_of_a_finished_report(company, finance, matching):
     assert progress["percent"] == 100
     assert progress["status"] == "invalid"
     assert progress["error_count"] == 1
+
+
+def test_a_nul_character_in_a_value_is_an_error_stored_without_it(company, finance, matching):
+    lines = [{**as_json(row("1")), "amount": "12\x00", "description": "a\x00b"}]
+
+    report = expense_report_receive(company=company, user=finance, lines=lines)
+
+    assert report.status == ReportStatus.INVALID
+    assert report.result["errors"][0]["value"] == "12"
+    nothing_written()
+
+
+def test_a_nul_character_in_a_text_of_a_valid_line_is_dropped(company, finance, matching):
+    lines = [{**as_json(row("1")), "description": "a\x00b"}]
+
+    report = expense_report_receive(company=company, user=finance, lines=lines)
+
+    assert report.status == ReportStatus.MATCHING
+    assert lines_of(report)[0].description == "ab"

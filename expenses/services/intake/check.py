@@ -317,7 +317,7 @@ def _write(
             if block:
                 copy.write("".join(block))
         locked.status = ReportStatus.MATCHING
-        locked.result = result
+        locked.result = _storable(result)
         locked.error_count = 0
         locked.failure = ""
         locked.rows_total = scan.line_count
@@ -385,6 +385,18 @@ class _LineWriter:
 # --- Finishing ------------------------------------------------------------------------------------
 
 
+def _storable(value: Any) -> Any:
+    """``value`` without NUL characters, which PostgreSQL's JSON cannot hold (a cell may have
+    one)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
+
+
 def _finish(
     report: ExpenseReport,
     *,
@@ -399,9 +411,11 @@ def _finish(
         if locked.status not in _WAITING:
             return locked  # discarded (or checked by another run) meanwhile
         locked.status = status
-        locked.failure = failure
+        locked.failure = failure.replace("\x00", "")
         locked.error_count = error_count
-        locked.result = result or {"language": (locked.result or {}).get("language", "")}
+        locked.result = (
+            _storable(result) if result else {"language": (locked.result or {}).get("language", "")}
+        )
         locked.checked_at = timezone.now()
         if rows_done is not None:
             locked.rows_done = rows_done
