@@ -274,9 +274,26 @@ class _LinesFile:
         self.file.close()
 
     def write(self, row: int, line: Any) -> None:
-        month = line.expense_date.replace(day=1).isoformat()
-        fields = "\t".join(_copy_text(getattr(line, name)) for name in _LINE_FIELDS)
-        self.file.write(f"{row}\t{month}\t{fields}\n")
+        # Cells are normalised (whitespace runs are one space), so only a backslash or a NUL
+        # needs COPY's escaping: the whole record is checked once.
+        record = (
+            f"{row}\t{line.expense_date.replace(day=1).isoformat()}\t{line.report_number}\t"
+            f"{line.line_number}\t{line.employee_id}\t{line.employee_name}\t"
+            f"{line.expense_date.isoformat()}\t{line.amount}\t{line.merchant_name}\t"
+            f"{line.merchant_reference}\t{line.card_serial}\t{line.card_last4}\t"
+            f"{line.cost_center}\t{line.category}\t{line.fapiao_number}\t{line.description}\n"
+        )
+        if (
+            "\\" in record
+            or "\x00" in record
+            or "\r" in record
+            or record.count("\t") != 15
+            or record.count("\n") != 1
+        ):
+            month = line.expense_date.replace(day=1).isoformat()
+            fields = "\t".join(_copy_text(getattr(line, name)) for name in _LINE_FIELDS)
+            record = f"{row}\t{month}\t{fields}\n"
+        self.file.write(record)
 
     def records(self) -> Any:
         self.file.seek(0)

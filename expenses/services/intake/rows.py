@@ -67,16 +67,17 @@ def cell_value(value: object) -> str:
     """A cell (or a JSON value) as the rules read it: the error file's neutralising apostrophe
     taken off, then NFKC (full-width digits and letters half-width), trimmed, one space between
     words."""
-    if value is None:
+    if type(value) is str:
+        if not value:
+            return ""
+        text = value
+    elif value is None:
         return ""
-    text = (
-        value
-        if isinstance(value, str)
-        else format(value, "f")
-        if isinstance(value, Decimal)
-        else str(value)
-    )
-    if text.startswith(_NEUTRALISED):
+    elif isinstance(value, Decimal):
+        text = format(value, "f")
+    else:
+        text = str(value)
+    if text[:1] == "'" and text.startswith(_NEUTRALISED):
         text = text[1:]
     return normalise_cell(text)
 
@@ -190,6 +191,8 @@ class LineRules:
 
     def _card(self, values: dict[str, str], problems: list[Problem]) -> tuple[str, str]:
         serial_text, last4_text = values["card_serial"], values["card_last4"]
+        if not serial_text and not last4_text:
+            return "", ""
         serial = _CARD_NOISE.sub("", serial_text)
         last4 = _CARD_NOISE.sub("", last4_text)
         if serial and not (serial.isascii() and serial.isdigit() and len(serial) == 16):
