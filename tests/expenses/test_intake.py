@@ -576,3 +576,31 @@ def test_a_nul_character_in_a_text_of_a_valid_line_is_dropped(company, finance, 
 
     assert report.status == ReportStatus.MATCHING
     assert lines_of(report)[0].description == "ab"
+
+
+def test_a_period_closed_while_the_report_is_checked_makes_the_check_run_again(
+    company, finance, matching, monkeypatch
+):
+    from expenses.services.intake import check
+
+    october = period_for(company=company, day=datetime.date(2026, 10, 1))
+    real_closed_months = check.closed_months
+    reads: list[int] = []
+
+    def read_before_the_close(company_id):
+        # The check's first read of the closed periods came just before finance closed October.
+        reads.append(company_id)
+        return {} if len(reads) == 1 else real_closed_months(company_id)
+
+    monkeypatch.setattr(check, "closed_months", read_before_the_close)
+    ReconciliationPeriod.objects.filter(pk=october.pk).update(status=PeriodStatus.CLOSED)
+
+    report = receive(company, finance, csv_bytes([ZH, row("1", day="2026-10-30"), row("2")]))
+
+    assert len(reads) == 2
+    assert report.status == ReportStatus.INVALID
+    (error,) = report.result["errors"]
+    assert (error["row"], error["value"]) == (2, "2026-10-30")
+    assert "period 2026-10, which is closed" in error["reason"]["en"]
+    nothing_written()
+    assert matching.calls == []
