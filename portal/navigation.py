@@ -80,6 +80,19 @@ MENU: tuple[NavGroup, ...] = (
         ),
     ),
     NavGroup(
+        "reconciliation",
+        _("Reconciliation"),
+        (
+            NavLink(
+                "expense_reports",
+                "expenses:report_list",
+                _("Expense reports"),
+                Action.EXPENSES_READ,
+                also=("expenses:report_new",),
+            ),
+        ),
+    ),
+    NavGroup(
         "company",
         _("Company"),
         (

@@ -2,11 +2,12 @@
 
 from rest_framework.routers import SimpleRouter
 
-from expenses.api.vouchers import register_voucher_routes
-
 
 def register_expense_routes(router: SimpleRouter) -> None:
     """Each part of the expense API adds its routes here."""
-    register_voucher_routes(
-        router
-    )  # /expense-periods/{month}/vouchers|figures, /expense-lines/{id}/chain
+    from expenses.api.reports import register_report_routes
+    from expenses.api.vouchers import register_voucher_routes
+
+    register_report_routes(router)  # expenses/api/reports.py: /expense-reports
+    # expenses/api/vouchers.py: /expense-periods/{month}/vouchers|figures, /expense-lines/{id}/chain
+    register_voucher_routes(router)

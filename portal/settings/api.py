@@ -50,6 +50,7 @@ SPECTACULAR_SETTINGS = {
         "AllocationKindEnum": "billing.models.Allocation.Kind",
         "AllocationMethodEnum": "billing.models.Allocation.Method",
         "StatementStatusEnum": "billing.models.Statement.Status",
+        "ExpenseReportStatusEnum": "expenses.models.ReportStatus.values",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -21,13 +21,14 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_h
 
 EVERY_ROLE = {"dashboard", "orders", "catalog", "cards", "invoices", "members", "api_keys"}
 MENU_BY_ROLE: dict[str, set[str]] = {
-    Role.OWNER: EVERY_ROLE | {"approvals", "uploads", "payments", "statements", "aging", "audit"},
+    Role.OWNER: EVERY_ROLE
+    | {"approvals", "uploads", "payments", "statements", "aging", "audit", "expense_reports"},
     Role.PURCHASER: EVERY_ROLE | {"uploads", "payments", "statements", "aging"},
     Role.APPROVER: EVERY_ROLE | {"approvals", "payments", "statements", "aging"},
-    Role.FINANCE: EVERY_ROLE | {"payments", "statements", "aging"},
-    Role.VIEWER: EVERY_ROLE,
+    Role.FINANCE: EVERY_ROLE | {"payments", "statements", "aging", "expense_reports"},
+    Role.VIEWER: EVERY_ROLE | {"expense_reports"},
 }
-HEADINGS = {"Orders", "Cards & delivery", "Billing", "Company"}
+HEADINGS = {"Orders", "Cards & delivery", "Billing", "Reconciliation", "Company"}
 
 
 class _Menu(HTMLParser):
@@ -124,6 +125,7 @@ def test_a_viewer_sees_no_group_without_a_link_and_no_link_it_cannot_open(
         "Orders": ["orders", "catalog"],
         "Cards & delivery": ["cards"],
         "Billing": ["invoices"],
+        "Reconciliation": ["expense_reports"],
         "Company": ["members", "api_keys"],
     }
     for hidden in ("/approvals/", "/orders/uploads/", "/payments/", "/aging/", "/audit/"):

@@ -92,6 +92,8 @@ PORTAL: dict[Action, Probe] = {
     Action.STATEMENTS_READ: lambda c, o: c.get("/statements/"),
     Action.PAYMENTS_READ: lambda c, o: c.get("/payments/"),
     Action.AGING_READ: lambda c, o: c.get("/aging/"),
+    Action.EXPENSES_READ: lambda c, o: c.get("/expenses/"),
+    Action.EXPENSES_UPLOAD: lambda c, o: c.get("/expenses/reports/new/"),
     # Only the portal has these.
     Action.CREDIT_READ: lambda c, o: c.get("/credit/"),
     Action.STATEMENTS_REQUEST: lambda c, o: c.post("/statements/request/", {}),
@@ -116,6 +118,10 @@ API: dict[Action, Probe] = {
     Action.STATEMENTS_READ: lambda a, o: a.get("/api/v1/statements"),
     Action.PAYMENTS_READ: lambda a, o: a.get("/api/v1/payments"),
     Action.AGING_READ: lambda a, o: a.get("/api/v1/aging"),
+    Action.EXPENSES_READ: lambda a, o: a.get("/api/v1/expense-reports"),
+    Action.EXPENSES_UPLOAD: lambda a, o: a.post(
+        "/api/v1/expense-reports", {}, idempotency_key="probe"
+    ),
 }
 
 # The menu: a role sees the pages it may open, and no others.
@@ -127,6 +133,7 @@ MENU = {
     "/payments/": Action.PAYMENTS_READ,
     "/statements/": Action.STATEMENTS_READ,
     "/aging/": Action.AGING_READ,
+    "/expenses/": Action.EXPENSES_READ,
     "/settings/api-keys/": Action.API_KEYS_OWN,
     "/audit/": Action.AUDIT_READ,
 }
