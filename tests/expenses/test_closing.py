@@ -120,7 +120,7 @@ def test_the_xlsx_lists_every_line_with_identifiers_as_text(acme: Books) -> None
     assert summary["A1"].value == "Reconciliation report"
     header = [cell.value for cell in lines[1]]
     assert header[:4] == ["Report number", "Line number", "Row", "Employee ID"]
-    rows = [[cell for cell in row] for row in lines.iter_rows(min_row=2)]
+    rows = [list(row) for row in lines.iter_rows(min_row=2)]
     assert len(rows) == 3
     assert all(row[3].data_type == "s" for row in rows)  # employee ids stay text
     amounts = sorted(row[6].value for row in rows)
