@@ -71,6 +71,45 @@ def current_period(periods: QuerySet[ReconciliationPeriod]) -> ReconciliationPer
     return periods.filter(month=days.today().replace(day=1)).first()
 
 
+@dataclass(frozen=True)
+class ExpensePanel:
+    """The dashboard's view of this month: its open exceptions and the spend nobody claimed."""
+
+    month: datetime.date
+    period: ReconciliationPeriod | None
+    open_count: int
+    open_amount: Decimal
+    unclaimed_count: int
+    unclaimed_amount: Decimal
+
+    @property
+    def month_text(self) -> str:
+        return f"{self.month:%Y-%m}"
+
+
+def expense_panel(company: Company, periods: QuerySet[ReconciliationPeriod]) -> ExpensePanel:
+    """This month's (Asia/Shanghai) open exceptions and unclaimed spend of the company, in
+    three queries whatever its size."""
+    from expenses.services.closing import unclaimed_spend_of_month
+
+    month = days.today().replace(day=1)
+    period = periods.filter(month=month).first()
+    open_ = {"count": 0, "amount": None}
+    if period is not None:
+        open_ = ExpenseLine.objects.filter(OPEN_EXCEPTION, period=period).aggregate(
+            count=Count("pk"), amount=Sum("amount")
+        )
+    unclaimed = unclaimed_spend_of_month(company, month)
+    return ExpensePanel(
+        month=month,
+        period=period,
+        open_count=open_["count"] or 0,
+        open_amount=open_["amount"] or ZERO,
+        unclaimed_count=unclaimed["count"],
+        unclaimed_amount=Decimal(unclaimed["amount"]),
+    )
+
+
 def period_reports(period: ReconciliationPeriod) -> list[PeriodReport]:
     return list(
         PeriodReport.objects.filter(period=period)
