@@ -77,7 +77,7 @@ class ExpenseLineAdmin(ReadOnlyAdmin):
         "period",
         "employee_id",
         "expense_date",
-        "amount_cny",
+        money_column(ExpenseLine, "amount"),
         "state",
         "resolution",
     ]
@@ -93,7 +93,6 @@ class ExpenseLineAdmin(ReadOnlyAdmin):
     list_select_related = ["company", "period"]
     date_hierarchy = "expense_date"
     inlines = [ExpenseMatchInline]
-    amount_cny = money_column(ExpenseLine, "amount")
     fields = [
         "public_id",
         "company",

@@ -76,7 +76,6 @@ class ExpensePanel:
     """The dashboard's view of this month: its open exceptions and the spend nobody claimed."""
 
     month: datetime.date
-    period: ReconciliationPeriod | None
     open_count: int
     open_amount: Decimal
     unclaimed_count: int
@@ -87,26 +86,40 @@ class ExpensePanel:
         return f"{self.month:%Y-%m}"
 
 
-def expense_panel(company: Company, periods: QuerySet[ReconciliationPeriod]) -> ExpensePanel:
-    """This month's (Asia/Shanghai) open exceptions and unclaimed spend of the company, in
-    three queries whatever its size."""
-    from expenses.services.closing import unclaimed_spend_of_month
+def expense_panel(company: Company) -> ExpensePanel:
+    """This month's (Asia/Shanghai) open exceptions of the company and its unclaimed card
+    spend, in one query whatever its size."""
+    from expenses.services.closing import unclaimed_spend_rows
 
     month = days.today().replace(day=1)
-    period = periods.filter(month=month).first()
-    open_ = {"count": 0, "amount": None}
-    if period is not None:
-        open_ = ExpenseLine.objects.filter(OPEN_EXCEPTION, period=period).aggregate(
-            count=Count("pk"), amount=Sum("amount")
+    opened = (
+        ExpenseLine.objects.filter(OPEN_EXCEPTION, company=OuterRef("pk"), period__month=month)
+        .order_by()
+        .values("company")
+        .annotate(n=Count("pk"), s=Sum("amount"))
+    )
+    unclaimed = (
+        unclaimed_spend_rows(month, OuterRef("pk"))
+        .values("card__batch__company")
+        .annotate(n=Count("pk"), s=Sum("left"))
+    )
+    row = (
+        Company.objects.filter(pk=company.pk)
+        .annotate(
+            open_count=Subquery(opened.values("n")),
+            open_amount=Subquery(opened.values("s"), output_field=_MONEY),
+            unclaimed_count=Subquery(unclaimed.values("n")),
+            unclaimed_amount=Subquery(unclaimed.values("s"), output_field=_MONEY),
         )
-    unclaimed = unclaimed_spend_of_month(company, month)
+        .values("open_count", "open_amount", "unclaimed_count", "unclaimed_amount")
+        .get()
+    )
     return ExpensePanel(
         month=month,
-        period=period,
-        open_count=open_["count"] or 0,
-        open_amount=open_["amount"] or ZERO,
-        unclaimed_count=unclaimed["count"],
-        unclaimed_amount=Decimal(unclaimed["amount"]),
+        open_count=row["open_count"] or 0,
+        open_amount=row["open_amount"] or ZERO,
+        unclaimed_count=row["unclaimed_count"] or 0,
+        unclaimed_amount=row["unclaimed_amount"] or ZERO,
     )
 
 

@@ -37,9 +37,8 @@ from cards import summaries
 from cards.models import Batch, Order, OrderUpload
 from cards.selectors import orders_awaiting_approval
 from expenses.exception_queue import ExpensePanel, expense_panel
-from expenses.models import ReconciliationPeriod
 from portal import days
-from portal.access import active_membership, company_objects
+from portal.access import active_company, active_membership, company_objects
 from portal.charts import BarChart, MonthSeries, bar_chart, last_months
 from portal.models import AuditEvent, Invitation, Membership, Role
 from portal.policy import Action, can
@@ -175,9 +174,7 @@ def dashboard_for(request: HttpRequest) -> Dashboard:
             summaries.uploads_in_progress(company_objects(request, OrderUpload))[:LIST_ROWS]
         )
     if can(membership, Action.EXPENSES_READ):
-        board.expenses = expense_panel(
-            membership.company, company_objects(request, ReconciliationPeriod)
-        )
+        board.expenses = expense_panel(active_company(request))
     if can(membership, Action.AUDIT_READ):
         board.recent_events = list(company_objects(request, AuditEvent)[:LIST_ROWS])
     return board

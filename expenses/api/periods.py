@@ -279,8 +279,10 @@ class ExpensePeriodViewSet(ApiAccess, viewsets.GenericViewSet[ReconciliationPeri
             employee=data["employee"].strip(),
             cost_center=data["cost_center"].strip(),
         )
-        page = self.paginate_queryset(queue_lines(period, filters))
-        return self.get_paginated_response(LineSerializer(page, many=True).data)
+        page = self.paginate_queryset(queue_lines(period, filters))  # type: ignore[arg-type]
+        return self.get_paginated_response(
+            LineSerializer(page, many=True).data  # type: ignore[arg-type]
+        )
 
     @extend_schema(
         summary=gettext_lazy("Close a period and file its reconciliation report"),

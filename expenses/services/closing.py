@@ -21,7 +21,18 @@ from typing import Any
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count, DecimalField, F, Max, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, Greatest
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -92,13 +103,10 @@ def _money(value: Decimal | None) -> str:
     return str(value if value is not None else ZERO)
 
 
-def unclaimed_spend_of_month(company: Company, month: datetime.date) -> dict[str, Any]:
-    """The company's card spend in the month that no claim line backs: each redemption of its
-    cards made in the month, less its refunds and void, less what claims took of it (from any
-    period), where something is left. ``{"count": n, "amount": "..."}``.
-
-    Computed here until the shared selector of unclaimed spend (by order and cost center) is
-    merged; it reads the same rows."""
+def unclaimed_spend_rows(month: datetime.date, company: Any) -> QuerySet[CardTransaction]:
+    """The redemptions of ``company``'s cards (a company or an ``OuterRef``) made in the month
+    with something left that no claim line backs, annotated ``left``: the amount, less its
+    refunds and void, less what claims took of it (from any period)."""
     start, end = month_bounds(month)
     returned = (
         CardTransaction.objects.filter(original=OuterRef("pk"), kind__in=RETURN_KINDS)
@@ -114,7 +122,7 @@ def unclaimed_spend_of_month(company: Company, month: datetime.date) -> dict[str
         .annotate(s=Sum("amount"))
         .values("s")
     )
-    left = (
+    return (
         CardTransaction.objects.filter(
             card__batch__company=company,
             kind__in=SPEND_KINDS,
@@ -132,8 +140,16 @@ def unclaimed_spend_of_month(company: Company, month: datetime.date) -> dict[str
             )
         )
         .filter(left__gt=0)
-        .aggregate(count=Count("pk"), amount=Sum("left"))
     )
+
+
+def unclaimed_spend_of_month(company: Company, month: datetime.date) -> dict[str, Any]:
+    """The company's card spend in the month that no claim line backs (``{"count": n,
+    "amount": "..."}``).
+
+    Computed here until the shared selector of unclaimed spend (by order and cost center) is
+    merged; it reads the same rows."""
+    left = unclaimed_spend_rows(month, company).aggregate(count=Count("pk"), amount=Sum("left"))
     return {"count": left["count"] or 0, "amount": _money(left["amount"])}
 
 
@@ -143,12 +159,12 @@ def period_figures(period: ReconciliationPeriod) -> dict[str, Any]:
     spend of the month nobody claimed."""
     lines = ExpenseLine.objects.filter(period=period).order_by()
     total = lines.aggregate(count=Count("pk"), amount=Sum("amount"), matched=Sum("matched_amount"))
-    by_state = {
-        row["state"]: row
+    by_state: dict[str, dict[str, Any]] = {
+        row["state"]: dict(row)
         for row in lines.values("state").annotate(count=Count("pk"), amount=Sum("amount"))
     }
-    by_resolution = {
-        row["resolution"]: row
+    by_resolution: dict[str, dict[str, Any]] = {
+        row["resolution"]: dict(row)
         for row in lines.values("resolution").annotate(count=Count("pk"), amount=Sum("amount"))
     }
     open_ = open_exceptions(lines).aggregate(count=Count("pk"), amount=Sum("amount"))

@@ -79,7 +79,7 @@ class Books:
     def refund(self, tx: CardTransaction, amount: str) -> CardTransaction:
         return refund_create(
             key=self.key,
-            redemption_id=tx.public_id,
+            redemption_id=str(tx.public_id),
             amount=Decimal(amount),
             idempotency_key=str(uuid.uuid4()),
         ).transaction

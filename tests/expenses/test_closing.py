@@ -59,7 +59,7 @@ def test_a_period_with_open_exceptions_cannot_close_and_says_how_many_and_where(
     with pytest.raises(ValidationError) as caught:
         period_close(period=period, user=acme.finance)
 
-    assert caught.value.code == "period_not_ready"  # type: ignore[attr-defined]
+    assert caught.value.code == "period_not_ready"
     message = caught.value.messages[0]
     assert "2 claim lines are open exceptions" in message
     assert f"/expenses/periods/{period.month:%Y-%m}/exceptions/" in message
@@ -149,7 +149,7 @@ def test_a_closed_period_cannot_close_again(acme: Books) -> None:
 
     with pytest.raises(ValidationError, match="is closed") as caught:
         period_close(period=acme.period(), user=acme.finance)
-    assert caught.value.code == "period_closed"  # type: ignore[attr-defined]
+    assert caught.value.code == "period_closed"
     assert PeriodReport.objects.count() == 2
 
 
@@ -168,7 +168,7 @@ def test_reopening_needs_an_owner_and_a_reason(acme: Books) -> None:
         period_reopen(period=period, user=acme.finance, reason="Late receipt")
     with pytest.raises(ValidationError) as caught:
         period_reopen(period=period, user=acme.owner, reason="  ")
-    assert caught.value.code == "reason_required"  # type: ignore[attr-defined]
+    assert caught.value.code == "reason_required"
     period.refresh_from_db()
     assert period.status == PeriodStatus.CLOSED
 
