@@ -206,7 +206,9 @@ class ReopenSerializer(serializers.Serializer[Any]):
 
 class QueueQuerySerializer(serializers.Serializer[Any]):
     state = serializers.ChoiceField(
-        choices=[*LineState.values, "all", ""], required=False, default=""
+        choices=[*LineState.values, "all"],
+        required=False,
+        help_text=gettext_lazy("A result, or all; every exception when left out."),
     )
     resolution = serializers.ChoiceField(
         choices=["open", "accepted", "rejected", "any"], required=False, default="open"
@@ -273,7 +275,7 @@ class ExpensePeriodViewSet(ApiAccess, viewsets.GenericViewSet[ReconciliationPeri
         query.is_valid(raise_exception=True)
         data = query.validated_data
         filters = QueueFilters(
-            state=data["state"],
+            state=data.get("state", ""),
             resolution="" if data["resolution"] == "any" else data["resolution"],
             report=data["report"].strip(),
             employee=data["employee"].strip(),
