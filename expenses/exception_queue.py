@@ -89,7 +89,7 @@ class ExpensePanel:
 def expense_panel(company: Company) -> ExpensePanel:
     """This month's (Asia/Shanghai) open exceptions of the company and its unclaimed card
     spend, in one query whatever its size."""
-    from expenses.services.closing import unclaimed_spend_rows
+    from expenses.services.figures import unclaimed_spend_rows
 
     month = days.today().replace(day=1)
     opened = (

@@ -45,7 +45,8 @@ from expenses.models import (
     PeriodReport,
     ReconciliationPeriod,
 )
-from expenses.services.closing import period_close, period_figures, period_reopen
+from expenses.services.closing import period_close, period_reopen
+from expenses.services.figures import period_figures
 from expenses.services.resolution import (
     line_accept,
     line_link,

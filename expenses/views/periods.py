@@ -23,7 +23,8 @@ from django.views.decorators.http import require_POST
 
 from expenses.exception_queue import parse_month, period_reports, periods_of
 from expenses.models import PeriodReport, PeriodStatus, ReconciliationPeriod
-from expenses.services.closing import period_close, period_figures, period_reopen
+from expenses.services.closing import period_close, period_reopen
+from expenses.services.figures import period_figures
 from portal.access import can, company_objects, get_company_object_or_404, policy_required
 from portal.models import User
 from portal.policy import Action
