@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from expenses.audit import ExpenseAction
 from expenses.models import (
@@ -74,9 +74,9 @@ def _bulk_refusal(problems: Sequence[str], action: str) -> DomainError:
 
 def _bulk_done(action: str) -> str:
     return {
-        BulkAction.ACCEPT: _("accepted"),
-        BulkAction.REJECT: _("rejected"),
-        BulkAction.REOPEN: _("re-opened"),
+        BulkAction.ACCEPT: pgettext("claim lines cannot be", "accepted"),
+        BulkAction.REJECT: pgettext("claim lines cannot be", "rejected"),
+        BulkAction.REOPEN: pgettext("claim lines cannot be", "re-opened"),
     }[action]
 
 
