@@ -38,7 +38,7 @@ def together(works: list[Callable[[], Any]]) -> list[Any]:
             with translation.override("en"):
                 barrier.wait(timeout=30)
                 results[index] = works[index]()
-        except Exception as exc:  # noqa: BLE001 - the test reads it
+        except Exception as exc:
             results[index] = exc
         finally:
             connection.close()
