@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -22,7 +22,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from expenses.exception_queue import parse_month, period_reports, periods_of
-from expenses.models import PeriodReport, PeriodStatus, ReconciliationPeriod
+from expenses.models import (
+    EXCEPTION_STATES,
+    LineState,
+    PeriodReport,
+    PeriodStatus,
+    ReconciliationPeriod,
+)
 from expenses.services.closing import period_close, period_reopen
 from expenses.services.figures import period_figures
 from portal.access import can, company_objects, get_company_object_or_404, policy_required
@@ -93,8 +99,7 @@ def _detail_context(
 
 
 def _state_rows(figures: dict[str, Any]) -> list[tuple[str, str, int, str]]:
-    from expenses.models import EXCEPTION_STATES, LineState
-
+    """Each result with its count and amount: the exceptions always, matched if any."""
     return [
         (value, str(label), figures["states"][value]["count"], figures["states"][value]["amount"])
         for value, label in LineState.choices
@@ -139,8 +144,6 @@ def period_reopen_view(request: HttpRequest, month: str) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
                 ip=client_ip(request),
             )
-        except PermissionDenied:
-            raise
         except ValidationError as exc:
             for field, errors in getattr(exc, "error_dict", {"__all__": exc.error_list}).items():
                 for error in errors:
