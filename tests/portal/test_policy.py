@@ -152,6 +152,7 @@ MENU = {
     "/expenses/": Action.EXPENSES_READ,
     "/settings/api-keys/": Action.API_KEYS_OWN,
     "/audit/": Action.AUDIT_READ,
+    "/expenses/periods/": Action.EXPENSES_READ,
 }
 
 
