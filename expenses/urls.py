@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from expenses.views import figures, reports, vouchers
+from expenses.views import exceptions, figures, periods, reports, vouchers
 
 app_name = "expenses"
 
@@ -26,4 +26,23 @@ urlpatterns: list = [
     re_path(rf"^periods/{MONTH}/reports/$", figures.period_reports, name="period_reports"),
     re_path(rf"^periods/{MONTH}/vouchers/$", vouchers.period_vouchers, name="period_vouchers"),
     path("lines/<uuid:public_id>/chain/", figures.line_chain_page, name="line_chain"),
+    # Periods, the exception queue and closing (exp-resolve).
+    path("periods/", periods.period_list, name="period_list"),
+    re_path(rf"^periods/{MONTH}/$", periods.period_detail, name="period_detail"),
+    re_path(rf"^periods/{MONTH}/close/$", periods.period_close_view, name="period_close"),
+    re_path(rf"^periods/{MONTH}/reopen/$", periods.period_reopen_view, name="period_reopen"),
+    re_path(
+        rf"^periods/{MONTH}/reports/(?P<public_id>[0-9a-fA-F-]{{36}})/$",
+        periods.period_report_download,
+        name="period_report_download",
+    ),
+    re_path(
+        rf"^periods/{MONTH}/exceptions/$", exceptions.period_exceptions, name="period_exceptions"
+    ),
+    re_path(
+        rf"^periods/{MONTH}/exceptions/bulk/$",
+        exceptions.period_bulk_resolve,
+        name="period_bulk_resolve",
+    ),
+    path("lines/<uuid:public_id>/resolve/", exceptions.line_resolve, name="line_resolve"),
 ]

@@ -90,6 +90,12 @@ MENU: tuple[NavGroup, ...] = (
                 Action.EXPENSES_READ,
                 also=("expenses:report_new",),
             ),
+            NavLink(
+                "expense_periods",
+                "expenses:period_list",
+                _("Reconciliation periods"),
+                Action.EXPENSES_READ,
+            ),
         ),
     ),
     NavGroup(
