@@ -96,6 +96,9 @@ MENU: tuple[NavGroup, ...] = (
                 _("Reconciliation periods"),
                 Action.EXPENSES_READ,
             ),
+            NavLink(
+                "expense_mapping", "expenses:mapping", _("Voucher accounts"), Action.EXPENSES_READ
+            ),
         ),
     ),
     NavGroup(

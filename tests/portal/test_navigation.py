@@ -20,7 +20,7 @@ from tests.conftest import sign_in
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
 
 EVERY_ROLE = {"dashboard", "orders", "catalog", "cards", "invoices", "members", "api_keys"}
-EXPENSES = {"expense_reports", "expense_periods"}
+EXPENSES = {"expense_reports", "expense_periods", "expense_mapping"}
 MENU_BY_ROLE: dict[str, set[str]] = {
     Role.OWNER: EVERY_ROLE
     | EXPENSES
@@ -127,7 +127,7 @@ def test_a_viewer_sees_no_group_without_a_link_and_no_link_it_cannot_open(
         "Orders": ["orders", "catalog"],
         "Cards & delivery": ["cards"],
         "Billing": ["invoices"],
-        "Reconciliation": ["expense_reports", "expense_periods"],
+        "Reconciliation": ["expense_reports", "expense_periods", "expense_mapping"],
         "Company": ["members", "api_keys"],
     }
     for hidden in ("/approvals/", "/orders/uploads/", "/payments/", "/aging/", "/audit/"):
