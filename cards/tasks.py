@@ -241,8 +241,10 @@ def merchant_key_frozen_alert(key_id: int) -> str:
 
 @shared_task(acks_late=True)
 def merchant_holds_expire() -> int:
-    """Release the merchant holds past their end (Celery beat, every
-    ``MERCHANT_HOLD_SWEEP_SECONDS``). Idempotent."""
+    """Release the merchant holds past their end, and delete the look-up blocks that have ended
+    (Celery beat, every ``MERCHANT_HOLD_SWEEP_SECONDS``). Idempotent."""
     from cards.services.spend.holds import holds_expire
+    from cards.services.spend.throttle import blocks_sweep
 
+    blocks_sweep()
     return holds_expire()

@@ -12,6 +12,7 @@ their role, so an owner, who may do everything, sees every section:
 | own drafts | ``order.create`` |
 | order files in progress | ``order.upload`` |
 | recent orders and counts | ``order.read`` (everyone) |
+| this month's open expense exceptions and unclaimed card spend | ``expenses.read`` |
 
 The reads are the apps' selectors; this module only chooses and bounds them (a few rows each),
 so the page costs a fixed number of queries whatever the company's size.
@@ -35,8 +36,9 @@ from billing.money import format_cny
 from cards import summaries
 from cards.models import Batch, Order, OrderUpload
 from cards.selectors import orders_awaiting_approval
+from expenses.exception_queue import ExpensePanel, expense_panel
 from portal import days
-from portal.access import active_membership, company_objects
+from portal.access import active_company, active_membership, company_objects
 from portal.charts import BarChart, MonthSeries, bar_chart, last_months
 from portal.models import AuditEvent, Invitation, Membership, Role
 from portal.policy import Action, can
@@ -70,6 +72,7 @@ class Dashboard:
     spend_chart: BarChart | None = None
     cards_chart: BarChart | None = None
     card_activity: CardActivity | None = None
+    expenses: ExpensePanel | None = None
     overdue_total: Decimal = Decimal(0)
     people: dict[str, Any] = field(default_factory=dict)
     recent_events: list[AuditEvent] = field(default_factory=list)
@@ -170,6 +173,8 @@ def dashboard_for(request: HttpRequest) -> Dashboard:
         board.uploads = list(
             summaries.uploads_in_progress(company_objects(request, OrderUpload))[:LIST_ROWS]
         )
+    if can(membership, Action.EXPENSES_READ):
+        board.expenses = expense_panel(active_company(request))
     if can(membership, Action.AUDIT_READ):
         board.recent_events = list(company_objects(request, AuditEvent)[:LIST_ROWS])
     return board

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import connection, migrations
+from django.db import DEFAULT_DB_ALIAS, connection, connections, migrations
 from django.db.backends.utils import CursorWrapper
 
 
@@ -94,20 +94,42 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
     an ordinary cursor.
     Use ``%s`` or ``%(name)s`` placeholders, with casts where PostgreSQL cannot infer a type."""
     global _PREPARING_CURSOR
+    # The connection object once (each ``connection.x`` looks it up in a context-local store).
+    db = connections[DEFAULT_DB_ALIAS]
     if (
-        connection.vendor != "postgresql"
-        or connection.settings_dict["OPTIONS"].get("prepare_threshold") is None
+        db.vendor != "postgresql"
+        or db.settings_dict["OPTIONS"].get("prepare_threshold") is None
         # Logged queries (DEBUG, tests that count them) read a statement's text from the cursor,
         # which psycopg does not keep for a prepared one.
-        or connection.queries_logged
+        or db.queries_logged
     ):
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             yield cursor
         return
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
     if _PREPARING_CURSOR is None:
         _PREPARING_CURSOR = _preparing_cursor_class()
-    with connection.make_cursor(_PREPARING_CURSOR(connection.connection)) as cursor:
+    with db.make_cursor(_PREPARING_CURSOR(db.connection)) as cursor:
         yield cursor
+
+
+def model_columns(model: type[Any], alias: str) -> str:
+    """The quoted columns of every concrete field of ``model``, as ``alias."column"``, in the
+    field order ``model_from_row`` reads them in."""
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+def model_from_row(model: type[Any], row: tuple[Any, ...] | list[Any], start: int = 0) -> Any:
+    """An instance of ``model`` from ``row[start:]`` as selected by ``model_columns``, each
+    value through its field's ``from_db_value`` as the ORM does (JSON, for one)."""
+    fields = model._meta.concrete_fields
+    values = []
+    for offset, field in enumerate(fields):
+        value = row[start + offset]
+        converter = getattr(field, "from_db_value", None)
+        if converter is not None:
+            value = converter(value, None, connection)
+        values.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields], values)

@@ -80,6 +80,28 @@ MENU: tuple[NavGroup, ...] = (
         ),
     ),
     NavGroup(
+        "reconciliation",
+        _("Reconciliation"),
+        (
+            NavLink(
+                "expense_reports",
+                "expenses:report_list",
+                _("Expense reports"),
+                Action.EXPENSES_READ,
+                also=("expenses:report_new",),
+            ),
+            NavLink(
+                "expense_periods",
+                "expenses:period_list",
+                _("Reconciliation periods"),
+                Action.EXPENSES_READ,
+            ),
+            NavLink(
+                "expense_mapping", "expenses:mapping", _("Voucher accounts"), Action.EXPENSES_READ
+            ),
+        ),
+    ),
+    NavGroup(
         "company",
         _("Company"),
         (

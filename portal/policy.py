@@ -107,6 +107,10 @@ ACTION_SCOPE: dict[Action, str] = {
     A.STATEMENTS_READ: ApiKey.Scope.INVOICES_READ,
     A.PAYMENTS_READ: ApiKey.Scope.INVOICES_READ,
     A.AGING_READ: ApiKey.Scope.INVOICES_READ,
+    # Closing and re-opening a reconciliation period come with ``expenses:write``, and then
+    # only to the roles that may do them (re-opening: owners), like the portal.
+    A.EXPENSES_CLOSE: ApiKey.Scope.EXPENSES_WRITE,
+    A.EXPENSES_REOPEN: ApiKey.Scope.EXPENSES_WRITE,
 }
 # Creating a key with these needs a fresh second factor, is audited and is emailed to owners.
 SENSITIVE_SCOPES = frozenset({ApiKey.Scope.CODES_EXPORT, ApiKey.Scope.ORDERS_APPROVE})

@@ -28,7 +28,7 @@ from rest_framework.throttling import BaseThrottle
 
 from cards.models import MerchantApiKey, MerchantStatus
 from cards.services.spend import throttle
-from cards.services.spend.keys import merchant_key_authenticate, merchant_key_prefix
+from cards.services.spend.keys import merchant_key_authenticate
 from portal.client_ip import client_ip
 
 
@@ -65,15 +65,6 @@ class MerchantThrottled(Throttled):
 
 class MerchantKeyAuthentication(BaseAuthentication):
     keyword = "Bearer"
-
-    @classmethod
-    def presented_prefix(cls, request: Request) -> str:
-        """The prefix of the merchant key the request presents, before any look-up ("" when
-        it presents none)."""
-        scheme, _sep, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != cls.keyword.lower():
-            return ""
-        return merchant_key_prefix(value)
 
     def authenticate(self, request: Request) -> tuple[None, MerchantApiKey] | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")

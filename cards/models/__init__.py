@@ -44,6 +44,7 @@ from cards.models.registration import PurchaseRegistration
 from cards.models.spend import (
     CardHold,
     HoldStatus,
+    LookupBlock,
     LookupFailureReason,
     Merchant,
     MerchantApiKey,
@@ -80,6 +81,7 @@ __all__ = [
     "ExpiryNotice",
     "ExpiryNoticeCard",
     "HoldStatus",
+    "LookupBlock",
     "LookupFailureReason",
     "Merchant",
     "MerchantApiKey",

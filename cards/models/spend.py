@@ -148,6 +148,24 @@ class LookupFailureReason(models.TextChoices):
     CANARY = "canary", _("A canary card (never sold): the key was frozen")
 
 
+class LookupBlock(models.Model):
+    """A subject of the merchant API (a key, a merchant, a client address, a code prefix) that
+    has failed as many card look-ups as its limit allows in the current window, until the window
+    ends. Written when a failure reaches the limit (the counts are in the cache); read by every
+    look-up in the same statement that finds the card, so a look-up pays no extra round trip
+    for its limits. Expired rows are swept with the expired holds."""
+
+    subject = models.CharField(max_length=80, unique=True)
+    until = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("look-up block")
+        verbose_name_plural = _("look-up blocks")
+
+    def __str__(self) -> str:
+        return self.subject
+
+
 class MerchantLookupFailure(models.Model):
     """One failed card look-up at the merchant API, with its real reason. Never the code: at most
     the first digits of the serial of the card it found. Append-only."""

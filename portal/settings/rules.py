@@ -87,3 +87,12 @@ RECIPIENT_BALANCE_DAYS = env.int("RECIPIENT_BALANCE_DAYS", default=3 * 365 + 1)
 CARDHOLDER_BALANCE_PER_LINK = env.int("CARDHOLDER_BALANCE_PER_LINK", default=30)
 CARDHOLDER_BALANCE_PER_IP = env.int("CARDHOLDER_BALANCE_PER_IP", default=120)
 CARDHOLDER_BALANCE_WINDOW_SECONDS = env.int("CARDHOLDER_BALANCE_WINDOW_SECONDS", default=15 * 60)
+
+# --- Expense reports (expenses/services/intake/) --------------------------------------------------
+
+# Reports larger than this (the file, or the JSON lines as sent) are checked and matched by a
+# worker with live progress; smaller ones while the buyer waits. Files are read through the same
+# reader and limits as order files (UPLOAD_MAX_BYTES, UPLOAD_MAX_ROWS).
+EXPENSE_REPORT_INLINE_MAX_BYTES = env.int(
+    "EXPENSE_REPORT_INLINE_MAX_BYTES", default=UPLOAD_INLINE_MAX_BYTES
+)

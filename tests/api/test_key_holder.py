@@ -288,4 +288,6 @@ def test_the_keys_page_says_which_scopes_stopped_working(acme):
     owner = portal_client(acme, Role.OWNER, fresh_second_factor=False)
     page = owner.get(reverse("portal:api_keys")).content.decode()
     assert "Not working: the holder" in page
-    assert "Export card codes." in page
+    # A finance member's scopes a viewer has not: the codes export and the expense writes.
+    assert "Export card codes" in page
+    assert "Upload expense reports and resolve exceptions" in page

@@ -20,14 +20,17 @@ from tests.conftest import sign_in
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
 
 EVERY_ROLE = {"dashboard", "orders", "catalog", "cards", "invoices", "members", "api_keys"}
+EXPENSES = {"expense_reports", "expense_periods", "expense_mapping"}
 MENU_BY_ROLE: dict[str, set[str]] = {
-    Role.OWNER: EVERY_ROLE | {"approvals", "uploads", "payments", "statements", "aging", "audit"},
+    Role.OWNER: EVERY_ROLE
+    | EXPENSES
+    | {"approvals", "uploads", "payments", "statements", "aging", "audit"},
     Role.PURCHASER: EVERY_ROLE | {"uploads", "payments", "statements", "aging"},
     Role.APPROVER: EVERY_ROLE | {"approvals", "payments", "statements", "aging"},
-    Role.FINANCE: EVERY_ROLE | {"payments", "statements", "aging"},
-    Role.VIEWER: EVERY_ROLE,
+    Role.FINANCE: EVERY_ROLE | EXPENSES | {"payments", "statements", "aging"},
+    Role.VIEWER: EVERY_ROLE | EXPENSES,
 }
-HEADINGS = {"Orders", "Cards & delivery", "Billing", "Company"}
+HEADINGS = {"Orders", "Cards & delivery", "Billing", "Reconciliation", "Company"}
 
 
 class _Menu(HTMLParser):
@@ -124,6 +127,7 @@ def test_a_viewer_sees_no_group_without_a_link_and_no_link_it_cannot_open(
         "Orders": ["orders", "catalog"],
         "Cards & delivery": ["cards"],
         "Billing": ["invoices"],
+        "Reconciliation": ["expense_reports", "expense_periods", "expense_mapping"],
         "Company": ["members", "api_keys"],
     }
     for hidden in ("/approvals/", "/orders/uploads/", "/payments/", "/aging/", "/audit/"):

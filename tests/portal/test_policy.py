@@ -74,6 +74,7 @@ def api_allowed(response: Any) -> bool:
 
 
 Probe = Callable[[Any, Order], Any]
+NO_ID = "00000000-0000-0000-0000-000000000000"
 
 # Each probe asks the surface without changing anything when allowed: the fulfilled order
 # cannot be submitted, approved or cancelled, and invalid bodies stop at validation, after the
@@ -92,6 +93,8 @@ PORTAL: dict[Action, Probe] = {
     Action.STATEMENTS_READ: lambda c, o: c.get("/statements/"),
     Action.PAYMENTS_READ: lambda c, o: c.get("/payments/"),
     Action.AGING_READ: lambda c, o: c.get("/aging/"),
+    Action.EXPENSES_READ: lambda c, o: c.get("/expenses/"),
+    Action.EXPENSES_UPLOAD: lambda c, o: c.get("/expenses/reports/new/"),
     # Only the portal has these.
     Action.CREDIT_READ: lambda c, o: c.get("/credit/"),
     Action.STATEMENTS_REQUEST: lambda c, o: c.post("/statements/request/", {}),
@@ -99,6 +102,14 @@ PORTAL: dict[Action, Probe] = {
     Action.API_KEYS_OWN: lambda c, o: c.get("/settings/api-keys/"),
     Action.MEMBERS_MANAGE: lambda c, o: c.post(
         "/invitations/00000000-0000-0000-0000-000000000000/revoke/"
+    ),
+    # Expense reconciliation: no such period or line, so an allowed probe is a 404.
+    Action.EXPENSES_RESOLVE: lambda c, o: c.post(
+        f"/expenses/lines/{NO_ID}/resolve/", {"action": "accept", "note": "probe"}
+    ),
+    Action.EXPENSES_CLOSE: lambda c, o: c.post("/expenses/periods/2000-01/close/"),
+    Action.EXPENSES_REOPEN: lambda c, o: c.post(
+        "/expenses/periods/2000-01/reopen/", {"reason": "probe"}
     ),
 }
 
@@ -116,6 +127,17 @@ API: dict[Action, Probe] = {
     Action.STATEMENTS_READ: lambda a, o: a.get("/api/v1/statements"),
     Action.PAYMENTS_READ: lambda a, o: a.get("/api/v1/payments"),
     Action.AGING_READ: lambda a, o: a.get("/api/v1/aging"),
+    Action.EXPENSES_READ: lambda a, o: a.get("/api/v1/expense-reports"),
+    Action.EXPENSES_UPLOAD: lambda a, o: a.post(
+        "/api/v1/expense-reports", {}, idempotency_key="probe"
+    ),
+    Action.EXPENSES_RESOLVE: lambda a, o: a.post(
+        f"/api/v1/expense-lines/{NO_ID}/resolution", {"action": "accept", "note": "probe"}
+    ),
+    Action.EXPENSES_CLOSE: lambda a, o: a.post("/api/v1/expense-periods/2000-01/close"),
+    Action.EXPENSES_REOPEN: lambda a, o: a.post(
+        "/api/v1/expense-periods/2000-01/reopen", {"reason": "probe"}
+    ),
 }
 
 # The menu: a role sees the pages it may open, and no others.
@@ -127,8 +149,10 @@ MENU = {
     "/payments/": Action.PAYMENTS_READ,
     "/statements/": Action.STATEMENTS_READ,
     "/aging/": Action.AGING_READ,
+    "/expenses/": Action.EXPENSES_READ,
     "/settings/api-keys/": Action.API_KEYS_OWN,
     "/audit/": Action.AUDIT_READ,
+    "/expenses/periods/": Action.EXPENSES_READ,
 }
 
 

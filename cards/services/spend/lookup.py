@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import datetime
 import logging
+from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from cards import codes
 from cards.models import (
     Card,
     CardStatus,
+    LookupBlock,
     LookupFailureReason,
     MerchantApiKey,
     MerchantLookupFailure,
@@ -81,29 +84,50 @@ def card_unusable_reason(card: Card, *, now: datetime.datetime | None = None) ->
 
 # The look-up's columns in the model's field order (``Model.from_db`` takes them so).
 _LOOKUP_ATTNAMES = [f.attname for f in Card._meta.concrete_fields if f.attname in LOOKUP_FIELDS]
+# One row whether or not a card has the digest: the card's columns (NULL when none), then the end
+# of the latest block on any of the look-up's four subjects (NULL when none; in the past when
+# every block has ended): four probes of the unique index, cheaper than one IN (...) here.
 _LOOKUP_SQL = (
     'SELECT "cards_card"."id", "cards_card"."serial", "cards_card"."batch_id", '
     '"cards_card"."balance", "cards_card"."status", "cards_card"."expires_at", '
-    '"cards_card"."held", "cards_card"."is_canary" '
-    'FROM "cards_card" WHERE "cards_card"."digest" = %s LIMIT 1'
+    '"cards_card"."held", "cards_card"."is_canary", GREATEST('
+    '(SELECT "until" FROM "cards_lookupblock" WHERE "subject" = %s), '
+    '(SELECT "until" FROM "cards_lookupblock" WHERE "subject" = %s), '
+    '(SELECT "until" FROM "cards_lookupblock" WHERE "subject" = %s), '
+    '(SELECT "until" FROM "cards_lookupblock" WHERE "subject" = %s)) '
+    'FROM (SELECT 1) AS "one" LEFT JOIN "cards_card" ON "cards_card"."digest" = %s'
 )
 
 
-def _cards_by_digest(digest: bytes) -> list[Card]:
-    """The card with this digest (the unique index), its look-up columns only. On PostgreSQL
-    one plain statement (the ORM compiles the query anew on every call, about five times the
-    cost of running it); elsewhere the ORM."""
-    if connection.vendor != "postgresql":
-        return list(Card.objects.filter(digest=digest).order_by().only(*LOOKUP_FIELDS)[:1])
+def _card_and_block(digest: bytes, subjects: list[str]) -> tuple[Card | None, Any]:
+    """The card with this digest (the unique index; its look-up columns only), and when the
+    latest block on these subjects ends (None when none is blocked). On PostgreSQL one prepared
+    statement (the ORM compiles a query anew on every call, about five times the cost of running
+    it); elsewhere the ORM."""
+    now = timezone.now()
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
+        until = None
+        if subjects:
+            until = LookupBlock.objects.filter(subject__in=subjects, until__gt=now).aggregate(
+                until=Max("until")
+            )["until"]
+        found = Card.objects.filter(digest=digest).order_by().only(*LOOKUP_FIELDS).first()
+        return found, until
     with prepared_cursor() as cursor:
-        cursor.execute(_LOOKUP_SQL, [digest])
+        # Four subjects at most (block_subjects); "" is no subject. Plain parameters: a list
+        # would be sent as an array, which costs more to encode than the rest of the query.
+        cursor.execute(_LOOKUP_SQL, [*[*subjects, "", "", "", ""][:4], digest])
         row = cursor.fetchone()
-    return [] if row is None else [Card.from_db(connection.alias, _LOOKUP_ATTNAMES, row)]
+    card = None if row[0] is None else Card.from_db(db.alias, _LOOKUP_ATTNAMES, row[:-1])
+    until = row[-1]
+    return card, until if until is not None and until > now else None
 
 
-def card_find(*, code: object) -> Card:
-    """The usable card with this code, or CardUnavailable with the real reason. One digest and
-    one indexed query, whatever the code."""
+def card_find(*, code: object, subjects: list[str] | None = None) -> Card:
+    """The usable card with this code, or CardUnavailable with the real reason; LimitReached
+    when one of ``subjects`` (``throttle.block_subjects``) is blocked, whatever the code. One
+    digest and one indexed query, whatever the code."""
     reason: str | None = None
     typed = code if isinstance(code, str) else ""
     if not typed.strip() or len(typed) > MAX_TYPED_LENGTH:
@@ -118,12 +142,15 @@ def card_find(*, code: object) -> Card:
     # A failed code is digested and looked up too, as "!" + what was typed: no card's code
     # starts with "!", so the query finds nothing, in the time a real look-up takes.
     digest = codes.code_digest(canonical or "!" + typed[:MAX_TYPED_LENGTH])
-    found = _cards_by_digest(digest)
+    card, blocked_until = _card_and_block(digest, subjects or [])
+    if blocked_until is not None:
+        raise throttle.LimitReached(
+            retry_after=throttle.retry_after(blocked_until), limit="failures"
+        )
     if reason is not None:
         raise CardUnavailable(reason)
-    if not found:
+    if card is None:
         raise CardUnavailable(LookupFailureReason.UNKNOWN)
-    card = found[0]
     unusable = card_unusable_reason(card)
     if unusable is not None:
         raise CardUnavailable(unusable, card=card)
@@ -162,12 +189,12 @@ def lookup_failed(
 
 def card_look_up(*, key: MerchantApiKey, code: object, endpoint: str, ip: str | None) -> Card:
     """The usable card with this code, for a request of this key: LimitReached when the key,
-    its merchant, the address or the code's prefix has failed too often; CardUnavailable (after
-    recording and counting it) when no usable card answers."""
+    its merchant, the address or the code's prefix has failed too often (read in the look-up's
+    own statement); CardUnavailable (after recording and counting it) when no usable card
+    answers."""
     prefix = throttle.code_prefix(code) if isinstance(code, str) else ""
-    throttle.failures_admit(key=key, ip=ip, prefix=prefix)
     try:
-        return card_find(code=code)
+        return card_find(code=code, subjects=throttle.block_subjects(key=key, ip=ip, prefix=prefix))
     except CardUnavailable as failure:
         lookup_failed(key=key, failure=failure, endpoint=endpoint, ip=ip, prefix=prefix)
         raise

@@ -42,7 +42,7 @@ from cards.services.spend.common import (
 )
 from cards.services.spend.lookup import (
     CardUnavailable,
-    card_look_up,
+    card_find,
     card_unusable_reason,
     lookup_failed,
 )
@@ -104,11 +104,24 @@ def redemption_create(
     digest = request_digest(
         "redeem", code=code_fact(code), amount=str(amount), merchant_reference=merchant_reference
     )
-    # A retry after the card changed (spent, frozen) still answers what the first request did.
-    replay = replay_transaction(stored=stored, digest=digest)
-    if replay is not None:
-        return replay
-    card = card_look_up(key=key, code=code, endpoint=MerchantLookupFailure.Endpoint.REDEEM, ip=ip)
+    prefix = throttle.code_prefix(code) if isinstance(code, str) else ""
+    try:
+        card = card_find(code=code, subjects=throttle.block_subjects(key=key, ip=ip, prefix=prefix))
+    except CardUnavailable as failure:
+        # A retry after the card changed (frozen, voided) still answers what the first request
+        # did. (A retry that finds the card goes through the statement below, which writes
+        # nothing when the key was used, and then through the replay under the lock.)
+        replay = replay_transaction(stored=stored, digest=digest)
+        if replay is not None:
+            return replay
+        lookup_failed(
+            key=key,
+            failure=failure,
+            endpoint=MerchantLookupFailure.Endpoint.REDEEM,
+            ip=ip,
+            prefix=prefix,
+        )
+        raise
     if connection.vendor == "postgresql":
         spent = _redeem_in_one_statement(
             card=card,
@@ -133,7 +146,6 @@ def redemption_create(
             ip=ip,
         )
     except CardUnavailable as failure:  # the card changed between the look-up and the lock
-        prefix = throttle.code_prefix(code) if isinstance(code, str) else ""
         lookup_failed(
             key=key,
             failure=failure,
@@ -146,15 +158,17 @@ def redemption_create(
 
 # A redemption on PostgreSQL, in one statement: the card's update (which locks its row) with the
 # rules of a redemption in its WHERE clause (usable, not past its date, enough available: the same
-# as card_unusable_reason and the balance check under the lock), then the card transaction, the
-# journal entry and its two postings (card liability +A, the merchant's payable -A; the accounts by
-# code), and the audit row: what card_transaction_write, ledger_post_spend and audit_record write,
-# each row as they write it. The row lock is held only from this statement to its COMMIT. When
-# the card does not qualify nothing is written and the ORM path (under the lock) says why; an
-# IntegrityError is the Idempotency-Key's unique index (a concurrent request with the key won) or
-# an account not made yet (the merchant's first redemption): the ORM path again. The database's
-# own guards stay in force: the card's CHECKs, the append-only triggers, and the deferred trigger
-# that refuses a journal entry whose postings do not sum to zero.
+# as card_unusable_reason and the balance check under the lock; and the Idempotency-Key not used
+# yet, so that a retry writes nothing and is answered by the replay under the lock), then the
+# card transaction, the journal entry and its two postings (card liability +A, the merchant's
+# payable -A; the accounts by code), and the audit row: what card_transaction_write,
+# ledger_post_spend and audit_record write, each row as they write it. The row lock is held only
+# from this statement to its COMMIT. When the card does not qualify nothing is written and the ORM
+# path (under the lock) says why; an IntegrityError is the Idempotency-Key's unique index (a
+# concurrent request with the key won) or an account not made yet (the merchant's first
+# redemption): the ORM path again. The database's own guards stay in force: the card's CHECKs, the
+# append-only triggers, and the deferred trigger that refuses a journal entry whose postings do not
+# sum to zero.
 _REDEEM_SQL = """
 WITH card AS (
     UPDATE cards_card SET
@@ -163,6 +177,7 @@ WITH card AS (
         last_activity_at = %(now)s
     WHERE id = %(card)s AND NOT is_canary AND status IN (%(active)s, %(depleted)s)
         AND (expires_at IS NULL OR expires_at > %(now)s) AND balance - held >= %(amount)s
+        AND NOT EXISTS (SELECT 1 FROM cards_cardtransaction WHERE idempotency_key = %(stored)s)
     RETURNING id, balance, status
 ), tx AS (
     INSERT INTO cards_cardtransaction (public_id, card_id, merchant_id, original_id, hold_id,

@@ -6,19 +6,24 @@ Two kinds of counts:
 - requests of any kind per key, per merchant and per client address
   (``MERCHANT_RATE_*``, per ``MERCHANT_RATE_WINDOW_SECONDS``): a DRF throttle of the views;
 - failed card look-ups (a code that finds no usable card) per key, merchant, address and code
-  prefix (``MERCHANT_FAILURES_*``, per ``MERCHANT_FAILURE_WINDOW_SECONDS``): past a limit, look-ups
-  wait for the next window; and a burst of failures by one key (``MERCHANT_FREEZE_FAILURES``
-  within ``MERCHANT_FREEZE_WINDOW_SECONDS``) freezes it.
+  prefix (``MERCHANT_FAILURES_*``, per ``MERCHANT_FAILURE_WINDOW_SECONDS``), counted when a
+  look-up fails. The failure that reaches a limit blocks its subject until the window ends: a
+  ``LookupBlock`` row, which every look-up reads in the very statement that finds the card
+  (``spend.lookup``), so a look-up pays no round trip for its limits. A burst of failures by one
+  key (``MERCHANT_FREEZE_FAILURES`` within ``MERCHANT_FREEZE_WINDOW_SECONDS``) freezes it.
 
 Windows are aligned on the clock (window n covers [n*W, (n+1)*W) seconds since the epoch), so
 the wait until the next one is the ``Retry-After`` the API answers, with no per-key timers. The
-prefix of a code is kept only as a keyed digest: the cache never holds anything of a code.
+prefix of a code is kept only as a keyed digest: neither the cache nor a block holds anything of
+a code.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +31,10 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from django.utils import timezone
 
 from cards.codes import typed_symbols
-from cards.models import MerchantApiKey
+from cards.models import LookupBlock, MerchantApiKey
 
 
 class LimitReached(Exception):
@@ -75,12 +81,21 @@ def _incr_many(names: list[str], timeout: int) -> list[int]:
     redis = _redis()
     if redis is not None:
         backend, client = redis
+        full = [backend.make_and_validate_key(name) for name in names]
         pipe = client.pipeline(transaction=False)
-        for name in names:
-            full = backend.make_and_validate_key(name)
-            pipe.incr(full)
-            pipe.expire(full, timeout)
-        return [int(value) for value in pipe.execute()[::2]]
+        for key in full:
+            pipe.incr(key)
+        counts = [int(value) for value in pipe.execute()]
+        # A counter's first count gives it its lifetime: once per window, not on every request.
+        # (A counter's name carries its window: one left without a lifetime, should this second
+        # step fail, is never read again.)
+        fresh = [key for key, count in zip(full, counts, strict=True) if count == 1]
+        if fresh:
+            pipe = client.pipeline(transaction=False)
+            for key in fresh:
+                pipe.expire(key, timeout)
+            pipe.execute()
+        return counts
     counts = []
     for name in names:
         cache.add(name, 0, timeout)
@@ -90,26 +105,6 @@ def _incr_many(names: list[str], timeout: int) -> list[int]:
             cache.set(name, 1, timeout)
             counts.append(1)
     return counts
-
-
-def _get_many(names: list[str]) -> list[int]:
-    """The counters' values (0 for a missing one), in one round trip."""
-    redis = _redis()
-    if redis is not None:
-        backend, client = redis
-        values = client.mget([backend.make_and_validate_key(name) for name in names])
-        return [int(value or 0) for value in values]
-    found = cache.get_many(names)
-    return [int(found.get(name) or 0) for name in names]
-
-
-def _set(name: str, value: int, timeout: int) -> None:
-    redis = _redis()
-    if redis is not None:
-        backend, client = redis
-        client.set(backend.make_and_validate_key(name), value, ex=timeout)
-    else:
-        cache.set(name, value, timeout)
 
 
 def code_prefix(typed: str) -> str:
@@ -142,97 +137,83 @@ def request_admit(*, key: MerchantApiKey, ip: str | None) -> None:
             raise LimitReached(retry_after=window.retry_after, limit=dimension)
 
 
-def _failure_names(
-    *, key_prefix: str, merchant_id: int | None, ip: str | None, prefix: str, index: int
+def _failure_counters(
+    *, key: MerchantApiKey, ip: str | None, prefix: str, index: int
 ) -> list[tuple[str, str, int]]:
-    """The failure counters that apply, with their dimension and limit. A key is counted by its
-    prefix (unique, and readable from the request before the key is looked up)."""
-    names = [
+    """The failure counters that apply to a look-up: (counter, the subject it blocks, limit).
+    A key is counted by its prefix (unique, and what operators see)."""
+    address = ip or "unknown"
+    counters = [
         (
-            _name("fail", "key", key_prefix, index),
-            "key",
+            _name("fail", "key", key.prefix, index),
+            f"key:{key.prefix}",
             int(settings.MERCHANT_FAILURES_PER_KEY),
         ),
-        (_name("fail", "ip", ip or "unknown", index), "ip", int(settings.MERCHANT_FAILURES_PER_IP)),
+        (
+            _name("fail", "merchant", key.merchant_id, index),
+            f"merchant:{key.merchant_id}",
+            int(settings.MERCHANT_FAILURES_PER_MERCHANT),
+        ),
+        (
+            _name("fail", "ip", address, index),
+            f"ip:{address}",
+            int(settings.MERCHANT_FAILURES_PER_IP),
+        ),
     ]
-    if merchant_id is not None:
-        names.append(
-            (
-                _name("fail", "merchant", merchant_id, index),
-                "merchant",
-                int(settings.MERCHANT_FAILURES_PER_MERCHANT),
-            )
-        )
     if prefix:
-        names.append(
+        counters.append(
             (
                 _name("fail", "code", prefix, index),
-                "code",
+                f"code:{prefix}",
                 int(settings.MERCHANT_FAILURES_PER_CODE_PREFIX),
             )
         )
-    return names
+    return counters
 
 
-def _blocked_name(key_prefix: str, index: int) -> str:
-    return _name("blocked", "key", key_prefix, index)
+def block_subjects(*, key: MerchantApiKey, ip: str | None, prefix: str) -> list[str]:
+    """The subjects a look-up of this key, from this address, of a code with this prefix, is
+    held back by when one of them is blocked (those of ``_failure_counters``)."""
+    subjects = [f"key:{key.prefix}", f"merchant:{key.merchant_id}", f"ip:{ip or 'unknown'}"]
+    if prefix:
+        subjects.append(f"code:{prefix}")
+    return subjects
 
 
-def _admit(names: list[tuple[str, str, int]], *, blocked: str, window: _Window) -> None:
-    counts = _get_many([blocked, *(name for name, _dimension, _limit in names)])
-    if counts[0]:
-        raise LimitReached(retry_after=window.retry_after, limit="merchant")
-    for (_counter, dimension, limit), count in zip(names, counts[1:], strict=True):
-        if count >= limit:
-            raise LimitReached(retry_after=window.retry_after, limit=dimension)
-
-
-def lookups_admit_early(*, key_prefix: str, ip: str | None) -> None:
-    """Before the key is even looked up in the database: LimitReached when the key (by the
-    prefix the request names) or the address has no failed look-ups left in this window, or
-    its merchant had none at its last look-up. One read of the cache: a guesser held back costs
-    the database nothing. A request whose key turns out not to be valid gains nothing from it
-    (its look-ups are never counted: only a valid key's are)."""
-    window = _window(int(settings.MERCHANT_FAILURE_WINDOW_SECONDS))
-    names = _failure_names(
-        key_prefix=key_prefix, merchant_id=None, ip=ip, prefix="", index=window.index
-    )
-    _admit(names, blocked=_blocked_name(key_prefix, window.index), window=window)
-
-
-def failures_admit(*, key: MerchantApiKey, ip: str | None, prefix: str) -> None:
-    """LimitReached when this key, its merchant, this address or this code prefix has failed
-    as many look-ups as allowed in the current window (one read of the cache). A key held back
-    by its merchant's count is marked, so its next requests stop at ``lookups_admit_early``."""
-    window = _window(int(settings.MERCHANT_FAILURE_WINDOW_SECONDS))
-    names = _failure_names(
-        key_prefix=key.prefix, merchant_id=key.merchant_id, ip=ip, prefix=prefix, index=window.index
-    )
-    blocked = _blocked_name(key.prefix, window.index)
-    try:
-        _admit(names, blocked=blocked, window=window)
-    except LimitReached as limit:
-        if limit.limit == "merchant":
-            _set(blocked, 1, window.retry_after + 1)
-        raise
+def retry_after(until: datetime.datetime, *, now: datetime.datetime | None = None) -> int:
+    """Whole seconds until a block ends, at least 1."""
+    left = (until - (now or timezone.now())).total_seconds()
+    return max(1, math.ceil(left))
 
 
 def failure_count(*, key: MerchantApiKey, ip: str | None, prefix: str) -> int:
-    """Count one failed look-up everywhere it counts; returns the key's failures in the current
-    burst window (the caller freezes the key at ``MERCHANT_FREEZE_FAILURES``)."""
+    """Count one failed look-up everywhere it counts, block each subject that has reached its
+    limit until the window ends, and return the key's failures in the current burst window (the
+    caller freezes the key at ``MERCHANT_FREEZE_FAILURES``). Call it in the failure's
+    transaction: the blocks commit with the failure's record."""
     seconds = int(settings.MERCHANT_FAILURE_WINDOW_SECONDS)
     window = _window(seconds)
     burst_seconds = int(settings.MERCHANT_FREEZE_WINDOW_SECONDS)
     burst = _name("burst", "key", key.prefix, _window(burst_seconds).index)
-    names = [
-        name
-        for name, _dimension, _limit in _failure_names(
-            key_prefix=key.prefix,
-            merchant_id=key.merchant_id,
-            ip=ip,
-            prefix=prefix,
-            index=window.index,
-        )
+    counters = _failure_counters(key=key, ip=ip, prefix=prefix, index=window.index)
+    counts = _incr_many(
+        [*(counter for counter, _subject, _limit in counters), burst],
+        max(seconds, burst_seconds) + 5,
+    )
+    until = datetime.datetime.fromtimestamp((window.index + 1) * seconds, tz=datetime.UTC)
+    reached = [
+        LookupBlock(subject=subject, until=until)
+        for (_counter, subject, limit), count in zip(counters, counts, strict=False)
+        if count >= limit
     ]
-    counts = _incr_many([*names, burst], max(seconds, burst_seconds) + 5)
+    if reached:
+        LookupBlock.objects.bulk_create(
+            reached, update_conflicts=True, unique_fields=["subject"], update_fields=["until"]
+        )
     return counts[-1]
+
+
+def blocks_sweep(*, now: datetime.datetime | None = None) -> int:
+    """Delete the blocks that have ended; returns how many."""
+    deleted, _by_model = LookupBlock.objects.filter(until__lte=now or timezone.now()).delete()
+    return deleted

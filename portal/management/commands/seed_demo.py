@@ -4,6 +4,7 @@ sign in as each (password and TOTP secret). Safe to run again: it only prints th
 from __future__ import annotations
 
 import base64
+import datetime
 import secrets
 from decimal import Decimal
 from typing import Any
@@ -53,6 +54,30 @@ DEMO_PRODUCTS: list[dict[str, Any]] = [
 DEMO_CREDIT_LIMIT, DEMO_NET_DAYS, DEMO_GRACE_DAYS = Decimal("500000.00"), 30, 5
 DEMO_DISCOUNT = Decimal("2.00")
 
+# Expense reconciliation (issue 16): cards handed to three employees (the order lines carry their
+# employee ids and cost centers), and what they spent with them at a demo merchant, dated in
+# November 2026. The expense report samples of docs/expense-reports.md (docs/samples/,
+# make_expense_samples.py) claim exactly this spend; tests/expenses/test_samples_match_demo.py
+# proves it.
+DEMO_EXPENSE_ORDER = "DEMO-EXPENSE-CARDS"  # the order's client reference
+DEMO_EXPENSE_PRODUCT = "通用礼品卡"
+DEMO_MERCHANT = "示例超市"
+# (employee id, name, cost center, face value of the card)
+DEMO_EMPLOYEES: list[tuple[str, str, str, str]] = [
+    ("E0001", "张三", "人力资源部", "500.00"),
+    ("E0002", "李四", "销售部", "500.00"),
+    ("E0003", "王五", "销售部", "1000.00"),
+]
+# (employee id, day, amount, merchant order reference or "")
+DEMO_SPEND: list[tuple[str, datetime.date, Decimal, str]] = [
+    ("E0001", datetime.date(2026, 11, 3), Decimal("128.00"), "DEMO-20261103-001"),
+    ("E0001", datetime.date(2026, 11, 5), Decimal("56.50"), ""),
+    ("E0002", datetime.date(2026, 11, 10), Decimal("299.00"), "DEMO-20261110-007"),
+    ("E0002", datetime.date(2026, 11, 12), Decimal("45.00"), ""),
+    ("E0003", datetime.date(2026, 11, 18), Decimal("860.00"), "DEMO-20261118-012"),
+    ("E0003", datetime.date(2026, 11, 20), Decimal("88.80"), ""),
+]
+
 
 class Command(BaseCommand):
     help = "Create demo users and companies (development only) and print their credentials."
@@ -62,14 +87,18 @@ class Command(BaseCommand):
             raise CommandError("Demo data is never created with PORTAL_ENV=production.")
         credentials_file = settings.VAR_DIR / "demo-users.txt"
         if Company.objects.filter(credit_code=DEMO_COMPANY[1]).exists():
-            # Demo data made before the catalog existed gets it now; nothing is printed.
-            self._ordering(Company.objects.get(credit_code=DEMO_COMPANY[1]))
+            # Demo data made before the catalog (or the expense demo) existed gets it now;
+            # nothing is printed.
+            company = Company.objects.get(credit_code=DEMO_COMPANY[1])
+            self._ordering(company)
+            self._expenses(company)
             if credentials_file.exists():
                 self.stdout.write(credentials_file.read_text())
             else:
                 self.stdout.write("Demo data exists; its credentials file is gone.")
             return
         rows = self._create()
+        self._expenses(Company.objects.get(credit_code=DEMO_COMPANY[1]))
         text = self._render(rows)
         credentials_file.parent.mkdir(parents=True, exist_ok=True)
         credentials_file.write_text(text)
@@ -159,6 +188,85 @@ class Command(BaseCommand):
             )
         if not CompanyPricing.objects.filter(company=company).exists():
             pricing_set(company=company, mode="discount", rate=DEMO_DISCOUNT, actor=operator)
+
+    def _expenses(self, company: Company) -> None:
+        """The demo employees' cards (one order through the ordering services, its cards
+        generated here rather than by a worker) and their spend, each made once."""
+        from cards.models import Card, CardProduct, Chunk, Order, OrderStatus
+        from cards.services import issuance
+        from cards.services.orders import LineInput, order_create
+        from cards.services.workflow import order_begin_fulfilment, order_submit
+
+        order = Order.objects.filter(company=company, client_reference=DEMO_EXPENSE_ORDER).first()
+        if order is None:
+            purchaser = User.objects.get(email=f"purchaser@{DEMO_DOMAIN}")
+            product = CardProduct.objects.get(name=DEMO_EXPENSE_PRODUCT)
+            order = order_create(
+                company=company,
+                actor=purchaser,
+                lines=[
+                    LineInput(
+                        product=product,
+                        face_value=face,
+                        quantity=1,
+                        recipient_name=name,
+                        employee_id=employee,
+                        cost_center=cost_center,
+                    )
+                    for employee, name, cost_center, face in DEMO_EMPLOYEES
+                ],
+                client_reference=DEMO_EXPENSE_ORDER,
+                note="Demo: employees' cards for expense reconciliation",
+            )
+            order = order_submit(order=order, actor=purchaser)
+        if order.status == OrderStatus.FUNDED:
+            order_begin_fulfilment(order_id=order.pk)
+        for chunk_id in Chunk.objects.filter(batch__order=order).values_list("pk", flat=True):
+            issuance.chunk_generate(chunk_id=chunk_id)
+        for batch_id in order.batches.values_list("pk", flat=True):
+            issuance.batch_finalise(batch_id=batch_id)
+        cards = {
+            card.batch.line.employee_id: card
+            for card in Card.objects.filter(batch__order=order).select_related("batch__line")
+        }
+        if len(cards) == len(DEMO_EMPLOYEES):
+            self._spend(cards)
+
+    def _spend(self, cards: dict[str, Any]) -> None:
+        """The demo spend, written as a redemption is (the card locked, its transaction with the
+        day it happened, the ledger entry), each once (by its idempotency key)."""
+        from zoneinfo import ZoneInfo
+
+        from cards.models import CardTransaction, Merchant
+        from cards.services.card_movements import card_lock, card_transaction_write
+        from cards.services.spend.common import ledger_post_spend
+
+        merchant = Merchant.objects.filter(name=DEMO_MERCHANT).first() or Merchant.objects.create(
+            name=DEMO_MERCHANT,
+            settlement_account_name=f"{DEMO_MERCHANT}有限公司",
+            settlement_bank="中国银行上海分行",
+            settlement_account_number="6216 6100 0000 0001",
+        )
+        shanghai = ZoneInfo("Asia/Shanghai")
+        for number, (employee, day, amount, reference) in enumerate(DEMO_SPEND, start=1):
+            key = f"demo-spend:{number}"
+            if CardTransaction.objects.filter(idempotency_key=key).exists():
+                continue
+            with transaction.atomic():
+                card = card_lock(cards[employee].pk)
+                status_before = card.status
+                written = card_transaction_write(
+                    card=card,
+                    kind=CardTransaction.Kind.REDEEM,
+                    amount=-amount,
+                    merchant=merchant,
+                    merchant_reference=reference,
+                    idempotency_key=key,
+                    at=datetime.datetime.combine(day, datetime.time(12, 30), tzinfo=shanghai),
+                )
+                ledger_post_spend(
+                    tx=written, merchant=merchant, to_merchant=amount, card_status=status_before
+                )
 
     def _render(self, rows: list[tuple[str, str, str, str]]) -> str:
         lines = [

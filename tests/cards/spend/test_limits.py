@@ -6,6 +6,7 @@ key and tells the operators; and 10,000 guesses get no further than the limit al
 
 from __future__ import annotations
 
+import datetime
 import secrets
 import time
 from collections import Counter
@@ -13,13 +14,16 @@ from http import HTTPStatus
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIRequestFactory
 
 from cards import codes
 from cards.api.merchant import BalanceView
-from cards.models import MerchantLookupFailure
+from cards.models import LookupBlock, MerchantLookupFailure
+from cards.services.spend import throttle
 from cards.services.spend.keys import merchant_key_frozen_notify
+from cards.services.spend.throttle import blocks_sweep
 from tests import factories
 from tests.cards.spend.helpers import (
     BALANCE,
@@ -103,6 +107,31 @@ def test_failed_look_ups_are_limited_per_key_even_for_a_good_code(limits: Settin
     assert_throttled(api.redeem(card.code, "1.00"), limits.MERCHANT_FAILURE_WINDOW_SECONDS)
     assert MerchantLookupFailure.objects.count() == 3
     assert MerchantApi(merchant_key()[1]).post(BALANCE, {"code": card.code}).status_code == 200
+
+
+def test_a_limit_reached_blocks_until_its_window_ends_and_the_sweep_forgets_it(
+    limits: Settings,
+) -> None:
+    limits.MERCHANT_FAILURES_PER_KEY = 2
+    limits.MERCHANT_FAILURE_WINDOW_SECONDS = 3600
+    key, plaintext = merchant_key()
+    api = MerchantApi(plaintext)
+    for _ in range(2):
+        assert api.post(BALANCE, {"code": random_code()}).status_code == 404
+    block = LookupBlock.objects.get()
+    assert block.subject == f"key:{key.prefix}"
+    # The block ends with the clock-aligned window, and says so in Retry-After.
+    assert block.until.timestamp() % 3600 == 0
+    assert 0 < block.until.timestamp() - time.time() <= 3600
+    refused = api.post(BALANCE, {"code": random_code()})
+    assert_throttled(refused, 3600)
+    assert abs(int(refused["Retry-After"]) - (block.until.timestamp() - time.time())) <= 2
+    # An ended block is ignored, then swept.
+    assert blocks_sweep() == 0
+    LookupBlock.objects.update(until=timezone.now() - datetime.timedelta(seconds=1))
+    assert api.post(BALANCE, {"code": issued_card().code}).status_code == 200
+    assert blocks_sweep() == 1
+    assert not LookupBlock.objects.exists()
 
 
 def test_failed_look_ups_are_limited_per_address_and_per_merchant(limits: Settings) -> None:
@@ -225,3 +254,28 @@ def test_ten_thousand_random_codes_get_no_further_than_the_limits(limits: Settin
     assert len(failures) == 1  # every failure answer is the same bytes
     assert MerchantLookupFailure.objects.count() == 55
     assert time.monotonic() - started < 60
+
+
+def test_a_look_up_reads_the_blocks_of_every_subject_a_failure_counts() -> None:
+    key, _plaintext = merchant_key()
+    for ip, prefix in (("192.0.2.1", "ab" * 16), (None, "")):
+        counted = [
+            subject
+            for _counter, subject, _limit in throttle._failure_counters(
+                key=key, ip=ip, prefix=prefix, index=1
+            )
+        ]
+        assert throttle.block_subjects(key=key, ip=ip, prefix=prefix) == counted
+
+
+def test_request_counters_live_as_long_as_their_window(limits: Settings) -> None:
+    key, _plaintext = merchant_key()
+    for _ in range(3):
+        throttle.request_admit(key=key, ip="192.0.2.9")
+    redis = throttle._redis()
+    assert redis is not None, "the merchant limits count in Redis"
+    backend, client = redis
+    window = throttle._window(limits.MERCHANT_RATE_WINDOW_SECONDS)
+    name = backend.make_and_validate_key(throttle._name("rate", "key", key.pk, window.index))
+    assert int(client.get(name)) == 3
+    assert 0 < client.ttl(name) <= limits.MERCHANT_RATE_WINDOW_SECONDS + 5
