@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -143,7 +144,7 @@ FROM {card} c
 LEFT JOIN (
     SELECT card_id, SUM(amount) AS moved FROM {transaction} GROUP BY card_id
 ) t ON t.card_id = c.id
-WHERE c.balance <> c.face_value + COALESCE(t.moved, 0)
+WHERE ROUND(c.balance, 2) <> ROUND(c.face_value + COALESCE(t.moved, 0), 2)
 ORDER BY c.serial
 """
 
@@ -154,11 +155,16 @@ LEFT JOIN (
     SELECT card_id, SUM(amount - captured) AS open FROM {hold}
     WHERE status = %s GROUP BY card_id
 ) h ON h.card_id = c.id
-WHERE c.held <> COALESCE(h.open, 0)
+WHERE ROUND(c.held, 2) <> ROUND(COALESCE(h.open, 0), 2)
 ORDER BY c.serial
 """
 
 _SHOWN_CARDS = 20
+
+
+def _money(value: Any) -> Decimal:
+    """An amount as SQL gave it (SQLite computes sums in floating point) to the cent."""
+    return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 def _card_mismatches(sql: str, params: list[Any]) -> dict[str, Any]:
@@ -169,8 +175,8 @@ def _card_mismatches(sql: str, params: list[Any]) -> dict[str, Any]:
         rows = cursor.fetchall()
     return {
         "ok": not rows,
-        "expected": str(sum((row[1] for row in rows), ZERO)),
-        "actual": str(sum((row[2] for row in rows), ZERO)),
+        "expected": str(sum((_money(row[1]) for row in rows), ZERO)),
+        "actual": str(sum((_money(row[2]) for row in rows), ZERO)),
         "card_count": len(rows),
         "cards": [f"{row[0]:016d}" for row in rows[:_SHOWN_CARDS]],
     }

@@ -111,6 +111,9 @@ MENU = {
     "api_keys": "api_keys.own",
     "audit": "audit.read",
     "security": None,
+    "expense_reports": "expenses.read",
+    "expense_periods": "expenses.read",
+    "expense_mapping": "expenses.read",
 }
 
 
