@@ -265,6 +265,12 @@ class CardTransaction(models.Model):
         indexes = [
             models.Index(fields=["card", "-created_at"], name="cardtx_card_created"),
             models.Index(fields=["merchant", "created_at"], name="cardtx_merchant_created"),
+            # Expense matching finds a claim's redemption by the merchant's order reference.
+            models.Index(
+                fields=["merchant_reference"],
+                condition=~models.Q(merchant_reference=""),
+                name="cardtx_merchant_reference",
+            ),
         ]
 
     def __str__(self) -> str:

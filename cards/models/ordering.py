@@ -401,6 +401,14 @@ class OrderLine(models.Model):
             models.CheckConstraint(condition=models.Q(quantity__gte=1), name="line_quantity_gte_1"),
             models.CheckConstraint(condition=models.Q(face_value__gt=0), name="line_face_gt_0"),
         ]
+        indexes = [
+            # Expense matching finds the cards given to the employees a report names.
+            models.Index(
+                fields=["employee_id"],
+                condition=~models.Q(employee_id=""),
+                name="orderline_employee",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order.number} #{self.position}"

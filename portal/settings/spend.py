@@ -17,6 +17,10 @@ MERCHANT_HOLD_SWEEP_SECONDS = env.int("MERCHANT_HOLD_SWEEP_SECONDS", default=60)
 # of the redemption's day (Asia/Shanghai).
 MERCHANT_VOID_WINDOW_MINUTES = env.int("MERCHANT_VOID_WINDOW_MINUTES", default=0)
 
+# Expense matching (expenses/services/matching.py): a claim's expense date and the day of the card
+# spend it is matched to (Asia/Shanghai) may differ by this many days.
+EXPENSE_MATCH_DAYS = env.int("EXPENSE_MATCH_DAYS", default=3)
+
 # --- Limits (counted in the cache, per fixed window; answered 429 with Retry-After) --------------
 
 # Requests of any kind to the merchant API, per window, per key, per merchant and per address.
