@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cards', '0016_card_expiring_index'),
+        ("cards", "0017_lookup_blocks"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
