@@ -657,7 +657,7 @@ def _match_child(report_id: int, path: str) -> int:
             slowest.append((time.perf_counter() - began, " ".join(sql.split())[:110]))
             return result
 
-        matching._Run._sql = timed  # type: ignore[method-assign]
+        matching._Run._sql = timed  # type: ignore[method-assign,assignment]
     report_match(report_id=report_id, progress=progress)
     for seconds, sql in sorted(slowest, reverse=True)[:25]:
         print(f"{seconds:6.2f} s  {sql}", file=sys.stderr)

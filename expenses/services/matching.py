@@ -65,6 +65,7 @@ from expenses.models import (
 from portal.services.audit import audit_record
 
 Progress = Callable[[int, int], None]
+MATCHABLE = (ReportStatus.MATCHING, ReportStatus.MATCHED)
 
 # Rounds of the first-choice pass: a redemption contested by more claims than it covers sends the
 # later ones to their next candidate, once per round.
@@ -131,15 +132,19 @@ def _fen(column: str) -> str:
 def report_match(*, report_id: int, progress: Progress | None = None) -> ExpenseReport:
     """Match every line of the report (status MATCHING) and leave it MATCHED with its counts in
     ``result["states"]``. ``progress(done, total)`` is called after each stage (``total`` is the
-    number of lines). Re-running a MATCHED report matches it again, with the same result."""
+    number of lines). Re-running a MATCHED report matches it again, with the same result. A
+    report discarded while it was being matched is left as it is (nothing written)."""
     report = ExpenseReport.objects.get(pk=report_id)
-    if report.status not in (ReportStatus.MATCHING, ReportStatus.MATCHED):
+    if report.status not in MATCHABLE:
         raise ValueError(f"report {report_id} is {report.status}: only a checked report matches")
     total = ExpenseLine.objects.filter(report_id=report_id).count()
     run = _Run(report=report, total=total, progress=progress)
     with _company_lock(report.company_id), _temporary_tables():
         run.compute()
         with transaction.atomic():
+            report = ExpenseReport.objects.select_for_update().get(pk=report_id)
+            if report.status not in MATCHABLE:
+                return report
             run.write()
             report = _finish(report)
     if progress is not None:
@@ -212,6 +217,8 @@ def _finish(report: ExpenseReport) -> ExpenseReport:
 class _Run:
     """One matching run: the stages, each a statement or two over the temporary tables."""
 
+    STAGES = 12  # for the progress figure: the stages of compute(), then the write
+
     def __init__(self, *, report: ExpenseReport, total: int, progress: Progress | None) -> None:
         self.report = report
         self.total = total
@@ -230,8 +237,6 @@ class _Run:
         self.stages_done = 0
 
     # --- plumbing -----------------------------------------------------------------------------
-
-    STAGES = 12  # for the progress figure: the stages of compute(), then the write
 
     def _sql(self, sql: str, **extra: Any) -> int:
         with connection.cursor() as cursor:

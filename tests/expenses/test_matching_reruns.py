@@ -231,3 +231,28 @@ def test_progress_is_reported_up_to_every_line() -> None:
     assert seen[-1] == (5, 5)
     assert [done for done, _total in seen] == sorted(done for done, _total in seen)
     assert all(total == 5 for _done, total in seen)
+
+
+def test_a_report_discarded_while_it_was_matched_is_left_as_it_is() -> None:
+    w = world()
+    redeem(w, w.card("E001"), "9.00")
+    made = report(w, {"amount": "9.00"})
+
+    def discard_meanwhile(done: int, total: int) -> None:
+        if done < total:
+            ExpenseReport.objects.filter(pk=made.pk).update(status=ReportStatus.DISCARDED)
+
+    after = report_match(report_id=made.pk, progress=discard_meanwhile)
+
+    assert after.status == ReportStatus.DISCARDED
+    assert [line.state for line in lines_of(made)] == [LineState.PENDING]
+    assert not ExpenseMatch.objects.exists()
+
+
+def test_only_a_checked_report_is_matched() -> None:
+    w = world()
+    made = report(w, {"amount": "9.00"})
+    ExpenseReport.objects.filter(pk=made.pk).update(status=ReportStatus.CHECKING)
+
+    with pytest.raises(ValueError, match="only a checked report"):
+        report_match(report_id=made.pk)
