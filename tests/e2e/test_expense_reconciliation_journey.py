@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import urllib.request
 from collections import defaultdict
 from collections.abc import Callable
@@ -73,6 +74,7 @@ MATCHED_BY_REFERENCE, MATCHED_BY_EMPLOYEE = "1", "2"
 DIFFERS_ACCEPTED, DIFFERS_BULK = "3", "4"
 DUPLICATE, NO_SPEND, UNKNOWN = "5", "6", "7"
 UNKNOWN_SERIAL = "6200999999999999"
+REPORT_PAGE = re.compile(r"/expenses/reports/[0-9a-f-]{36}/")
 
 
 def _report_file(path: Path, *, day: str, card1_serial: str, chinese: bool) -> Path:
@@ -202,7 +204,7 @@ def test_finance_uploads_a_report_resolves_its_exceptions_closes_the_period_and_
     wait_for_path(browser, "/expenses/reports/new/")
     browser.find_element(By.NAME, "file").send_keys(str(report_file))
     find(browser, "report-submit").click()
-    wait_for_path(browser, lambda p: p.startswith("/expenses/reports/") and p.count("/") == 4)
+    wait_for_path(browser, lambda p: REPORT_PAGE.fullmatch(p) is not None)
     report = ExpenseReport.objects.get(company=acme.company)
     assert path_of(browser) == f"/expenses/reports/{report.public_id}/"
     assert report.status == ReportStatus.CHECKING
@@ -327,6 +329,8 @@ def test_finance_uploads_a_report_resolves_its_exceptions_closes_the_period_and_
     )
     assert path_of(browser) == f"/expenses/periods/{month}/"
     assert "period-status-closed" in (find(browser, "period-status").get_attribute("class") or "")
+    # What nobody claimed: the ¥3.00 left of the ¥33.00 the taxi claim was linked to.
+    assert find(browser, "unclaimed-spend").text == "1 · ¥3.00"
     filed = {r.file_format: r for r in PeriodReport.objects.filter(period__company=acme.company)}
     assert set(filed) == {"xlsx", "pdf"}
     assert filed["xlsx"].period.status == PeriodStatus.CLOSED
