@@ -32,8 +32,10 @@ register_statement_routes(router)  # billing/api/statements.py: /statements
 register_expense_routes(router)  # expenses/api: /expense-reports, /expense-periods
 
 urlpatterns = [
+    # The merchant API (merchant keys) first: a checkout's request is resolved without trying
+    # the buyer API's routes.
+    path("v1/merchant/", include("cards.api.merchant")),
     path("v1/", include(router.urls)),
-    path("v1/merchant/", include("cards.api.merchant")),  # the merchant API (merchant keys)
     path("schema/", api_schema_view(), name="api-schema"),
     path("docs/", api_docs_view(), name="api-docs"),
     # Without their slash, as Django's APPEND_SLASH would (every other /api/ path is caught by

@@ -85,13 +85,16 @@ def card_unusable_reason(card: Card, *, now: datetime.datetime | None = None) ->
 # The look-up's columns in the model's field order (``Model.from_db`` takes them so).
 _LOOKUP_ATTNAMES = [f.attname for f in Card._meta.concrete_fields if f.attname in LOOKUP_FIELDS]
 # One row whether or not a card has the digest: the card's columns (NULL when none), then the end
-# of the latest block on any of the look-up's subjects (NULL when none is blocked).
+# of the latest block on any of the look-up's four subjects (NULL when none; in the past when
+# every block has ended): four probes of the unique index, cheaper than one IN (...) here.
 _LOOKUP_SQL = (
     'SELECT "cards_card"."id", "cards_card"."serial", "cards_card"."batch_id", '
     '"cards_card"."balance", "cards_card"."status", "cards_card"."expires_at", '
-    '"cards_card"."held", "cards_card"."is_canary", '
-    '(SELECT max("until") FROM "cards_lookupblock" WHERE "subject" IN (%s, %s, %s, %s) '
-    'AND "until" > %s) '
+    '"cards_card"."held", "cards_card"."is_canary", GREATEST('
+    '(SELECT "until" FROM "cards_lookupblock" WHERE "subject" = %s), '
+    '(SELECT "until" FROM "cards_lookupblock" WHERE "subject" = %s), '
+    '(SELECT "until" FROM "cards_lookupblock" WHERE "subject" = %s), '
+    '(SELECT "until" FROM "cards_lookupblock" WHERE "subject" = %s)) '
     'FROM (SELECT 1) AS "one" LEFT JOIN "cards_card" ON "cards_card"."digest" = %s'
 )
 
@@ -114,10 +117,11 @@ def _card_and_block(digest: bytes, subjects: list[str]) -> tuple[Card | None, An
     with prepared_cursor() as cursor:
         # Four subjects at most (block_subjects); "" is no subject. Plain parameters: a list
         # would be sent as an array, which costs more to encode than the rest of the query.
-        cursor.execute(_LOOKUP_SQL, [*[*subjects, "", "", "", ""][:4], now, digest])
+        cursor.execute(_LOOKUP_SQL, [*[*subjects, "", "", "", ""][:4], digest])
         row = cursor.fetchone()
     card = None if row[0] is None else Card.from_db(db.alias, _LOOKUP_ATTNAMES, row[:-1])
-    return card, row[-1]
+    until = row[-1]
+    return card, until if until is not None and until > now else None
 
 
 def card_find(*, code: object, subjects: list[str] | None = None) -> Card:

@@ -81,12 +81,21 @@ def _incr_many(names: list[str], timeout: int) -> list[int]:
     redis = _redis()
     if redis is not None:
         backend, client = redis
+        full = [backend.make_and_validate_key(name) for name in names]
         pipe = client.pipeline(transaction=False)
-        for name in names:
-            full = backend.make_and_validate_key(name)
-            pipe.incr(full)
-            pipe.expire(full, timeout)
-        return [int(value) for value in pipe.execute()[::2]]
+        for key in full:
+            pipe.incr(key)
+        counts = [int(value) for value in pipe.execute()]
+        # A counter's first count gives it its lifetime: once per window, not on every request.
+        # (A counter's name carries its window: one left without a lifetime, should this second
+        # step fail, is never read again.)
+        fresh = [key for key, count in zip(full, counts, strict=True) if count == 1]
+        if fresh:
+            pipe = client.pipeline(transaction=False)
+            for key in fresh:
+                pipe.expire(key, timeout)
+            pipe.execute()
+        return counts
     counts = []
     for name in names:
         cache.add(name, 0, timeout)

@@ -1,5 +1,6 @@
-"""The merchant API builds its busiest answers as plain dicts; the serializers that document them
-in the schema must give the very same answer, for every kind of card and transaction."""
+"""The merchant API reads its busiest requests and builds its busiest answers without serializer
+instances; the serializers that document them in the schema must read and answer the very same,
+for every kind of card and transaction."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from django.utils import timezone, translation
 
 from cards.models import Card, CardTransaction
 from cards.serializers.merchant import (
+    BalanceRequestSerializer,
     BalanceSerializer,
     MerchantTransactionSerializer,
+    SpendRequestSerializer,
     balance_body,
+    balance_request_plain,
+    spend_request_plain,
     transaction_body,
 )
 from cards.services.spend import hold_capture, hold_create, redemption_create, refund_create
@@ -86,3 +91,48 @@ def test_every_transaction_answer_is_what_its_serializer_documents() -> None:
     assert transaction_body(refunded)["redemption"] == str(redeemed.public_id)
     assert transaction_body(captured)["hold"] == str(hold.public_id)
     assert transaction_body(refunded)["amount"] == "2.25"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": "ABCDE-FGHJK", "amount": "12.5", "merchant_reference": "R-1"},
+        {"code": " abcde fghjk ", "amount": "0.01", "merchant_reference": "  POS 7  "},
+        {"code": "X", "amount": Decimal("999999999999.99"), "merchant_reference": "R" * 64},
+        {"code": "X", "amount": "100", "merchant_reference": "R", "extra": "ignored"},
+        {"code": "X", "amount": " 7.10 ", "merchant_reference": "R"},
+    ],
+)
+def test_a_plain_spend_request_reads_as_its_serializer_reads_it(body: dict[str, object]) -> None:
+    serializer = SpendRequestSerializer(data=body)
+    assert serializer.is_valid(), serializer.errors
+    assert spend_request_plain(body) == dict(serializer.validated_data)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": "X", "amount": "0.00", "merchant_reference": "R"},
+        {"code": "X", "amount": "0.001", "merchant_reference": "R"},
+        {"code": "X", "amount": "1e3", "merchant_reference": "R"},
+        {"code": "X", "amount": 12.5, "merchant_reference": "R"},
+        {"code": "X", "amount": "1000000000000", "merchant_reference": "R"},
+        {"code": "X", "amount": "5", "merchant_reference": "   "},
+        {"code": "X", "amount": "5", "merchant_reference": "R" * 65},
+        {"code": "X\x00", "amount": "5", "merchant_reference": "R"},
+        {"code": 12345, "amount": "5", "merchant_reference": "R"},
+        {"amount": "5", "merchant_reference": "R"},
+        ["not", "an", "object"],
+    ],
+)
+def test_anything_else_goes_through_the_serializer(body: object) -> None:
+    assert spend_request_plain(body) is None
+
+
+def test_a_plain_balance_request_reads_as_its_serializer_reads_it() -> None:
+    for body in ({"code": " abcde-fghjk "}, {"code": "", "other": 1}):
+        serializer = BalanceRequestSerializer(data=body)
+        assert serializer.is_valid(), serializer.errors
+        assert balance_request_plain(body) == dict(serializer.validated_data)
+    for other in ({"code": None}, {"code": 5}, {}, "code", {"code": "a\x00b"}):
+        assert balance_request_plain(other) is None

@@ -266,3 +266,16 @@ def test_a_look_up_reads_the_blocks_of_every_subject_a_failure_counts() -> None:
             )
         ]
         assert throttle.block_subjects(key=key, ip=ip, prefix=prefix) == counted
+
+
+def test_request_counters_live_as_long_as_their_window(limits: Settings) -> None:
+    key, _plaintext = merchant_key()
+    for _ in range(3):
+        throttle.request_admit(key=key, ip="192.0.2.9")
+    redis = throttle._redis()
+    assert redis is not None, "the merchant limits count in Redis"
+    backend, client = redis
+    window = throttle._window(limits.MERCHANT_RATE_WINDOW_SECONDS)
+    name = backend.make_and_validate_key(throttle._name("rate", "key", key.pk, window.index))
+    assert int(client.get(name)) == 3
+    assert 0 < client.ttl(name) <= limits.MERCHANT_RATE_WINDOW_SECONDS + 5

@@ -158,7 +158,7 @@ def test_the_hot_statements_are_prepared_once_per_connection() -> None:
     assert any("WITH card AS" in statement for statement in prepared)
     # The card's look-up, with the blocks of its failed look-up limits in the same statement.
     assert any(
-        '"cards_lookupblock"' in statement and '"cards_card"."digest" = $6' in statement
+        '"cards_lookupblock"' in statement and '"cards_card"."digest" = $5' in statement
         for statement in prepared
     )
     # The key with its merchant.
