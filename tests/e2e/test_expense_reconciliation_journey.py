@@ -74,6 +74,23 @@ MATCHED_BY_REFERENCE, MATCHED_BY_EMPLOYEE = "1", "2"
 DIFFERS_ACCEPTED, DIFFERS_BULK = "3", "4"
 DUPLICATE, NO_SPEND, UNKNOWN = "5", "6", "7"
 UNKNOWN_SERIAL = "6200999999999999"
+# A few of the pages' texts, as each language shows them.
+TEXTS = {
+    "en": {
+        "checking": "Checking the report",
+        "differs": "Amount differs (2)",
+        "queue": "Exceptions of {month}",
+        "state": "Amount differs",
+        "download": "Download vouchers",
+    },
+    "zh": {
+        "checking": "正在检查报销单",
+        "differs": "金额不符 (2)",
+        "queue": "{month} 的异常",
+        "state": "金额不符",
+        "download": "下载凭证",
+    },
+}
 REPORT_PAGE = re.compile(r"/expenses/reports/[0-9a-f-]{36}/")
 
 
@@ -184,6 +201,7 @@ def test_finance_uploads_a_report_resolves_its_exceptions_closes_the_period_and_
     today = days.today()
     month = f"{today:%Y-%m}"
     chinese = language == "zh"
+    texts = TEXTS[language]
     report_file = _report_file(
         tmp_path / ("报销单-2026-12.csv" if chinese else "expense-report-2026-12.csv"),
         day=today.isoformat(),
@@ -210,6 +228,7 @@ def test_finance_uploads_a_report_resolves_its_exceptions_closes_the_period_and_
     assert report.status == ReportStatus.CHECKING
     panel = find(browser, "report-progress")
     assert panel.get_attribute("data-stage") == "checking"
+    assert panel.find_element(By.TAG_NAME, "h2").text == texts["checking"]
     assert panel.get_attribute("hx-get") == f"/expenses/reports/{report.public_id}/progress/"
     screenshot(browser, f"expense-journey-{language}-1-checking")
 
@@ -242,6 +261,7 @@ def test_finance_uploads_a_report_resolves_its_exceptions_closes_the_period_and_
         NO_SPEND: LineState.NO_SPEND,
         UNKNOWN: LineState.UNKNOWN,
     }
+    assert find(browser, "state-amount_differs").text == texts["differs"]
     lines = {line.line_number: line for line in ExpenseLine.objects.filter(report=report)}
     assert lines[DIFFERS_ACCEPTED].difference == Decimal("6.00")
     assert lines[DIFFERS_BULK].difference == Decimal("5.00")
@@ -260,6 +280,7 @@ def test_finance_uploads_a_report_resolves_its_exceptions_closes_the_period_and_
     assert find(browser, "open-exceptions").text.startswith("5 ")
     _submit_and_wait(browser, find(browser, "queue-link").click)
     assert path_of(browser) == f"/expenses/periods/{month}/exceptions/"
+    assert browser.find_element(By.TAG_NAME, "h1").text == texts["queue"].format(month=month)
     assert len(browser.find_elements(By.CSS_SELECTOR, '[data-testid="exception-row"]')) == 5
     # At a laptop's width, the actions of every line are in view (the table's box does not
     # have to be scrolled sideways to reach Accept).
@@ -273,6 +294,9 @@ def test_finance_uploads_a_report_resolves_its_exceptions_closes_the_period_and_
     )
     assert overflow[0] <= 0, overflow
     differs = _row_of(browser, lines[DIFFERS_ACCEPTED])
+    assert (
+        differs.find_element(By.CSS_SELECTOR, '[data-testid="line-state"]').text == texts["state"]
+    )
     assert "6.00" in differs.find_element(By.CSS_SELECTOR, '[data-testid="line-difference"]').text
     screenshot(browser, f"expense-journey-{language}-3-queue", full_page=True)
 
@@ -354,6 +378,7 @@ def test_finance_uploads_a_report_resolves_its_exceptions_closes_the_period_and_
     _submit_and_wait(browser, find(browser, "vouchers-link").click)
     assert path_of(browser) == f"/expenses/periods/{month}/vouchers/"
     assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="vouchers-provisional"]')
+    assert find(browser, "voucher-download").text == texts["download"]
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     browser.execute_cdp_cmd(
