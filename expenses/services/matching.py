@@ -302,7 +302,8 @@ class _Run:
             SELECT l.id AS line_id, l.row_number AS row_no, l.employee_id AS employee_id,
                 {d.day("l.expense_date")} AS day, {_fen("l.amount")} AS fen,
                 l.merchant_reference AS ref, {d.serial("l.card_serial")} AS serial,
-                l.card_last4 AS last4, l.fapiao_number AS fapiao,
+                CASE WHEN l.card_last4 <> '' THEN CAST(l.card_last4 AS INTEGER) END AS last4,
+                l.fapiao_number AS fapiao,
                 CASE WHEN l.merchant_reference <> '' THEN 'reference'
                      WHEN l.card_serial <> '' THEN 'serial'
                      WHEN l.card_last4 <> '' THEN 'last4'
@@ -325,7 +326,7 @@ class _Run:
         self._sql(
             """
             CREATE TEMP TABLE expm_cards AS
-            SELECT c.id AS card_id, c.serial AS serial, c.last4 AS last4,
+            SELECT c.id AS card_id, c.serial AS serial, c.serial %% 10000 AS last4,
                 ol.employee_id AS employee_id
             FROM cards_card c
             JOIN cards_batch b ON b.id = c.batch_id
@@ -333,7 +334,7 @@ class _Run:
             WHERE b.company_id = %(company)s
               AND c.serial IN (SELECT serial FROM expm_lines WHERE serial IS NOT NULL)
             UNION ALL
-            SELECT c.id, c.serial, c.last4, ol.employee_id
+            SELECT c.id, c.serial, c.serial %% 10000, ol.employee_id
             FROM cards_orderline ol
             JOIN cards_batch b ON b.line_id = ol.id
             JOIN cards_card c ON c.batch_id = b.id
@@ -353,7 +354,7 @@ class _Run:
             f"""
             CREATE TEMP TABLE expm_spend AS
             SELECT t.id AS tx_id, t.card_id AS card_id, {d.day_ts("t.created_at")} AS day,
-                t.merchant_reference AS ref, c.serial AS serial, c.last4 AS last4,
+                t.merchant_reference AS ref, c.serial AS serial, c.serial %% 10000 AS last4,
                 ol.employee_id AS employee_id, {_fen("-t.amount")} AS net,
                 {_fen("-t.amount")} AS avail
             FROM cards_orderline ol
@@ -388,7 +389,7 @@ class _Run:
             INSERT INTO expm_spend (tx_id, card_id, day, ref, serial, last4, employee_id, net,
                 avail)
             SELECT t.id, t.card_id, {d.day_ts("t.created_at")}, t.merchant_reference,
-                c.serial, c.last4, ol.employee_id, {_fen("-t.amount")}, {_fen("-t.amount")}
+                c.serial, c.serial %% 10000, ol.employee_id, {_fen("-t.amount")}, {_fen("-t.amount")}
             FROM cards_cardtransaction t
             JOIN cards_card c ON c.id = t.card_id
             JOIN cards_batch b ON b.id = c.batch_id

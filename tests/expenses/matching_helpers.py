@@ -53,7 +53,8 @@ class Holder:
 
     @property
     def last4(self) -> str:
-        return self.card.last4
+        """The last 4 digits of the card's serial, as an expense report names a card."""
+        return self.card.serial_display[-4:]
 
 
 @dataclass
