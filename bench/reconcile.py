@@ -699,10 +699,10 @@ def _poll(report_id: int, rows: int, deadline_s: float) -> tuple[float, int]:
 
 def _run_project_intake(setup: Setup, path: Path, rows: int, env: Environment) -> ProjectRun:
     from django.core.files.uploadedfile import UploadedFile
-    from expenses.services.intake import expense_report_receive
 
     from bench.issuance import MemorySampler
     from expenses.models import ExpenseReport, ReportStatus
+    from expenses.services.intake import expense_report_receive
     from portal.models import Company, User
 
     company = Company.objects.get(pk=setup.company_id)
