@@ -5,7 +5,9 @@ rendered in every portal language)."""
 from __future__ import annotations
 
 import datetime
+import operator
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,6 +28,17 @@ _CURRENCY = re.compile(r"^(?:¥|￥|CNY|RMB)\s*|\s*(?:元|CNY|RMB)$", re.IGNOREC
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?")
 _DATE_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})(?:[ T].*)?")
 _CARD_NOISE = re.compile(r"[\s\-]")
+_NAMES = tuple(EXPENSE_COLUMNS)
+_ALL_FIELDS = operator.itemgetter(*_NAMES)
+_SHORTEST_LIMIT = min(MAX_LENGTHS.values())
+# The cells of a row joined by NUL (never whitespace, never composed by NFKC): anything here
+# means some cell is not as ``cell_value`` would leave it (whitespace at either end of a cell,
+# a run of it or other than a plain space; the neutralising apostrophe).
+_CELL_SEP = "\x00"
+_NOT_CLEAN = re.compile(r"(?:^|\x00)(?:\s|')|\s(?:\x00|$)|\s\s|[^\S ]")
+# A plain amount, as ``parse_amount`` reads it unchanged: digits, perhaps two decimals.
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?")
+_CENT = Decimal("0.01")
 _SUMMARY = re.compile(
     r"(?:合\s*计|总\s*计|小\s*计|共\s*计|總\s*計|小\s*計|grand\s*total|sub\s*total|total|sum)"
     r"(?:$|[\s:(])",
@@ -82,6 +95,23 @@ def cell_value(value: object) -> str:
     return normalise_cell(text)
 
 
+def cell_values(raw: Mapping[str, object]) -> dict[str, str]:
+    """Every field of a line as :func:`cell_value` reads it. A row of text cells already clean
+    (the common case) is checked in one pass over the joined row."""
+    try:
+        cells = _ALL_FIELDS(raw)
+        joined = _CELL_SEP.join(cells)
+    except (KeyError, TypeError):  # a field missing, or a value not text (a JSON number, None)
+        joined = None
+    if (
+        joined is not None
+        and (joined.isascii() or unicodedata.is_normalized("NFKC", joined))
+        and not _NOT_CLEAN.search(joined)
+    ):
+        return dict(zip(_NAMES, cells, strict=True))
+    return {name: cell_value(raw.get(name)) for name in _NAMES}
+
+
 def summary_word(cells: list[str]) -> str:
     """The first non-empty cell of a row, when it says the row is a total ("合计", "Total")."""
     first = next((c for c in cells if c.strip()), "")
@@ -111,13 +141,14 @@ class LineRules:
 
     def check(self, raw: Mapping[str, object]) -> tuple[CheckedLine | None, list[Problem]]:
         problems: list[Problem] = []
-        values = {name: cell_value(raw.get(name)) for name in EXPENSE_COLUMNS}
+        values = cell_values(raw)
         for name in REQUIRED_VALUES:
             if not values[name]:
                 problems.append(Problem(name, "", _empty))
-        for name, limit in MAX_LENGTHS.items():
-            if len(values[name]) > limit:
-                problems.append(Problem(name, values[name], _too_long(limit)))
+        if max(map(len, values.values())) > _SHORTEST_LIMIT:
+            for name, limit in MAX_LENGTHS.items():
+                if len(values[name]) > limit:
+                    problems.append(Problem(name, values[name], _too_long(limit)))
         day = self._day(values, problems)
         amount = self._amount(raw.get("amount"), values["amount"], problems)
         serial, last4 = self._card(values, problems)
@@ -169,6 +200,12 @@ class LineRules:
         if isinstance(given, bool) or not isinstance(given, str | int | Decimal | float):
             problems.append(Problem("amount", text, _bad_amount))
             return None
+        if _PLAIN_AMOUNT.fullmatch(text):  # what parse_amount makes of it, without its checks
+            plain = Decimal(text).quantize(_CENT)
+            if plain <= ZERO:
+                problems.append(Problem("amount", text, _amount_not_positive))
+                return None
+            return plain
         cleaned = _CURRENCY.sub("", text).replace(" ", "") if isinstance(given, str) else text
         try:
             amount = parse_amount(cleaned)
