@@ -31,14 +31,14 @@ _CARD_NOISE = re.compile(r"[\s\-]")
 _NAMES = tuple(EXPENSE_COLUMNS)
 _ALL_FIELDS = operator.itemgetter(*_NAMES)
 _SHORTEST_LIMIT = min(MAX_LENGTHS.values())
-# The cells of a row joined by NUL (never whitespace, never composed by NFKC): anything here
-# means some cell is not as ``cell_value`` would leave it (whitespace at either end of a cell,
-# a run of it or other than a plain space; the neutralising apostrophe).
+# The cells of a row joined by NUL (never whitespace, never composed by NFKC).
 _CELL_SEP = "\x00"
-_NOT_CLEAN = re.compile(r"(?:^|\x00)(?:\s|')|\s(?:\x00|$)|\s\s|[^\S ]")
+# Whitespace other than a plain space.
+_ODD_WHITESPACE = re.compile(r"[^\S ]")
 # A plain amount, as ``parse_amount`` reads it unchanged: digits, perhaps two decimals.
 _PLAIN_AMOUNT = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?")
 _CENT = Decimal("0.01")
+_DAYS_KEPT = 4096
 _SUMMARY = re.compile(
     r"(?:合\s*计|总\s*计|小\s*计|共\s*计|總\s*計|小\s*計|grand\s*total|sub\s*total|total|sum)"
     r"(?:$|[\s:(])",
@@ -106,10 +106,25 @@ def cell_values(raw: Mapping[str, object]) -> dict[str, str]:
     if (
         joined is not None
         and (joined.isascii() or unicodedata.is_normalized("NFKC", joined))
-        and not _NOT_CLEAN.search(joined)
+        and not _needs_cleaning(joined)
     ):
         return dict(zip(_NAMES, cells, strict=True))
     return {name: cell_value(raw.get(name)) for name in _NAMES}
+
+
+def _needs_cleaning(joined: str) -> bool:
+    """Whether some cell of the NUL-joined row is not as ``cell_value`` leaves it: whitespace at
+    either end of a cell, a run of it or other than a plain space, or a leading apostrophe (the
+    error file's, perhaps)."""
+    return bool(
+        "  " in joined
+        or " \x00" in joined
+        or "\x00 " in joined
+        or "\x00'" in joined
+        or joined[:1] in (" ", "'")
+        or joined[-1:] == " "
+        or _ODD_WHITESPACE.search(joined)
+    )
 
 
 def summary_word(cells: list[str]) -> str:
@@ -138,6 +153,8 @@ class LineRules:
     def __init__(self, *, closed: Mapping[datetime.date, str], today: datetime.date) -> None:
         self.closed = closed
         self.today = today
+        # A report has few distinct dates: each text's answer (the day, or why not) kept.
+        self._days: dict[str, tuple[datetime.date | None, Reason | None]] = {}
 
     def check(self, raw: Mapping[str, object]) -> tuple[CheckedLine | None, list[Problem]]:
         problems: list[Problem] = []
@@ -181,18 +198,27 @@ class LineRules:
         text = values["expense_date"]
         if not text:
             return None
-        day = parse_day(text)
-        if day is None:
-            problems.append(Problem("expense_date", text, _bad_date))
-            return None
-        if day > self.today:
-            problems.append(Problem("expense_date", text, _future_date))
-            return None
-        closed = self.closed.get(day.replace(day=1))
-        if closed is not None:
-            problems.append(Problem("expense_date", text, _closed_period(closed)))
+        known = self._days.get(text)
+        if known is None:
+            known = self._read_day(text)
+            if len(self._days) < _DAYS_KEPT:
+                self._days[text] = known
+        day, reason = known
+        if reason is not None:
+            problems.append(Problem("expense_date", text, reason))
             return None
         return day
+
+    def _read_day(self, text: str) -> tuple[datetime.date | None, Reason | None]:
+        day = parse_day(text)
+        if day is None:
+            return None, _bad_date
+        if day > self.today:
+            return None, _future_date
+        closed = self.closed.get(day.replace(day=1))
+        if closed is not None:
+            return None, _closed_period(closed)
+        return day, None
 
     def _amount(self, given: object, text: str, problems: list[Problem]) -> Decimal | None:
         if not text:
