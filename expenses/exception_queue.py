@@ -31,6 +31,7 @@ from expenses.models import (
     ReconciliationPeriod,
     Resolution,
 )
+from expenses.selectors import unclaimed_spend_rows
 from expenses.services.resolution import RETURN_KINDS, company_spend
 from portal import days
 from portal.models import Company
@@ -89,8 +90,6 @@ class ExpensePanel:
 def expense_panel(company: Company) -> ExpensePanel:
     """This month's (Asia/Shanghai) open exceptions of the company and its unclaimed card
     spend, in one query whatever its size."""
-    from expenses.services.figures import unclaimed_spend_rows
-
     month = days.today().replace(day=1)
     opened = (
         ExpenseLine.objects.filter(OPEN_EXCEPTION, company=OuterRef("pk"), period__month=month)
@@ -99,9 +98,10 @@ def expense_panel(company: Company) -> ExpensePanel:
         .annotate(n=Count("pk"), s=Sum("amount"))
     )
     unclaimed = (
-        unclaimed_spend_rows(month, OuterRef("pk"))
+        unclaimed_spend_rows(company=OuterRef("pk"), month=month)
+        .order_by()
         .values("card__batch__company")
-        .annotate(n=Count("pk"), s=Sum("left"))
+        .annotate(n=Count("pk"), s=Sum("unclaimed"))
     )
     row = (
         Company.objects.filter(pk=company.pk)

@@ -14,6 +14,7 @@ from django.db.models import (
     Count,
     DecimalField,
     Exists,
+    ExpressionWrapper,
     F,
     OuterRef,
     QuerySet,
@@ -21,10 +22,10 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Least
 
 from cards.models import Card, CardTransaction
-from expenses.models import ExpenseMatch, ReconciliationPeriod, ReportStatus
+from expenses.models import ExpenseMatch, ReconciliationPeriod, ReportStatus, Resolution
 from portal import days
 from portal.models import Company
 
@@ -33,12 +34,17 @@ MONEY = DecimalField(max_digits=14, decimal_places=2)
 ZERO = Decimal("0.00")
 
 
+def month_bounds(month: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    """The month's instants ``[first day 00:00, first of next month 00:00)``, Asia/Shanghai."""
+    first = month.replace(day=1)
+    following = (first + datetime.timedelta(days=32)).replace(day=1)
+    return days.day_start(first), days.day_start(following)
+
+
 def period_bounds(period: ReconciliationPeriod) -> tuple[datetime.datetime, datetime.datetime]:
     """The period's month as instants ``[first day 00:00, first of next month 00:00)``,
     Asia/Shanghai."""
-    first = period.month.replace(day=1)
-    following = (first + datetime.timedelta(days=32)).replace(day=1)
-    return days.day_start(first), days.day_start(following)
+    return month_bounds(period.month)
 
 
 def _voided() -> Exists:
@@ -51,22 +57,29 @@ def _money(subquery: Subquery) -> Coalesce:
 
 
 # --- Spend nobody claimed -------------------------------------------------------------------------
+#
+# The one definition of claimed and unclaimed spend (the period report, closing, the exception
+# queue and the dashboard all read it from here). A redemption's spend is covered by the claim
+# lines matched to it, except the lines finance rejected (finance refused that claim: the spend
+# is unclaimed again) and the lines of discarded reports.
 
 
-@dataclass(frozen=True)
-class UnclaimedSpend:
-    count: int  # redemptions with some of their net amount unclaimed
-    amount: Decimal  # the unclaimed part, summed
-    # Each redemption, annotated: net (less refunds), claimed, unclaimed, employee_id,
-    # cost_center; oldest first.
-    transactions: QuerySet[CardTransaction]
+def covering_matches() -> QuerySet[ExpenseMatch]:
+    """The matches of the outer query's transaction that cover its spend: their line not
+    rejected, their report not discarded."""
+    return (
+        ExpenseMatch.objects.filter(transaction=OuterRef("pk"))
+        .exclude(line__resolution=Resolution.REJECTED)
+        .exclude(line__report__status=ReportStatus.DISCARDED)
+    )
 
 
-def unclaimed_spend(*, company: Company, period: ReconciliationPeriod) -> UnclaimedSpend:
-    """The company's card redemptions made in the period's month (Asia/Shanghai), net of refunds,
-    voided ones left out, whose net amount claim lines (of reports not discarded) do not cover in
-    full; ``unclaimed`` is what is left of each."""
-    start, end = period_bounds(period)
+def month_spend(*, company: Company | OuterRef, month: datetime.date) -> QuerySet[CardTransaction]:
+    """The redemptions of ``company``'s cards (a company, or an ``OuterRef`` to one) made in the
+    month (Asia/Shanghai), voided ones left out, each annotated: ``net`` (less its refunds),
+    ``claimed`` (what covering claim lines took of it, from any period), ``matched`` (the
+    claimed part, never more than ``net``) and ``unclaimed`` (the rest, never below zero)."""
+    start, end = month_bounds(month)
     refunds = (
         CardTransaction.objects.filter(original=OuterRef("pk"), kind=Kind.REFUND)
         .order_by()
@@ -75,14 +88,13 @@ def unclaimed_spend(*, company: Company, period: ReconciliationPeriod) -> Unclai
         .values("total")
     )
     claimed = (
-        ExpenseMatch.objects.filter(transaction=OuterRef("pk"), company=company)
-        .exclude(line__report__status=ReportStatus.DISCARDED)
+        covering_matches()
         .order_by()
         .values("transaction")
         .annotate(total=Sum("amount"))
         .values("total")
     )
-    transactions = (
+    return (
         CardTransaction.objects.filter(
             kind=Kind.REDEEM,
             card__batch__company=company,
@@ -91,11 +103,40 @@ def unclaimed_spend(*, company: Company, period: ReconciliationPeriod) -> Unclai
         )
         .exclude(_voided())
         .annotate(
-            net=-F("amount") - _money(Subquery(refunds, output_field=MONEY)),
+            net=ExpressionWrapper(
+                -F("amount") - _money(Subquery(refunds, output_field=MONEY)),
+                output_field=MONEY,
+            ),
             claimed=_money(Subquery(claimed, output_field=MONEY)),
         )
-        .annotate(unclaimed=F("net") - F("claimed"))
-        .filter(unclaimed__gt=0)
+        .annotate(matched=Least(F("claimed"), F("net"), output_field=MONEY))
+        .annotate(unclaimed=ExpressionWrapper(F("net") - F("matched"), output_field=MONEY))
+    )
+
+
+def unclaimed_spend_rows(
+    *, company: Company | OuterRef, month: datetime.date
+) -> QuerySet[CardTransaction]:
+    """The month's redemptions (as :func:`month_spend`) with something left unclaimed."""
+    # The annotation is month_spend's; the stubs do not see it through the return type.
+    return month_spend(company=company, month=month).filter(unclaimed__gt=0)  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class UnclaimedSpend:
+    count: int  # redemptions with some of their net amount unclaimed
+    amount: Decimal  # the unclaimed part, summed
+    # Each redemption, annotated: net (less refunds), claimed, matched, unclaimed, employee_id,
+    # cost_center; oldest first.
+    transactions: QuerySet[CardTransaction]
+
+
+def unclaimed_spend_of_month(*, company: Company, month: datetime.date) -> UnclaimedSpend:
+    """The company's card redemptions made in the month (Asia/Shanghai), net of refunds,
+    voided ones left out, whose net amount covering claim lines (not rejected, of reports not
+    discarded) do not cover in full; ``unclaimed`` is what is left of each."""
+    transactions = (
+        unclaimed_spend_rows(company=company, month=month)
         .annotate(
             employee_id=F("card__batch__line__employee_id"),
             cost_center=F("card__batch__line__cost_center"),
@@ -108,6 +149,11 @@ def unclaimed_spend(*, company: Company, period: ReconciliationPeriod) -> Unclai
         amount=(totals["amount"] or ZERO).quantize(Decimal("0.01")),
         transactions=transactions,
     )
+
+
+def unclaimed_spend(*, company: Company, period: ReconciliationPeriod) -> UnclaimedSpend:
+    """The unclaimed spend of the period's month (:func:`unclaimed_spend_of_month`)."""
+    return unclaimed_spend_of_month(company=company, month=period.month)
 
 
 # --- Cards never spent ----------------------------------------------------------------------------

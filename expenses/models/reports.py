@@ -149,10 +149,15 @@ class ExpenseLine(models.Model):
     matching (then finance) left it."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # No index of their own: the composite indexes below lead with them.
     report = models.ForeignKey(
-        ExpenseReport, on_delete=models.CASCADE, related_name="lines", verbose_name=_("report")
+        ExpenseReport,
+        on_delete=models.CASCADE,
+        related_name="lines",
+        verbose_name=_("report"),
+        db_index=False,
     )
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+")
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", db_index=False)
     period = models.ForeignKey(
         ReconciliationPeriod,
         on_delete=models.PROTECT,

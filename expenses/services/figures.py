@@ -8,21 +8,10 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import (
-    Count,
-    DecimalField,
-    F,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-    Value,
-)
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import Count, Q, Sum
 
 from billing.money import ZERO
-from cards.models import CardTransaction
+from expenses import selectors
 from expenses.models import (
     ExpenseLine,
     ExpenseMatch,
@@ -30,25 +19,10 @@ from expenses.models import (
     ReconciliationPeriod,
     Resolution,
 )
-from expenses.services.resolution import (
-    RETURN_KINDS,
-    SPEND_KINDS,
-    open_exceptions,
-)
-from portal import days
+from expenses.services.resolution import open_exceptions
 from portal.models import Company
 
-_MONEY = DecimalField(max_digits=14, decimal_places=2)
-
-
 # --- Months --------------------------------------------------------------------------------------
-
-
-def month_bounds(month: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
-    """The instants ``[first day 00:00, first day of next month 00:00)``, Asia/Shanghai."""
-    first = month.replace(day=1)
-    following = (first + datetime.timedelta(days=32)).replace(day=1)
-    return days.day_start(first), days.day_start(following)
 
 
 def month_text(month: datetime.date) -> str:
@@ -62,54 +36,11 @@ def _money(value: Decimal | None) -> str:
     return str(value if value is not None else ZERO)
 
 
-def unclaimed_spend_rows(month: datetime.date, company: Any) -> QuerySet[CardTransaction]:
-    """The redemptions of ``company``'s cards (a company or an ``OuterRef``) made in the month
-    with something left that no claim line backs, annotated ``left``: the amount, less its
-    refunds and void, less what claims took of it (from any period)."""
-    start, end = month_bounds(month)
-    returned = (
-        CardTransaction.objects.filter(original=OuterRef("pk"), kind__in=RETURN_KINDS)
-        .order_by()
-        .values("original")
-        .annotate(s=Sum("amount"))
-        .values("s")
-    )
-    claimed = (
-        ExpenseMatch.objects.filter(transaction=OuterRef("pk"))
-        .order_by()
-        .values("transaction")
-        .annotate(s=Sum("amount"))
-        .values("s")
-    )
-    return (
-        CardTransaction.objects.filter(
-            card__batch__company=company,
-            kind__in=SPEND_KINDS,
-            created_at__gte=start,
-            created_at__lt=end,
-        )
-        .order_by()
-        .annotate(
-            left=Greatest(
-                -F("amount")
-                - Coalesce(Subquery(returned, output_field=_MONEY), Value(ZERO))
-                - Coalesce(Subquery(claimed, output_field=_MONEY), Value(ZERO)),
-                Value(ZERO),
-                output_field=_MONEY,
-            )
-        )
-        .filter(left__gt=0)
-    )
-
-
 def unclaimed_spend_of_month(company: Company, month: datetime.date) -> dict[str, Any]:
-    """The company's card spend in the month that no claim line backs (``{"count": n,
-    "amount": "..."}``).
-
-    Computed here until the shared selector of unclaimed spend (by order and cost center) is
-    merged; it reads the same rows."""
-    left = unclaimed_spend_rows(month, company).aggregate(count=Count("pk"), amount=Sum("left"))
-    return {"count": left["count"] or 0, "amount": _money(left["amount"])}
+    """The company's card spend in the month that no claim line covers (``{"count": n,
+    "amount": "..."}``), as :func:`expenses.selectors.unclaimed_spend_of_month` counts it."""
+    left = selectors.unclaimed_spend_of_month(company=company, month=month)
+    return {"count": left.count, "amount": _money(left.amount)}
 
 
 def period_figures(period: ReconciliationPeriod) -> dict[str, Any]:

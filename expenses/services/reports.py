@@ -14,9 +14,8 @@ The figures of a month (Asia/Shanghai), each from where it is recorded:
 - **never spent**: cards issued before the month ended with no redemption (voided ones do not
   count) before it ended; voided and canary cards aside.
 
-``expenses.selectors`` (``unclaimed_spend``, ``cards_never_spent``, on another branch when this
-was written) answers the company-wide totals by the same rules, except that there a rejected
-claim line still covers its spend; the figures here leave rejected lines out.
+Spend, matched and unclaimed are read from ``expenses.selectors.month_spend``, the one
+definition of claimed spend (closing, the exception queue and the dashboard read it too).
 
 Card figures are grouped by the card's order line (its cost center and employee ID) or order;
 claim lines by their own cost center and employee ID, and by the order of the card they were
@@ -37,16 +36,12 @@ from django.db.models import (
     Count,
     DecimalField,
     Exists,
-    ExpressionWrapper,
     F,
     Min,
     OuterRef,
     QuerySet,
-    Subquery,
     Sum,
-    Value,
 )
-from django.db.models.functions import Coalesce, Least
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -63,10 +58,8 @@ from expenses.models import (
     ExpenseLine,
     ExpenseMatch,
     ReconciliationPeriod,
-    ReportStatus,
-    Resolution,
 )
-from portal.days import day_start
+from expenses.selectors import month_bounds, month_spend
 from portal.exports import CsvWriter, XlsxWriter
 from portal.models import Company
 
@@ -126,12 +119,6 @@ class PeriodFigures:
     total: FigureRow = field(default_factory=lambda: FigureRow(key=""))
 
 
-def month_bounds(month: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
-    first = month.replace(day=1)
-    following = (first.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
-    return day_start(first), day_start(following)
-
-
 def _grouped(queryset: QuerySet[Any], path: str, **aggregates: Any) -> dict[str, dict[str, Any]]:
     rows = queryset.order_by().values(group=F(path)).annotate(**aggregates)
     result: dict[str, dict[str, Any]] = {}
@@ -148,47 +135,15 @@ def _voided() -> Exists:
     return Exists(CardTransaction.objects.filter(original=OuterRef("pk"), kind=Kind.REDEEM_VOID))
 
 
-def _spend(
-    company: Company, start: datetime.datetime, end: datetime.datetime, path: str
-) -> dict[str, dict[str, Any]]:
-    """Per group: the month's redemptions (voided ones left out) net of their refunds, the part
-    of each that claim lines cover (lines not rejected, of reports not discarded; never more
-    than the redemption), and the rest. One query, each redemption computed in it."""
-    refunds = (
-        CardTransaction.objects.filter(original=OuterRef("pk"), kind=Kind.REFUND)
-        .order_by()
-        .values("original")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    claimed = (
-        ExpenseMatch.objects.filter(transaction=OuterRef("pk"), company=company)
-        .exclude(line__resolution=Resolution.REJECTED)
-        .exclude(line__report__status=ReportStatus.DISCARDED)
-        .order_by()
-        .values("transaction")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    net = -F("amount") - Coalesce(Subquery(refunds, output_field=MONEY), Value(ZERO))
-    covered = Coalesce(Subquery(claimed, output_field=MONEY), Value(ZERO))
-    redemptions = (
-        CardTransaction.objects.filter(
-            kind=Kind.REDEEM,
-            card__batch__company=company,
-            created_at__gte=start,
-            created_at__lt=end,
-        )
-        .exclude(_voided())
-        .annotate(net=ExpressionWrapper(net, output_field=MONEY))
-        .annotate(net_matched=Least(covered, F("net"), output_field=MONEY))
-    )
+def _spend(company: Company, month: datetime.date, path: str) -> dict[str, dict[str, Any]]:
+    """Per group: the month's spend, matched and unclaimed, as ``expenses.selectors`` defines
+    them. One query, each redemption computed in it."""
     return _grouped(
-        redemptions,
+        month_spend(company=company, month=month),
         path,
         spent=Sum("net"),
-        matched=Sum("net_matched"),
-        unclaimed=Sum(F("net") - F("net_matched"), output_field=MONEY),
+        matched=Sum("matched"),
+        unclaimed=Sum("unclaimed"),
     )
 
 
@@ -243,7 +198,7 @@ def period_figures(
         for key, values in source.items():
             row(key).delivered_cards += values["cards"]
 
-    for key, values in _spend(company, start, end, _TRANSACTION[dimension]).items():
+    for key, values in _spend(company, first, _TRANSACTION[dimension]).items():
         row(key).spent += values["spent"]
         row(key).matched += values["matched"]
         row(key).unclaimed += values["unclaimed"]

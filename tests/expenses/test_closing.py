@@ -16,7 +16,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, transaction
 
 from expenses.audit import ExpenseAction
+from expenses.exception_queue import expense_panel
 from expenses.models import LineState, PeriodReport, PeriodStatus, ReportStatus, Resolution
+from expenses.selectors import unclaimed_spend
+from expenses.services import reports
 from expenses.services.closing import period_close, period_figures, period_reopen
 from expenses.services.resolution import line_accept, line_reject
 from portal.models import AuditEvent, Role
@@ -226,3 +229,24 @@ def test_unclaimed_spend_counts_what_refunds_and_claims_left(acme: Books) -> Non
     assert figures["open_exceptions"] == {"count": 1, "amount": "20.00"}
     assert figures["resolutions"]["open"]["count"] == 2
     assert Resolution.NONE == ""
+
+
+def test_a_rejected_claim_does_not_cover_its_spend_anywhere(acme: Books) -> None:
+    spent = acme.spend("E001", "50.00")
+    claim = acme.line("20.00", state=LineState.AMOUNT_DIFFERS, matched=[(spent, "20.00")])
+    period = acme.period()
+    assert period_figures(period)["unclaimed_spend"] == {"count": 1, "amount": "30.00"}
+
+    line_reject(line=claim, user=acme.finance, note="No receipt")
+
+    # Finance refused the claim: the whole redemption is unclaimed, in every figure.
+    assert period_figures(period)["unclaimed_spend"] == {"count": 1, "amount": "50.00"}
+    assert unclaimed_spend(company=acme.company, period=period).amount == Decimal("50.00")
+    figures = reports.period_figures(company=acme.company, month=period.month)
+    assert (figures.total.spent, figures.total.matched, figures.total.unclaimed) == (
+        Decimal("50.00"),
+        Decimal("0.00"),
+        Decimal("50.00"),
+    )
+    panel = expense_panel(acme.company)
+    assert (panel.unclaimed_count, panel.unclaimed_amount) == (1, Decimal("50.00"))

@@ -6,6 +6,7 @@ its month's period, and goes to matching."""
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import tempfile
 import uuid
@@ -131,6 +132,17 @@ def _csv_rows(report: ExpenseReport) -> int:
     return max(count - 1, 1)
 
 
+@functools.lru_cache(maxsize=1024)
+def _month_of(day: datetime.date) -> datetime.date:
+    return day.replace(day=1)
+
+
+@functools.lru_cache(maxsize=1024)
+def _day_texts(day: datetime.date) -> tuple[str, str]:
+    """The day's month and the day, as COPY reads them (a report has few distinct days)."""
+    return day.replace(day=1).isoformat(), day.isoformat()
+
+
 class _Scan:
     """What the check learns of a report as it reads its rows."""
 
@@ -150,7 +162,7 @@ class _Scan:
         if outcome.line is not None:
             self.line_count += 1
             self.total += outcome.line.amount
-            self.months.add(outcome.line.expense_date.replace(day=1))
+            self.months.add(_month_of(outcome.line.expense_date))
             if not self.error_count:
                 lines.write(outcome.row, outcome.line)
             return
@@ -276,10 +288,11 @@ class _LinesFile:
     def write(self, row: int, line: Any) -> None:
         # Cells are normalised (whitespace runs are one space), so only a backslash or a NUL
         # needs COPY's escaping: the whole record is checked once.
+        month, day = _day_texts(line.expense_date)
         record = (
-            f"{row}\t{line.expense_date.replace(day=1).isoformat()}\t{line.report_number}\t"
+            f"{row}\t{month}\t{line.report_number}\t"
             f"{line.line_number}\t{line.employee_id}\t{line.employee_name}\t"
-            f"{line.expense_date.isoformat()}\t{line.amount}\t{line.merchant_name}\t"
+            f"{day}\t{line.amount}\t{line.merchant_name}\t"
             f"{line.merchant_reference}\t{line.card_serial}\t{line.card_last4}\t"
             f"{line.cost_center}\t{line.category}\t{line.fapiao_number}\t{line.description}\n"
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import operator
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ class ReportRows:
         second row."""
         seen: dict[tuple[str, str], int] = {}
         columns = list(self.columns.items())
+        names = [name for name, _index in columns]
+        widest = max((index for _name, index in columns), default=-1)
+        pick = _picker([index for _name, index in columns])
         for number, cells in self.rows:
             if not cells:
 
@@ -67,7 +71,10 @@ class ReportRows:
 
                 yield RowOutcome(number, cells, None, [], blank)
                 continue
-            raw = {name: cells[index] if index < len(cells) else "" for name, index in columns}
+            if len(cells) > widest:
+                raw = dict(zip(names, pick(cells), strict=True))
+            else:
+                raw = {name: cells[index] if index < len(cells) else "" for name, index in columns}
             line, problems = rules.check(raw)
             if problems:
                 summary = summary_word(cells)
@@ -90,6 +97,17 @@ class ReportRows:
                 yield RowOutcome(number, cells, None, [_duplicate(line.line_number, key[0], first)])
                 continue
             yield RowOutcome(number, cells, line, [])
+
+
+def _picker(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """``cells -> the cells at indexes``, as a tuple whatever their number."""
+    if not indexes:
+        return lambda cells: ()
+    if len(indexes) == 1:
+        index = indexes[0]
+        return lambda cells: (cells[index],)
+    getter = operator.itemgetter(*indexes)
+    return lambda cells: getter(cells)
 
 
 def _duplicate(value: str, report_number: str, first: int) -> Problem:

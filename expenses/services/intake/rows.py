@@ -5,7 +5,9 @@ rendered in every portal language)."""
 from __future__ import annotations
 
 import datetime
+import operator
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,6 +28,17 @@ _CURRENCY = re.compile(r"^(?:¥|￥|CNY|RMB)\s*|\s*(?:元|CNY|RMB)$", re.IGNOREC
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?")
 _DATE_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})(?:[ T].*)?")
 _CARD_NOISE = re.compile(r"[\s\-]")
+_NAMES = tuple(EXPENSE_COLUMNS)
+_ALL_FIELDS = operator.itemgetter(*_NAMES)
+_SHORTEST_LIMIT = min(MAX_LENGTHS.values())
+# The cells of a row joined by NUL (never whitespace, never composed by NFKC).
+_CELL_SEP = "\x00"
+# Whitespace other than a plain space.
+_ODD_WHITESPACE = re.compile(r"[^\S ]")
+# A plain amount, as ``parse_amount`` reads it unchanged: digits, perhaps two decimals.
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?")
+_CENT = Decimal("0.01")
+_DAYS_KEPT = 4096
 _SUMMARY = re.compile(
     r"(?:合\s*计|总\s*计|小\s*计|共\s*计|總\s*計|小\s*計|grand\s*total|sub\s*total|total|sum)"
     r"(?:$|[\s:(])",
@@ -82,6 +95,38 @@ def cell_value(value: object) -> str:
     return normalise_cell(text)
 
 
+def cell_values(raw: Mapping[str, object]) -> dict[str, str]:
+    """Every field of a line as :func:`cell_value` reads it. A row of text cells already clean
+    (the common case) is checked in one pass over the joined row."""
+    try:
+        cells = _ALL_FIELDS(raw)
+        joined = _CELL_SEP.join(cells)
+    except (KeyError, TypeError):  # a field missing, or a value not text (a JSON number, None)
+        joined = None
+    if (
+        joined is not None
+        and (joined.isascii() or unicodedata.is_normalized("NFKC", joined))
+        and not _needs_cleaning(joined)
+    ):
+        return dict(zip(_NAMES, cells, strict=True))
+    return {name: cell_value(raw.get(name)) for name in _NAMES}
+
+
+def _needs_cleaning(joined: str) -> bool:
+    """Whether some cell of the NUL-joined row is not as ``cell_value`` leaves it: whitespace at
+    either end of a cell, a run of it or other than a plain space, or a leading apostrophe (the
+    error file's, perhaps)."""
+    return bool(
+        "  " in joined
+        or " \x00" in joined
+        or "\x00 " in joined
+        or "\x00'" in joined
+        or joined[:1] in (" ", "'")
+        or joined[-1:] == " "
+        or _ODD_WHITESPACE.search(joined)
+    )
+
+
 def summary_word(cells: list[str]) -> str:
     """The first non-empty cell of a row, when it says the row is a total ("合计", "Total")."""
     first = next((c for c in cells if c.strip()), "")
@@ -108,16 +153,19 @@ class LineRules:
     def __init__(self, *, closed: Mapping[datetime.date, str], today: datetime.date) -> None:
         self.closed = closed
         self.today = today
+        # A report has few distinct dates: each text's answer (the day, or why not) kept.
+        self._days: dict[str, tuple[datetime.date | None, Reason | None]] = {}
 
     def check(self, raw: Mapping[str, object]) -> tuple[CheckedLine | None, list[Problem]]:
         problems: list[Problem] = []
-        values = {name: cell_value(raw.get(name)) for name in EXPENSE_COLUMNS}
+        values = cell_values(raw)
         for name in REQUIRED_VALUES:
             if not values[name]:
                 problems.append(Problem(name, "", _empty))
-        for name, limit in MAX_LENGTHS.items():
-            if len(values[name]) > limit:
-                problems.append(Problem(name, values[name], _too_long(limit)))
+        if max(map(len, values.values())) > _SHORTEST_LIMIT:
+            for name, limit in MAX_LENGTHS.items():
+                if len(values[name]) > limit:
+                    problems.append(Problem(name, values[name], _too_long(limit)))
         day = self._day(values, problems)
         amount = self._amount(raw.get("amount"), values["amount"], problems)
         serial, last4 = self._card(values, problems)
@@ -150,18 +198,27 @@ class LineRules:
         text = values["expense_date"]
         if not text:
             return None
-        day = parse_day(text)
-        if day is None:
-            problems.append(Problem("expense_date", text, _bad_date))
-            return None
-        if day > self.today:
-            problems.append(Problem("expense_date", text, _future_date))
-            return None
-        closed = self.closed.get(day.replace(day=1))
-        if closed is not None:
-            problems.append(Problem("expense_date", text, _closed_period(closed)))
+        known = self._days.get(text)
+        if known is None:
+            known = self._read_day(text)
+            if len(self._days) < _DAYS_KEPT:
+                self._days[text] = known
+        day, reason = known
+        if reason is not None:
+            problems.append(Problem("expense_date", text, reason))
             return None
         return day
+
+    def _read_day(self, text: str) -> tuple[datetime.date | None, Reason | None]:
+        day = parse_day(text)
+        if day is None:
+            return None, _bad_date
+        if day > self.today:
+            return None, _future_date
+        closed = self.closed.get(day.replace(day=1))
+        if closed is not None:
+            return None, _closed_period(closed)
+        return day, None
 
     def _amount(self, given: object, text: str, problems: list[Problem]) -> Decimal | None:
         if not text:
@@ -169,6 +226,12 @@ class LineRules:
         if isinstance(given, bool) or not isinstance(given, str | int | Decimal | float):
             problems.append(Problem("amount", text, _bad_amount))
             return None
+        if _PLAIN_AMOUNT.fullmatch(text):  # what parse_amount makes of it, without its checks
+            plain = Decimal(text).quantize(_CENT)
+            if plain <= ZERO:
+                problems.append(Problem("amount", text, _amount_not_positive))
+                return None
+            return plain
         cleaned = _CURRENCY.sub("", text).replace(" ", "") if isinstance(given, str) else text
         try:
             amount = parse_amount(cleaned)
