@@ -389,7 +389,8 @@ class _Run:
             INSERT INTO expm_spend (tx_id, card_id, day, ref, serial, last4, employee_id, net,
                 avail)
             SELECT t.id, t.card_id, {d.day_ts("t.created_at")}, t.merchant_reference,
-                c.serial, c.serial %% 10000, ol.employee_id, {_fen("-t.amount")}, {_fen("-t.amount")}
+                c.serial, c.serial %% 10000, ol.employee_id, {_fen("-t.amount")},
+                {_fen("-t.amount")}
             FROM cards_cardtransaction t
             JOIN cards_card c ON c.id = t.card_id
             JOIN cards_batch b ON b.id = c.batch_id
