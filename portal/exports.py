@@ -34,7 +34,7 @@ import datetime
 import io
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
@@ -365,3 +365,23 @@ class XlsxWriter:
         )
         self._zip.writestr("xl/styles.xml", _STYLES)
         self._zip.close()
+
+
+def error_file_bytes(rows: Iterator[list[Any]], fmt: str, *, title: str) -> bytes:
+    """An error file (a header row, then the rows of a refused upload with their errors) as CSV
+    (UTF-8 with BOM) or XLSX, fit to fix and upload again: in CSV a cell that would start a
+    formula gets a leading apostrophe (which the upload's check takes off again); in XLSX every
+    cell is a string cell written as it was sent (never a formula), so no apostrophe shows."""
+    buffer = io.BytesIO()
+    if fmt == "xlsx":
+        header = next(rows)
+        xlsx = XlsxWriter(buffer, title=title, header=header, neutralise=False)
+        xlsx.writerows(rows)
+        xlsx.close()
+    elif fmt == "csv":
+        writer = CsvWriter(buffer)
+        writer.writerows(rows)
+        writer.close()
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+    return buffer.getvalue()

@@ -8,8 +8,6 @@ draft order. Every look-up is scoped to the key's company: another company's upl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -19,9 +17,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
-from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
-from rest_framework.renderers import BaseRenderer
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -38,6 +34,7 @@ from portal.api.access import ApiAccess
 from portal.api.authentication import request_api_key
 from portal.api.exceptions import Conflict
 from portal.api.idempotency import idempotent_response
+from portal.api.negotiation import JsonOnlyNegotiation
 from portal.api.parsers import DecimalJSONParser
 from portal.api.schema import ERROR_RESPONSES, IDEMPOTENCY_KEY_REQUIRED, ErrorSerializer
 from portal.policy import Action
@@ -63,20 +60,6 @@ def _is_duplicate(exc: DjangoValidationError) -> bool:
     return DUPLICATE_CODE in codes
 
 
-class _JsonOnly(BaseContentNegotiation):
-    """JSON for every answer, whatever ``?format=`` says: here ``format`` picks the error
-    file's format (csv or xlsx), not DRF's renderer."""
-
-    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
-        return DefaultContentNegotiation().select_parser(request, parsers)
-
-    def select_renderer(
-        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
-    ) -> tuple[BaseRenderer, str]:
-        renderer = next(iter(renderers))
-        return renderer, renderer.media_type
-
-
 class OrderUploadViewSet(ApiAccess, viewsets.GenericViewSet[OrderUpload]):
     """Order files of the key's company."""
 
@@ -86,7 +69,7 @@ class OrderUploadViewSet(ApiAccess, viewsets.GenericViewSet[OrderUpload]):
         "errors": Action.ORDER_UPLOAD,
         "confirm": Action.ORDER_UPLOAD,
     }
-    content_negotiation_class = _JsonOnly
+    content_negotiation_class = JsonOnlyNegotiation
     lookup_field = "public_id"
     lookup_value_regex = r"[0-9a-fA-F-]{36}"
     serializer_class = OrderUploadSerializer

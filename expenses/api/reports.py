@@ -24,9 +24,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
-from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
-from rest_framework.renderers import BaseRenderer
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -45,6 +43,7 @@ from portal.api.access import ApiAccess
 from portal.api.authentication import request_api_key
 from portal.api.exceptions import UnprocessableRequest
 from portal.api.idempotency import REPLAYED_HEADER, idempotency_key
+from portal.api.negotiation import JsonOnlyNegotiation
 from portal.api.parsers import DecimalJSONParser
 from portal.api.schema import ERROR_RESPONSES, IDEMPOTENCY_KEY_REQUIRED, ErrorSerializer
 from portal.policy import Action
@@ -75,20 +74,6 @@ def _choice(request: Request, name: str, values: Iterable[str]) -> str:
     return value
 
 
-class _JsonOnly(BaseContentNegotiation):
-    """JSON for every answer, whatever ``?format=`` says: here ``format`` picks the error
-    file's format (csv or xlsx), not DRF's renderer."""
-
-    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
-        return DefaultContentNegotiation().select_parser(request, parsers)
-
-    def select_renderer(
-        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
-    ) -> tuple[BaseRenderer, str]:
-        renderer = next(iter(renderers))
-        return renderer, renderer.media_type
-
-
 class ExpenseReportViewSet(ApiAccess, viewsets.GenericViewSet[ExpenseReport]):
     """Expense reports of the key's company."""
 
@@ -99,7 +84,7 @@ class ExpenseReportViewSet(ApiAccess, viewsets.GenericViewSet[ExpenseReport]):
         "lines": Action.EXPENSES_READ,
         "errors": Action.EXPENSES_READ,
     }
-    content_negotiation_class = _JsonOnly
+    content_negotiation_class = JsonOnlyNegotiation
     lookup_field = "public_id"
     lookup_value_regex = r"[0-9a-fA-F-]{36}"
     serializer_class = ExpenseReportSerializer

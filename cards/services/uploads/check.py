@@ -16,10 +16,10 @@ from django.utils.translation import gettext as _
 from billing.money import ZERO, format_cny
 from cards.models import CardProduct, CardType, OrderUpload, UploadStatus
 from cards.services.orders import registration_required
+from portal.copy_rows import copy_text
 from portal.tabular import TableError
 
 from .base import MAX_STORED_ERRORS, MAX_STORED_NOTES, PROGRESS_EVERY
-from .lines_file import _copy_text
 from .messages import in_every_language
 from .scanner import _open_stored, _Scanner, _scanner
 
@@ -133,12 +133,12 @@ def _check_rows(upload: OrderUpload, scanner: _Scanner, *, progress: bool) -> Or
             if not error_count:
                 write(
                     f"{number}\t{product.pk}\t{line.face_value}\t{line.quantity}\t"
-                    f"{_copy_text(recipient['recipient_name'])}\t"
+                    f"{copy_text(recipient['recipient_name'])}\t"
                     f"{recipient['recipient_mobile']}\t"
-                    f"{_copy_text(recipient['recipient_email'])}\t"
-                    f"{_copy_text(recipient['employee_id'])}\t"
-                    f"{_copy_text(recipient['cost_center'])}\t"
-                    f"{_copy_text(recipient['note'])}\n"
+                    f"{copy_text(recipient['recipient_email'])}\t"
+                    f"{copy_text(recipient['employee_id'])}\t"
+                    f"{copy_text(recipient['cost_center'])}\t"
+                    f"{copy_text(recipient['note'])}\n"
                 )
         if line_count > settings.ORDER_MAX_LINES:
             error_count += 1

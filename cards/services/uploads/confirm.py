@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.money import ZERO, format_cny
-from cards.models import CardProduct, Order, OrderLine, OrderUpload, UploadStatus
+from cards.models import CardProduct, Order, OrderUpload, UploadStatus
 from cards.services.orders import (
     LineInput,
     LineRules,
@@ -28,7 +28,7 @@ from portal.services.audit import audit_record
 
 from .base import UploadAction
 from .check import _duplicate_orders
-from .lines_file import _COPY_BLOCK, _LINE_COLUMNS, _LineWriter
+from .lines_file import _COPY_BLOCK, _line_writer
 
 
 def _require_upload_actor(upload: OrderUpload, actor: User) -> None:
@@ -129,14 +129,12 @@ def _copy_lines(order: Order, upload: OrderUpload) -> OrderTotals:
     priced: dict[tuple[str, str, str], str] = {}
     counts: dict[tuple[str, str, str], int] = {}
     problems: list[str] = []
-    table = OrderLine._meta.db_table
-    sql = f"COPY {table} ({', '.join(_LINE_COLUMNS)}) FROM STDIN"
     prefix = f"{order.pk}\t"
     position = 0
     name = upload.result["lines_file"]
     with upload.file.storage.open(name, "rb") as stored, connection.cursor() as cursor:
         text = io.TextIOWrapper(getattr(stored, "file", stored), encoding="utf-8", newline="\n")
-        with _LineWriter(cursor, sql) as copy:
+        with _line_writer(cursor) as copy:
             block: list[str] = []
             for record in text:
                 row, pk, face, quantity, rest = record.split("\t", 4)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from cards.models import OrderUpload
 from cards.selectors import catalog_products
-from portal.exports import CsvWriter, XlsxWriter
+from portal.exports import CsvWriter, XlsxWriter, error_file_bytes
 from portal.models import Company
 
 from .base import TEMPLATE_HEADERS
@@ -42,20 +42,7 @@ def upload_error_file(upload: OrderUpload, fmt: str) -> bytes:
     and to upload again once fixed: in CSV a cell that would start a formula gets a leading
     apostrophe (which the check takes off again); in XLSX every cell is a string cell written as
     it was sent (a string cell is never a formula), so no apostrophe shows."""
-    buffer = io.BytesIO()
-    rows = upload_error_rows(upload)
-    if fmt == "xlsx":
-        header = next(rows)
-        xlsx = XlsxWriter(buffer, title=_("Order file"), header=header, neutralise=False)
-        xlsx.writerows(rows)
-        xlsx.close()
-    elif fmt == "csv":
-        writer = CsvWriter(buffer)
-        writer.writerows(rows)
-        writer.close()
-    else:
-        raise ValueError(f"unknown format {fmt!r}")
-    return buffer.getvalue()
+    return error_file_bytes(upload_error_rows(upload), fmt, title=_("Order file"))
 
 
 def upload_template(*, language: str, fmt: str, company: Company | None = None) -> bytes:

@@ -29,6 +29,7 @@ from expenses.models import (
     ReportStatus,
 )
 from expenses.services.periods import period_for
+from portal.copy_rows import CopyWriter, copy_text, copy_unescape
 from portal.tabular import TableError
 
 from .base import MAX_STORED_ERRORS, MAX_STORED_NOTES, PROGRESS_EVERY
@@ -254,24 +255,7 @@ _COPY_COLUMNS = (
     "resolution",
     "resolution_note",
 )
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
 _COPY_BLOCK = 5000
-
-
-def _copy_text(value: object) -> str:
-    return str(value).translate(_COPY_ESCAPES)
-
-
-def _copy_unescape(value: str) -> str:
-    out: list[str] = []
-    chars = iter(value)
-    for ch in chars:
-        if ch == "\\":
-            nxt = next(chars, "")
-            out.append({"t": "\t", "n": "\n", "r": "\r"}.get(nxt, nxt))
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 class _LinesFile:
@@ -304,7 +288,7 @@ class _LinesFile:
             or record.count("\n") != 1
         ):
             month = line.expense_date.replace(day=1).isoformat()
-            fields = "\t".join(_copy_text(getattr(line, name)) for name in _LINE_FIELDS)
+            fields = "\t".join(copy_text(getattr(line, name)) for name in _LINE_FIELDS)
             record = f"{row}\t{month}\t{fields}\n"
         self.file.write(record)
 
@@ -337,7 +321,12 @@ def _write(
         by_month = {month.isoformat(): period.pk for month, period in periods.items()}
         prefix = f"\t{report.pk}\t{report.company_id}\t"
         tail = f"\t{LineState.PENDING.value}\t\t0\t0\t\t\n"
-        with connection.cursor() as cursor, _LineWriter(cursor) as copy:
+        with (
+            connection.cursor() as cursor,
+            CopyWriter(
+                cursor, model=ExpenseLine, columns=_COPY_COLUMNS, build=_expense_line
+            ) as copy,
+        ):
             block: list[str] = []
             for row, month, rest in lines.records():
                 block.append(f"{uuid.uuid4()}{prefix}{by_month[month]}\t{row}\t{rest}{tail}")
@@ -367,49 +356,19 @@ def _write(
     return locked
 
 
-class _LineWriter:
-    """PostgreSQL's COPY, or (the embedded SQLite default of a laptop) ``bulk_create`` of the
-    same rows."""
-
-    def __init__(self, cursor: Any) -> None:
-        table = ExpenseLine._meta.db_table
-        sql = f"COPY {table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
-        self._copy_cm = cursor.cursor.copy(sql) if connection.vendor == "postgresql" else None
-        self._copy: Any = None
-
-    def __enter__(self) -> _LineWriter:
-        if self._copy_cm is not None:
-            self._copy = self._copy_cm.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> Any:
-        if self._copy_cm is not None:
-            return self._copy_cm.__exit__(*exc)
-        return None
-
-    def write(self, text: str) -> None:
-        if self._copy is not None:
-            self._copy.write(text)
-            return
-        rows = []
-        for record in text.split("\n"):
-            if not record:
-                continue
-            values = dict(zip(_COPY_COLUMNS, record.split("\t"), strict=True))
-            fields: dict[str, Any] = {name: _copy_unescape(values[name]) for name in _LINE_FIELDS}
-            fields["expense_date"] = datetime.date.fromisoformat(fields["expense_date"])
-            fields["amount"] = Decimal(fields["amount"])
-            rows.append(
-                ExpenseLine(
-                    public_id=uuid.UUID(values["public_id"]),
-                    report_id=int(values["report_id"]),
-                    company_id=int(values["company_id"]),
-                    period_id=int(values["period_id"]),
-                    row_number=int(values["row_number"]),
-                    **fields,
-                )
-            )
-        ExpenseLine.objects.bulk_create(rows, batch_size=500)
+def _expense_line(values: dict[str, str]) -> ExpenseLine:
+    """A line from its COPY text, for ``bulk_create`` on SQLite."""
+    fields: dict[str, Any] = {name: copy_unescape(values[name]) for name in _LINE_FIELDS}
+    fields["expense_date"] = datetime.date.fromisoformat(fields["expense_date"])
+    fields["amount"] = Decimal(fields["amount"])
+    return ExpenseLine(
+        public_id=uuid.UUID(values["public_id"]),
+        report_id=int(values["report_id"]),
+        company_id=int(values["company_id"]),
+        period_id=int(values["period_id"]),
+        row_number=int(values["row_number"]),
+        **fields,
+    )
 
 
 # --- Finishing ------------------------------------------------------------------------------------

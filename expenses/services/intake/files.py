@@ -11,7 +11,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from expenses.models import ExpenseReport
-from portal.exports import CsvWriter, XlsxWriter
+from portal.exports import CsvWriter, XlsxWriter, error_file_bytes
 
 from .base import TEMPLATE_HEADERS
 from .reader import closed_months, report_rows
@@ -42,20 +42,7 @@ def expense_report_error_file(report: ExpenseReport, fmt: str) -> bytes:
     """The error file as CSV (UTF-8 with BOM) or XLSX, safe to open and to upload again once
     fixed (the error column is not a column of the report, and is ignored when it comes back;
     a CSV cell neutralised against formulas gets its apostrophe taken off again)."""
-    buffer = io.BytesIO()
-    rows = expense_report_error_rows(report)
-    if fmt == "xlsx":
-        header = next(rows)
-        xlsx = XlsxWriter(buffer, title=_("Expense report"), header=header, neutralise=False)
-        xlsx.writerows(rows)
-        xlsx.close()
-    elif fmt == "csv":
-        writer = CsvWriter(buffer)
-        writer.writerows(rows)
-        writer.close()
-    else:
-        raise ValueError(f"unknown format {fmt!r}")
-    return buffer.getvalue()
+    return error_file_bytes(expense_report_error_rows(report), fmt, title=_("Expense report"))
 
 
 def _examples(chinese: bool) -> list[list[Any]]:
