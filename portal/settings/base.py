@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "cards",
     "billing",
     "expenses",
+    "compliance",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""One module per report kind; each defines ``KIND: ReportKind`` (compliance.content)."""
