@@ -579,7 +579,7 @@ class _Run:
                 UNION ALL
                 SELECT x.line_id, x.fen, o.line_id, %(report)s, o.row_no
                 FROM expm_lines x JOIN expm_lines o ON o.fapiao = x.fapiao
-                WHERE x.fapiao <> '' AND o.row_no < x.row_no"""
+                WHERE x.fapiao <> '' AND o.fapiao <> '' AND o.row_no < x.row_no"""
             if self.staged
             else ""
         )
