@@ -8,7 +8,8 @@ One module per feature; importing this package registers them all:
 
 - catalog: card products; import_: their import and export (it replaces the catalog's
   registration with one that adds django-import-export)
-- orders: orders and purchase registrations; review: the risk review queue; order_export: the
+- orders: orders; register: the real-name register (purchase registrations, full ID number
+  views, legal holds, the purge after retention); review: the risk review queue; order_export: the
   export of orders and order lines (it replaces the orders' registration with one that adds it)
 - issuance: batches and their chunks; cards: cards, card transactions, delivery to recipients
 - uploads: order files, and the page where support uploads one for a company
@@ -68,9 +69,9 @@ from cards.admin.orders import (
     OrderAdmin,
     OrderAdminBase,
     OrderLineInline,
-    PurchaseRegistrationAdmin,
     risk_flag_labels,
 )
+from cards.admin.register import LegalHoldAdmin, PurchaseRegistrationAdmin
 from cards.admin.review import ReasonForm, RiskReviewOrderAdmin
 from cards.admin.settlements import MerchantSettlementAdmin
 from cards.admin.uploads import UPLOAD_PERMISSION, OrderUploadAdmin
@@ -100,6 +101,7 @@ __all__ = [
     "EstimatedCountPaginator",
     "ExpiredCardAdmin",
     "FaceValuesWidget",
+    "LegalHoldAdmin",
     "MerchantAdmin",
     "MerchantApiKeyAdmin",
     "MerchantLookupFailureAdmin",
