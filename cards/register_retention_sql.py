@@ -1,12 +1,15 @@
 """The database's own refusal to delete a purchase registration before its retention ends or
 while a legal hold covers it (cards/migrations/0020_legal_holds.py installs it).
 
-PostgreSQL: the registration table's append-only trigger function is replaced by one that still
-refuses every UPDATE, and refuses a DELETE while the registration is younger than five years,
-still names an order, or is held. A second trigger on orders refuses to take a registration off
-a submitted order less than five years old, or a held one (the purge detaches the orders first,
-so a detached registration cannot hide a recent purchase). SQLite (the embedded default): the
-same conditions as ``WHEN`` clauses.
+PostgreSQL: the registration table's append-only trigger is replaced by a retention trigger that
+still refuses every UPDATE, and refuses a DELETE while the registration is younger than five years,
+still names an order, or is held. Renamed on purpose: ``portal.db_roles`` withholds DELETE from
+the application role on tables with an ``_append_only`` trigger, and the purge must be able to
+delete here (the trigger, which binds that role, decides what).
+
+A second trigger on orders refuses to take a registration off a submitted order less than five
+years old, or a held one (the purge detaches the orders first, so a detached registration cannot
+hide a recent purchase). SQLite (the embedded default): the same conditions as ``WHEN`` clauses.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ _HELD_PG = """EXISTS (
     AND (h.registration_id = {reg} OR h.company_id = {company}))"""
 
 PG_FORWARD = f"""
-CREATE OR REPLACE FUNCTION cards_purchaseregistration_append_only() RETURNS trigger
+DROP TRIGGER IF EXISTS cards_purchaseregistration_append_only ON cards_purchaseregistration;
+DROP FUNCTION IF EXISTS cards_purchaseregistration_append_only();
+CREATE OR REPLACE FUNCTION cards_purchaseregistration_retention() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'UPDATE' THEN
@@ -41,6 +46,9 @@ BEGIN
     END IF;
     RETURN OLD;
 END $$;
+CREATE TRIGGER cards_purchaseregistration_retention
+    BEFORE UPDATE OR DELETE ON cards_purchaseregistration
+    FOR EACH ROW EXECUTE FUNCTION cards_purchaseregistration_retention();
 
 CREATE OR REPLACE FUNCTION cards_order_registration_kept() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -64,12 +72,17 @@ CREATE TRIGGER cards_order_registration_kept
 PG_BACKWARD = """
 DROP TRIGGER IF EXISTS cards_order_registration_kept ON cards_order;
 DROP FUNCTION IF EXISTS cards_order_registration_kept();
+DROP TRIGGER IF EXISTS cards_purchaseregistration_retention ON cards_purchaseregistration;
+DROP FUNCTION IF EXISTS cards_purchaseregistration_retention();
 CREATE OR REPLACE FUNCTION cards_purchaseregistration_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'cards_purchaseregistration is append-only: % refused', TG_OP
         USING ERRCODE = 'restrict_violation';
 END $$;
+CREATE TRIGGER cards_purchaseregistration_append_only
+    BEFORE UPDATE OR DELETE ON cards_purchaseregistration
+    FOR EACH ROW EXECUTE FUNCTION cards_purchaseregistration_append_only();
 """
 
 _HELD_SQLITE = """EXISTS (
