@@ -87,7 +87,7 @@ def book() -> dict:
     # The shop gives 50.00 of the registered card's purchase back.
     refund_create(
         key=key,
-        redemption_id=spent[1].transaction.public_id,
+        redemption_id=str(spent[1].transaction.public_id),
         amount=Decimal("50.00"),
         idempotency_key="refund-1",
     )
@@ -162,12 +162,12 @@ def test_a_quarter_of_sales_redemptions_and_refunds_matches_the_books(book) -> N
 
 def test_expired_and_reactivated_cards_are_counted_at_their_balance(book) -> None:
     bearer = [card for card in book["bearer"] if card.status == CardStatus.ACTIVE]
-    expires_at = max(Card.objects.get(pk=card.pk).expires_at for card in bearer)
-    later = expires_at + DAY
+    expiries = [Card.objects.get(pk=card.pk).expires_at for card in bearer]
+    later = max(expiry for expiry in expiries if expiry is not None) + DAY
     cards_expire(now=later)
     expired = Card.objects.filter(status=CardStatus.EXPIRED)
     assert expired.count() == 13  # 15 bearer cards, less the two refunded
-    comeback = expired.order_by("serial").first()
+    comeback = expired.order_by("serial")[0]
     card_reactivate(card_id=comeback.pk, operator=book["ops"], reason="Holder asked", now=later)
 
     figures, _tables = compute(days.today(), days.local(later).date() + DAY)
