@@ -215,3 +215,27 @@ def test_buyers_cannot_delete_or_reveal(ops) -> None:
         "id_number": registration.id_number_masked,
         "reason": "Police inquiry 42",
     }
+
+
+def test_the_application_role_may_delete_registrations_and_the_trigger_decides() -> None:
+    """Registrations are not an append-only table for the role grants (portal.db_roles): the
+    application role holds DELETE, so the purge works in production, and the retention trigger,
+    which binds a role that owns nothing, refuses what is kept."""
+    from portal.db_roles import role_grants_apply
+
+    granted = role_grants_apply()
+    assert granted is not None
+    assert "cards_purchaseregistration" not in granted.append_only
+    assert "cards_cardtransaction" in granted.append_only
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT has_table_privilege(%s, 'cards_purchaseregistration', 'DELETE'), "
+            "has_table_privilege(%s, 'cards_legalhold', 'INSERT')",
+            [granted.role, granted.role],
+        )
+        assert cursor.fetchone() == (True, True)
+        cursor.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'cards_purchaseregistration'::regclass "
+            "AND NOT tgisinternal"
+        )
+        assert [row[0] for row in cursor.fetchall()] == ["cards_purchaseregistration_retention"]
