@@ -69,6 +69,10 @@ def test_the_list_is_searchable_and_shows_only_masked_ids(admin_client, registra
     assert "北京乙企业" not in by_code
     by_agent = text(admin_client.get(LIST, {"q": "王小明"}, headers=EN))
     assert "深圳甲企业" in by_agent
+    order_number = target.orders.get().number
+    by_order = text(admin_client.get(LIST, {"q": order_number}, headers=EN))
+    assert "深圳甲企业" in by_order
+    assert "北京乙企业" not in by_order
 
     today = days.today()
     in_range = text(
