@@ -13,9 +13,11 @@ from portal.models import Company
 
 
 class PurchaseRegistration(models.Model):
-    """Real-name purchase registration: who bought, for which company. Kept at least five years,
-    never edited or deleted (the database refuses both). The ID number is encrypted; only the
-    masked form is ever shown."""
+    """Real-name purchase registration: who bought, for which company. Never edited; kept at
+    least five years from its last purchase and while a legal hold covers it, deleted only by the
+    purge after that (the database refuses an edit, and an earlier delete:
+    cards/register_retention_sql.py). The ID number is encrypted; only the masked form is shown
+    but on one audited page (cards.services.register)."""
 
     class IdType(models.TextChoices):
         RESIDENT_ID = "resident_id", _("Resident identity card")
