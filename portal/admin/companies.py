@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal.admin.kyc import CompanyKycMixin
+from portal.kyc_selectors import companies_awaiting_kyc
 from portal.models import (
     Company,
     CompanyDocument,
@@ -91,10 +92,26 @@ class DocumentInline(_ShownInline):
         )
 
 
+class KycQueueFilter(admin.SimpleListFilter):
+    """``?kyc=waiting``: the operators' KYC queue (pending companies, and approvals waiting for
+    a second operator), the list the console's work queue links to."""
+
+    title = gettext_lazy("KYC review")
+    parameter_name = "kyc"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("waiting", gettext_lazy("Waiting for review"))]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        if self.value() == "waiting":
+            return queryset.filter(pk__in=companies_awaiting_kyc().values("pk"))
+        return queryset
+
+
 @admin.register(Company)
 class CompanyAdmin(CompanyKycMixin, admin.ModelAdmin):
     list_display = ["legal_name", "credit_code", "status", "kyc_state", "created_at"]
-    list_filter = ["status"]
+    list_filter = ["status", KycQueueFilter]
     search_fields = ["legal_name", "credit_code"]
     readonly_fields = [
         "public_id",

@@ -263,3 +263,31 @@ def test_the_admin_form_refuses_a_credit_code_with_a_wrong_check_character(maker
     assert response.status_code == HTTPStatus.OK
     assert "the last character should be 3" in response.content.decode()
     assert not Company.objects.filter(legal_name="Typo Co.").exists()
+
+
+def test_the_kyc_queue_lists_pending_companies_and_waiting_approvals(
+    company: Company, maker: User
+) -> None:
+    active = factories.company("Already Active Co.")
+    page = _client(maker).get("/ops/portal/company/?kyc=waiting").content.decode()
+
+    assert company.legal_name in page
+    assert active.legal_name not in page
+
+
+def test_the_owner_reads_why_more_information_is_asked_for(
+    company: Company, maker: User
+) -> None:
+    owner = factories.member(company, Role.OWNER)
+    kyc_decide(
+        company=company,
+        decision="more_information",
+        reason="The licence scan is cut off at the bottom",
+        actor=maker,
+    )
+
+    page = _client(owner).get("/settings/company-documents/").content.decode()
+
+    assert "Our operators ask for more information:" in page
+    assert "The licence scan is cut off at the bottom" in page
+    assert "Pending review" in page
