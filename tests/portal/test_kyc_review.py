@@ -275,9 +275,7 @@ def test_the_kyc_queue_lists_pending_companies_and_waiting_approvals(
     assert active.legal_name not in page
 
 
-def test_the_owner_reads_why_more_information_is_asked_for(
-    company: Company, maker: User
-) -> None:
+def test_the_owner_reads_why_more_information_is_asked_for(company: Company, maker: User) -> None:
     owner = factories.member(company, Role.OWNER)
     kyc_decide(
         company=company,
