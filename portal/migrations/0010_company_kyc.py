@@ -3,6 +3,7 @@
 import django.db.models.deletion
 import django.utils.timezone
 import portal.models.kyc
+from portal.db import append_only
 import portal.storage
 import uuid
 from django.conf import settings
@@ -79,4 +80,7 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'waiting')), fields=('company',), name='company_review_one_waiting'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'confirmed'), _negated=True), models.Q(('checked_by', models.F('decided_by')), _negated=True), _connector='OR'), name='company_review_second_operator')],
             },
         ),
+        # History: rows are facts, never edited or deleted (docs/kyc.md).
+        append_only('portal_companystatuschange'),
+        append_only('portal_companydocument'),
     ]

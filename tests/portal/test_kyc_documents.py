@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import DatabaseError, transaction
 from django.test import Client
 from pytest_django.fixtures import Settings
 
@@ -248,3 +249,19 @@ def test_an_operator_uploads_in_the_admin_and_sees_the_document_on_the_company_p
     page = client.get(f"/ops/portal/company/{company.pk}/change/").content.decode()
     assert "licence.png" in page
     assert _document_url(document) in page
+
+
+def test_the_database_refuses_to_change_or_delete_a_kept_document(
+    company: Company, owner: User
+) -> None:
+    document = company_document_upload(
+        company=company,
+        kind="business_licence",
+        upload=SimpleUploadedFile("licence.pdf", PDF),
+        actor=owner,
+    )
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        CompanyDocument.objects.filter(pk=document.pk).update(original_name="other.pdf")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        CompanyDocument.objects.filter(pk=document.pk).delete()
