@@ -10,11 +10,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from billing.admin.base import ReadOnlyAdmin, _service_errors, money_column
-from billing.models import CreditLine, CreditReservation
+from billing.models import CreditLine, CreditLineProposal, CreditReservation
 from billing.money import format_cny
 from billing.services.credit import (
     CreditPosition,
@@ -81,7 +82,14 @@ class CreditLineAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return []
-        return ["company", "used_display", "available_display", "past_due_display", "updated_at"]
+        return [
+            "company",
+            "used_display",
+            "available_display",
+            "past_due_display",
+            "proposal_display",
+            "updated_at",
+        ]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Suspend a line instead: invoices and the audit trail refer to it.
@@ -161,6 +169,19 @@ class CreditLineAdmin(admin.ModelAdmin):
     def available_display(self, obj: CreditLine) -> str:
         position = self._position(obj)
         return format_cny(position.available) if position else "-"
+
+    @admin.display(description=_("waiting for a second operator"))
+    def proposal_display(self, obj: CreditLine) -> str:
+        proposal = CreditLineProposal.objects.filter(
+            company_id=obj.company_id, status=CreditLineProposal.Status.PENDING
+        ).first()
+        if proposal is None:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:billing_creditlineproposal_change", args=[proposal.pk]),
+            format_cny(proposal.limit),
+        )
 
     @admin.display(description=_("past due + grace"))
     def past_due_display(self, obj: CreditLine) -> str:

@@ -185,3 +185,25 @@ def test_the_admin_records_a_proposal_and_another_operator_approves_it(
     sign_in(checker_client, checker, second_factor=True)
     assert checker_client.post(approve_url).status_code == HTTPStatus.FOUND
     assert _limit(company) == Decimal("500000.00")
+
+
+def test_raising_a_line_in_the_admin_leaves_it_unchanged_and_shows_the_waiting_proposal(
+    company: Company, maker: User
+) -> None:
+    line = factories.credit_line(company, "50000.00")
+    client = Client()
+    sign_in(client, maker, second_factor=True)
+    url = f"/ops/billing/creditline/{line.pk}/change/"
+
+    response = client.post(
+        url, {"limit": "200000.00", "net_days": "30", "grace_days": "5", "status": "active"}
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    line.refresh_from_db()
+    assert line.limit == Decimal("50000.00")
+    proposal = CreditLineProposal.objects.get(company=company)
+    assert proposal.previous_limit == Decimal("50000.00")
+    page = client.get(url).content.decode()
+    assert f"/creditlineproposal/{proposal.pk}/change/" in page
+    assert "¥200,000.00" in page
