@@ -158,6 +158,8 @@ class CompanyKycMixin:
                 ],
                 "state": kyc_state_label(latest_review(company)),
                 "waiting": waiting,
+                # The approver may withdraw their approval, never confirm it.
+                "own_approval": waiting is not None and waiting.decided_by_id == request.user.pk,
                 "can_decide": self.has_decide_permission(request),
                 "can_upload": self.has_change_permission(request, company),  # type: ignore[attr-defined]
                 "decide_url": reverse("admin:portal_company_kyc_decide", args=[company.pk]),

@@ -196,6 +196,9 @@ def test_the_admin_walks_approve_then_confirm_by_another_operator_and_shows_the_
 
     response = maker_client.post(decide_url, {"decision": "approve", "reason": "Licence OK"})
     assert response.status_code == HTTPStatus.FOUND
+    # The approver is offered no confirmation of their own approval
+    change_url = f"/ops/portal/company/{company.pk}/change/"
+    assert confirm_url not in maker_client.get(change_url).content.decode()
     # The approver's own confirmation is refused, on the page
     own = maker_client.post(confirm_url)
     assert "Another operator must confirm an approval you made." in own.content.decode()
@@ -203,6 +206,7 @@ def test_the_admin_walks_approve_then_confirm_by_another_operator_and_shows_the_
     assert company.status == Company.Status.PENDING
 
     checker_client = _client(checker)
+    assert confirm_url in checker_client.get(change_url).content.decode()
     assert checker_client.post(confirm_url).status_code == HTTPStatus.FOUND
     company.refresh_from_db()
     assert company.status == Company.Status.ACTIVE
