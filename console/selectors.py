@@ -176,7 +176,7 @@ def liability_figure(today: datetime.date) -> Figure:
         columns=[
             Column(_("Month"), TEXT),
             Column(_("Card liability")),
-            Column(_("Expired-balance liability")),
+            Column(_("Expired card balance liability")),
         ],
         rows=[
             [label, card_value, expired_value]
@@ -186,7 +186,7 @@ def liability_figure(today: datetime.date) -> Figure:
         ],
         charts=[
             FigureChart(_("Card liability"), card),
-            FigureChart(_("Expired-balance liability"), expired),
+            FigureChart(_("Expired card balance liability"), expired),
         ],
         empty_text=_("Nothing owed on cards in the last 12 months."),
     )
