@@ -298,7 +298,7 @@ def cards_figure(today: datetime.date) -> Figure:
         charts=[
             FigureChart(
                 _("Cards issued"),
-                chart(1, "console-cards-issued", _("Cards issued by month"), _count_text),
+                chart(1, "console-cards-issued", _("Cards issued each month"), _count_text),
             ),
             FigureChart(
                 _("Value redeemed"),
