@@ -17,6 +17,7 @@ page has a bound on its queries.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from typing import Any
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
+
+logger = logging.getLogger(__name__)
 
 PanelResult = tuple[str, dict[str, Any]] | None
 Panel = Callable[[HttpRequest], PanelResult]
@@ -51,13 +54,18 @@ class RenderedPanel:
 
 
 def panels_render(request: HttpRequest) -> list[RenderedPanel]:
-    """Each registered panel that has something to show, rendered, in order."""
+    """Each registered panel that has something to show, rendered, in order. A panel that fails
+    is logged and shown as failed: the operators keep their console and the other panels."""
     rendered = []
     for name, panel in list(_panels.items()):
-        result = panel(request)
-        if result is None:
-            continue
-        template, context = result
-        html = render_to_string(template, context, request=request)
+        try:
+            result = panel(request)
+            if result is None:
+                continue
+            template, context = result
+            html = render_to_string(template, context, request=request)
+        except Exception:
+            logger.exception("console panel %s failed", name)
+            html = render_to_string("admin/console/panel_failed.html", {"name": name})
         rendered.append(RenderedPanel(name=name, html=mark_safe(html)))  # noqa: S308
     return rendered

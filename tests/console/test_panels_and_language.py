@@ -65,6 +65,27 @@ def test_registered_panels_render_in_order_and_one_with_nothing_to_show_is_left_
     assert "<h2>Report due in 5 days</h2>" in page
 
 
+def test_a_failing_panel_is_reported_and_the_console_stays(
+    client: Client, no_panels: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(request: HttpRequest) -> panels.PanelResult:
+        raise RuntimeError("the deposit figures are not there")
+
+    def fine(request: HttpRequest) -> panels.PanelResult:
+        return "console_test_panel.html", {"heading": "Report due in 5 days"}
+
+    panels.register_panel("broken", broken)
+    panels.register_panel("fine", fine)
+    admin, _ops = operator_client(client)
+    response = admin.get(INDEX)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The panel “broken” could not be shown; the error is in the log." in page
+    assert "<h2>Report due in 5 days</h2>" in page
+    assert 'data-testid="console-figures"' in page
+    assert "console panel broken failed" in caplog.text
+
+
 def _zh(client: Client) -> str:
     client.cookies["django_language"] = "zh-hans"
     response = client.get(INDEX, headers={"accept-language": "zh-hans"})

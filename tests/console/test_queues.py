@@ -201,8 +201,23 @@ def test_frozen_merchant_keys_and_guessing_alerts(client: Client, settings: Sett
     assert (guessing.count, guessing.oldest_at) == (1, block.until - window)
     assert listed_pks(admin, guessing.url) == {block.pk}
     listing = admin.get(guessing.url).content.decode()
+    assert "Client address" in listing
     assert "203.0.113.9" in listing
     assert "198.51.100.1" not in listing
+
+
+def test_a_blocked_code_prefix_is_shown_by_a_few_characters_of_its_digest(
+    client: Client, settings: Settings
+) -> None:
+    admin, _ops = operator_client(client)
+    key, _ = merchant_key()
+    settings.MERCHANT_FAILURES_PER_CODE_PREFIX = 1
+    prefix = "0123456789abcdef0123456789abcdef"
+    failure_count(key=key, ip="203.0.113.10", prefix=prefix)
+    listing = admin.get(_queue("guessing").url).content.decode()
+    assert "Code prefix" in listing
+    assert "01234567…" in listing
+    assert prefix not in listing
 
 
 def test_card_service_waiting_for_a_second_operator(client: Client) -> None:
