@@ -267,3 +267,15 @@ def test_the_index_costs_the_same_queries_whatever_the_data(
     assert _index_queries(admin) == before
     with django_assert_max_num_queries(40):
         admin.get(INDEX)
+
+
+def test_a_merchant_name_like_a_formula_stays_text_in_the_exports(client: Client) -> None:
+    shop = shop_data.shop()
+    (card,) = shop_data.cards_of(shop_data.issue(shop, face_value="100", quantity=1))
+    shop_data.redeem(card, shop_data.merchant('=HYPERLINK("http://x.example","Pay")'), "10.00")
+    admin, _ops = operator_client(client)
+    as_csv = csv_rows(admin.get("/ops/console/figures/merchants.csv").content)
+    assert as_csv[1][0] == '\'=HYPERLINK("http://x.example","Pay")'
+    as_xlsx = xlsx_rows(admin.get("/ops/console/figures/merchants.xlsx").content)
+    assert as_xlsx[1][0] == '\'=HYPERLINK("http://x.example","Pay")'
+    assert as_xlsx[1][2] == 10
