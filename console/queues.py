@@ -33,7 +33,7 @@ from django.utils.functional import Promise
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
-from billing.models import LedgerCheck, Payment, Statement
+from billing.models import CreditLineProposal, LedgerCheck, Payment, Statement
 from cards.models import (
     Batch,
     BatchStatus,
@@ -43,6 +43,7 @@ from cards.models import (
     Order,
     OrderStatus,
 )
+from portal.kyc_selectors import companies_awaiting_kyc
 from portal.models import Company
 
 
@@ -81,7 +82,12 @@ def _changelist(name: str, params: dict[str, str] | None = None) -> str:
 
 
 def companies_pending() -> QuerySet[Company]:
-    return Company.objects.filter(status=Company.Status.PENDING)
+    """Pending companies, and any whose approval waits for a second operator (KYC)."""
+    return companies_awaiting_kyc()
+
+
+def credit_proposals_waiting() -> QuerySet[CreditLineProposal]:
+    return CreditLineProposal.objects.filter(status=CreditLineProposal.Status.PENDING)
 
 
 def orders_in_review() -> QuerySet[Order]:
@@ -174,7 +180,18 @@ SPECS: tuple[_Spec, ...] = (
         "kyc",
         _("Companies waiting for KYC review"),
         _("New companies that cannot order until an operator reviews them."),
-        _simple(companies_pending, "created_at", "portal_company", {"status__exact": "pending"}),
+        _simple(companies_pending, "created_at", "portal_company", {"kyc": "waiting"}),
+    ),
+    _Spec(
+        "credit_proposals",
+        _("Credit lines waiting for a second operator"),
+        _("Credit lines set or raised above the dual-control amount, for another operator."),
+        _simple(
+            credit_proposals_waiting,
+            "requested_at",
+            "billing_creditlineproposal",
+            {"status__exact": "pending"},
+        ),
     ),
     _Spec(
         "risk_review",

@@ -17,7 +17,8 @@ from django.test import Client
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
-from billing.models import LedgerCheck, Payment, Statement
+from billing.models import CreditLineProposal, LedgerCheck, Payment, Statement
+from billing.services.credit_proposals import credit_line_propose
 from billing.services.payments import payment_record
 from billing.services.receivables import ledger_check_run
 from billing.services.statements import statement_build
@@ -79,6 +80,28 @@ def test_companies_waiting_for_kyc_review(client: Client) -> None:
     assert (queue.count, queue.oldest_at) == (2, now - 3 * DAY)
     assert queue.age_text == "3\xa0days"
     assert listed_pks(admin, queue.url) == {old.pk, new.pk}
+
+
+def test_credit_lines_waiting_for_a_second_operator(client: Client) -> None:
+    admin, ops = operator_client(client)
+    now = timezone.now()
+    waiting = [
+        credit_line_propose(
+            company=factories.company(),
+            limit=Decimal("250000.00"),
+            net_days=30,
+            grace_days=5,
+            status="active",
+            actor=ops,
+            reason="annual volume",
+        )
+        for _ in range(2)
+    ]
+    _back(CreditLineProposal, waiting[0].pk, "requested_at", now - 2 * HOUR)
+
+    queue = _queue("credit_proposals", now)
+    assert (queue.count, queue.oldest_at) == (2, now - 2 * HOUR)
+    assert listed_pks(admin, queue.url) == {p.pk for p in waiting}
 
 
 def test_orders_in_risk_review(client: Client, settings: Settings) -> None:
@@ -277,7 +300,7 @@ def test_the_index_highlights_queues_with_items_and_links_to_their_lists(client:
     kyc = re.search(r'<li class="([^"]+)" data-testid="queue-kyc">(.*?)</li>', page, re.S)
     assert kyc is not None
     assert kyc.group(1) == "console-queue console-queue-due"
-    assert 'href="/ops/portal/company/?status__exact=pending"' in kyc.group(2)
+    assert 'href="/ops/portal/company/?kyc=waiting"' in kyc.group(2)
     assert '<span class="console-queue-count" data-testid="queue-kyc-count">1</span>' in kyc.group(
         2
     )
