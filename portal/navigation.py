@@ -108,6 +108,7 @@ MENU: tuple[NavGroup, ...] = (
             NavLink("members", "portal:members", _("Members"), None),
             NavLink("api_keys", "portal:api_keys", _("API keys"), Action.API_KEYS_OWN),
             NavLink("audit", "portal:audit", _("Audit trail"), Action.AUDIT_READ),
+            NavLink("sso", "sso:settings", _("Single sign-on"), Action.SSO_MANAGE),
         ),
     ),
 )

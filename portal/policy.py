@@ -48,6 +48,7 @@ class Action(models.TextChoices):
     EXPENSES_CLOSE = "expenses.close", gettext_lazy("Close reconciliation periods")
     EXPENSES_REOPEN = "expenses.reopen", gettext_lazy("Re-open closed reconciliation periods")
     EXPENSES_MAPPING = "expenses.mapping", gettext_lazy("Set the voucher account mapping")
+    SSO_MANAGE = "sso.manage", gettext_lazy("Set up single sign-on")
 
 
 A = Action
@@ -85,6 +86,7 @@ ROLES: dict[Action, frozenset[Role]] = {
     A.EXPENSES_CLOSE: _FINANCE,
     A.EXPENSES_REOPEN: frozenset({Role.OWNER}),
     A.EXPENSES_MAPPING: _FINANCE,
+    A.SSO_MANAGE: frozenset({Role.OWNER}),
 }
 
 # The actions each API key scope opens. A key may hold a scope only if its holder's role may do
@@ -151,6 +153,7 @@ _REFUSALS = {
     A.EXPENSES_MAPPING: gettext_lazy(
         "Only owners and finance members can set the voucher account mapping."
     ),
+    A.SSO_MANAGE: gettext_lazy("Only owners can set up single sign-on."),
 }
 
 Subject = Membership | str | None

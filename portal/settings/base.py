@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "billing",
     "expenses",
     "compliance",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -123,6 +124,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "sso.access.SsoSessionMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.access.ActiveCompanyMiddleware",
     "portal.access.TwoFactorRequiredMiddleware",
