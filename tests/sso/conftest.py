@@ -4,11 +4,11 @@ walk a browser makes: the portal's redirect to the provider, the provider's back
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from django.http import HttpResponse
 from django.test import Client
 from pytest_django.fixtures import Settings
 
@@ -67,7 +67,7 @@ def member(company: Company, role: str, email: str) -> User:
     return factories.member(company, role, email=email)
 
 
-def walk(client: Client, response: HttpResponse, limit: int = 10) -> HttpResponse:
+def walk(client: Client, response: Any, limit: int = 10) -> Any:
     """Follow Location headers as a browser would: to the provider (over HTTP, on its port)
     and back to the portal (through the test client)."""
     for _ in range(limit):
@@ -86,7 +86,7 @@ def walk(client: Client, response: HttpResponse, limit: int = 10) -> HttpRespons
     raise AssertionError("too many redirects")
 
 
-def sso_sign_in(client: Client, email: str, next_url: str = "") -> HttpResponse:
+def sso_sign_in(client: Client, email: str, next_url: str = "") -> Any:
     """Type the address into "Sign in with your company's SSO" and follow the redirects."""
     data = {"email": email}
     if next_url:
