@@ -49,6 +49,12 @@ def session_memberships(request: HttpRequest, memberships: list[Membership]) -> 
     return [m for m in memberships if not sso_required(m.company)]
 
 
+def signed_in_with_sso(request: HttpRequest, company: Company) -> bool:
+    """Whether this session was signed in through the company's own provider."""
+    data = request.session.get(SSO_SESSION_KEY)
+    return isinstance(data, dict) and data.get("company") == str(company.public_id)
+
+
 def password_refusal(user: User) -> str | None:
     """Why this person may not sign in with a password, or None when they may."""
     memberships: Iterable[Membership] = Membership.objects.filter(user=user).select_related(

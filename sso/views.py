@@ -19,7 +19,12 @@ from portal.access import active_membership, policy_required
 from portal.policy import Action
 from portal.services.audit import client_ip
 from sso import services
-from sso.access import FLOW_SESSION_KEY, REAUTH_SESSION_KEY, sso_session_begin
+from sso.access import (
+    FLOW_SESSION_KEY,
+    REAUTH_SESSION_KEY,
+    signed_in_with_sso,
+    sso_session_begin,
+)
 from sso.forms import SsoConfigForm, SsoEmailForm
 from sso.models import SsoConfig
 
@@ -154,6 +159,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
                     session_minutes=data["session_minutes"],
                 ),
                 actor=request.user,  # type: ignore[arg-type]
+                actor_signed_in_with_sso=signed_in_with_sso(request, company),
                 ip=client_ip(request),
             )
         except ValidationError as exc:

@@ -78,12 +78,30 @@ def _domain_taken(domain: str) -> DomainError:
 
 @transaction.atomic
 def sso_config_save(
-    *, company: Company, data: SsoConfigInput, actor: User, ip: str | None = None
+    *,
+    company: Company,
+    data: SsoConfigInput,
+    actor: User,
+    actor_signed_in_with_sso: bool,
+    ip: str | None = None,
 ) -> SsoConfig:
     """Create or change the company's configuration (owners only). One audit row names each
-    setting that changed, before and after; the secret only as "changed"."""
+    setting that changed, before and after; the secret only as "changed".
+
+    Requiring single sign-on takes an owner who signed in with it: that proves the settings
+    work, and a password session would lose the company the moment it is required."""
     require(company, actor, Action.SSO_MANAGE)
     config = SsoConfig.objects.select_for_update().filter(company=company).first()
+    if data.required and data.enabled and not actor_signed_in_with_sso:
+        raise DomainError(
+            _(
+                "Sign in with single sign-on yourself before you require it: that proves the "
+                "settings work, and keeps you from locking yourself out. Save without "
+                "“Members must use single sign-on”, sign out, sign in with your company's SSO, "
+                "then require it."
+            ),
+            code="sso_required_untested",
+        )
     if config is None and not data.client_secret:
         raise DomainError(
             _("Enter the client secret your identity provider gave for this portal."),

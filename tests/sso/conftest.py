@@ -50,6 +50,7 @@ def set_up_sso(
             **options,  # type: ignore[arg-type]
         ),
         actor=owner,
+        actor_signed_in_with_sso=True,
     )
 
 

@@ -288,5 +288,6 @@ def test_a_domain_belongs_to_one_companys_sso(
                 domains=("beta.test", "acme.test"),
             ),
             actor=owner,
+            actor_signed_in_with_sso=True,
         )
     assert not SsoConfig.objects.filter(company=beta).exists()
