@@ -6,6 +6,7 @@ from sso.services.config import (
     client_secret,
     sso_config_remove,
     sso_config_save,
+    sso_config_stop_requiring,
 )
 from sso.services.signin import (
     SignInFlow,
@@ -25,6 +26,7 @@ __all__ = [
     "config_for_email",
     "sso_config_remove",
     "sso_config_save",
+    "sso_config_stop_requiring",
     "sso_signin_complete",
     "sso_signin_start",
 ]

@@ -181,3 +181,25 @@ def sso_config_remove(*, company: Company, actor: User, ip: str | None = None) -
         changes={name: [value, ""] for name, value in before.items()},
     )
     config.delete()
+
+
+@transaction.atomic
+def sso_config_stop_requiring(*, config: SsoConfig, actor: User, ip: str | None = None) -> bool:
+    """An operator lets a company's members use their passwords again (its provider is broken,
+    say). Audited on the company; False when it was not required."""
+    locked = SsoConfig.objects.select_for_update().select_related("company").get(pk=config.pk)
+    if not locked.required:
+        return False
+    locked.required = False
+    locked.updated_at = timezone.now()
+    locked.updated_by = actor
+    locked.save(update_fields=["required", "updated_at", "updated_by"])
+    audit_record(
+        action=SsoAction.CONFIG_SAVED,
+        actor=actor,
+        company=locked.company,
+        obj=locked,
+        ip=ip,
+        changes={"required": ["True", "False"]},
+    )
+    return True

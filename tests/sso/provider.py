@@ -3,7 +3,7 @@
 Discovery, JWKS, authorize and token endpoints; Authorization Code with PKCE (S256) enforced;
 RS256-signed ID tokens. The browser's session at the provider is ``signed_in``: the address the
 test says is signed in there. Switches let a test disable a person, drop ``email_verified``,
-set ``amr``/``acr``, send a wrong nonce, or spoil the signature.
+set ``amr``/``acr``, send a wrong nonce or other claims, or spoil the signature.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class OidcProvider:
         self.wrong_nonce = False
         self.spoil_signature = False
         self.foreign_key: RSAKey | None = None
+        self.claim_overrides: dict[str, Any] = {}
         self.authorize_requests: list[dict[str, str]] = []
         self.token_requests: list[dict[str, str]] = []
         self._grants: dict[str, Grant] = {}
@@ -153,6 +154,7 @@ class OidcProvider:
         }
         if person.acr:
             claims["acr"] = person.acr
+        claims.update(self.claim_overrides)
         key = self.foreign_key or self.key
         id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
         if self.spoil_signature:

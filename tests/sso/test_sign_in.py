@@ -156,6 +156,35 @@ def test_an_id_token_with_another_nonce_is_refused(
     assert refusal_reason() == "invalid_claim_nonce"
 
 
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"aud": "another-client"}, "invalid_claim_aud"),
+        ({"aud": ["another-client", "portal"], "azp": "another-client"}, "invalid_claim_azp"),
+        ({"iss": "https://impostor.example"}, "invalid_claim_iss"),
+        ({"exp": 1_000_000_000}, "expired_token_exp"),
+        ({"iat": 4_000_000_000}, "invalid_claim_iat"),
+    ],
+)
+def test_an_id_token_for_someone_else_or_out_of_date_is_refused(
+    client: Client,
+    provider: OidcProvider,
+    acme: Company,
+    acme_sso: SsoConfig,
+    claims: dict[str, object],
+    reason: str,
+) -> None:
+    member(acme, "purchaser", "li.wei@acme.test")
+    provider.sign_in_as("li.wei@acme.test")
+    provider.claim_overrides = claims
+
+    response = sso_sign_in(client, "li.wei@acme.test")
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert signed_in_as(client) is None
+    assert refusal_reason() == reason
+
+
 @pytest.mark.parametrize("spoil", ["tampered signature", "signed with a key not in the JWKS"])
 def test_an_id_token_whose_signature_does_not_verify_is_refused(
     client: Client, provider: OidcProvider, acme: Company, acme_sso: SsoConfig, spoil: str
