@@ -270,19 +270,18 @@ def _signed_in(
     *, config: SsoConfig, user: User, subject: str, mfa: bool, ip: str | None
 ) -> SignInResult:
     with transaction.atomic():
-        identity = SsoIdentity.objects.select_for_update().filter(config=config, user=user).first()
-        taken = SsoIdentity.objects.filter(config=config, subject=subject).exclude(user=user)
-        if (identity is not None and identity.subject != subject) or taken.exists():
-            reassigned = True
-        else:
-            reassigned = False
-            now = timezone.now()
-            if identity is None:
-                SsoIdentity.objects.create(
-                    config=config, user=user, subject=subject, first_seen_at=now, last_seen_at=now
-                )
-            else:
-                identity.last_seen_at = now
+        # The subject is another member's here, or this member was another subject.
+        reassigned = (
+            SsoIdentity.objects.filter(config=config, subject=subject).exclude(user=user).exists()
+        )
+        if not reassigned:
+            identity, created = SsoIdentity.objects.select_for_update().get_or_create(
+                config=config, user=user, defaults={"subject": subject}
+            )
+            reassigned = identity.subject != subject
+        if not reassigned:
+            if not created:
+                identity.last_seen_at = timezone.now()
                 identity.save(update_fields=["last_seen_at"])
             audit_record(
                 action=SsoAction.LOGIN,

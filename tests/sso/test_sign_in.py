@@ -233,3 +233,22 @@ def test_the_same_address_as_another_subject_at_the_provider_is_refused(
     assert response.status_code == HTTPStatus.FORBIDDEN
     assert signed_in_as(client) is None
     assert refusal_reason() == "subject_changed"
+
+
+def test_a_subject_already_another_members_is_refused(
+    client: Client, provider: OidcProvider, acme: Company, acme_sso: SsoConfig
+) -> None:
+    member(acme, "purchaser", "li.wei@acme.test")
+    member(acme, "purchaser", "wang.fang@acme.test")
+    li = provider.sign_in_as("li.wei@acme.test")
+    assert sso_sign_in(client, "li.wei@acme.test").status_code == HTTPStatus.OK
+    client.post("/logout/")
+    # The provider now says Li's account has Wang's address.
+    provider.person("wang.fang@acme.test", subject=li.subject)
+    provider.sign_in_as("wang.fang@acme.test")
+
+    response = sso_sign_in(client, "wang.fang@acme.test")
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert signed_in_as(client) is None
+    assert refusal_reason() == "subject_changed"
