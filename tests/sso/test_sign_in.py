@@ -95,6 +95,14 @@ def test_an_address_with_no_membership_gets_no_account(
     assert not User.objects.filter(email="new.hire@acme.test").exists()
 
 
+def test_the_sign_in_page_offers_the_companys_sso_by_email(client: Client) -> None:
+    page = client.get("/login/").content.decode()
+
+    assert "Sign in with your company's SSO" in page
+    assert 'action="/sso/"' in page
+    assert 'name="email"' in page
+
+
 def test_an_address_at_a_domain_without_sso_is_sent_back_to_the_password(
     client: Client, acme_sso: SsoConfig
 ) -> None:
