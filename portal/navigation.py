@@ -114,6 +114,7 @@ MENU: tuple[NavGroup, ...] = (
                 Action.COMPANY_DOCUMENTS,
             ),
             NavLink("audit", "portal:audit", _("Audit trail"), Action.AUDIT_READ),
+            NavLink("sso", "sso:settings", _("Single sign-on"), Action.SSO_MANAGE),
         ),
     ),
 )

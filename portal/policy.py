@@ -49,6 +49,7 @@ class Action(models.TextChoices):
     EXPENSES_REOPEN = "expenses.reopen", gettext_lazy("Re-open closed reconciliation periods")
     EXPENSES_MAPPING = "expenses.mapping", gettext_lazy("Set the voucher account mapping")
     COMPANY_DOCUMENTS = "company.documents", gettext_lazy("Upload the company's KYC documents")
+    SSO_MANAGE = "sso.manage", gettext_lazy("Set up single sign-on")
 
 
 A = Action
@@ -88,6 +89,7 @@ ROLES: dict[Action, frozenset[Role]] = {
     A.EXPENSES_MAPPING: _FINANCE,
     # The business licence and the agent's authorisation (docs/kyc.md): the owner's.
     A.COMPANY_DOCUMENTS: frozenset({Role.OWNER}),
+    A.SSO_MANAGE: frozenset({Role.OWNER}),
 }
 
 # The actions each API key scope opens. A key may hold a scope only if its holder's role may do
@@ -157,6 +159,7 @@ _REFUSALS = {
     A.COMPANY_DOCUMENTS: gettext_lazy(
         "Only owners can upload the company's business licence and letter of authorisation."
     ),
+    A.SSO_MANAGE: gettext_lazy("Only owners can set up single sign-on."),
 }
 
 Subject = Membership | str | None

@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "expenses",
     "compliance",
     "console",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -124,6 +125,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "sso.access.SsoSessionMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.access.ActiveCompanyMiddleware",
     "portal.access.TwoFactorRequiredMiddleware",
