@@ -1,0 +1,119 @@
+"""Report 1: the deposit (escrow) report, quarterly.
+
+The regime asks an issuer to keep in an escrow account a share of the prepaid balance it owes:
+the balance outstanding at the quarter end x the ratio of its category
+(``settings.COMPLIANCE_DEPOSIT_RATIO``). The report of quarter Q states the balance outstanding
+at the end of Q from the ledger (the base of the deposit kept through the next quarter), the
+required deposit, the deposit recorded as of that date (the escrow balance plus any guarantee
+that counts towards it, as an operator entered them) and the shortfall.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import Account
+from billing.money import ZERO, quantize
+from compliance.content import Figure, Period, ReportContent, ReportKind, ReportTable
+from compliance.ledger import prepaid_outstanding
+from compliance.models import DepositRecord
+from portal import days
+
+
+def deposit_required(outstanding: Decimal, ratio: Decimal | None = None) -> Decimal:
+    return quantize(outstanding * (settings.COMPLIANCE_DEPOSIT_RATIO if ratio is None else ratio))
+
+
+def deposit_record_as_of(day: object) -> DepositRecord | None:
+    """The deposit record that counts on ``day``: the latest date on or before it, and for that
+    date the one recorded last (a correction is a later record for the same date)."""
+    return (
+        DepositRecord.objects.filter(as_of__lte=day)
+        .select_related("recorded_by")
+        .order_by("-as_of", "-recorded_at", "-id")
+        .first()
+    )
+
+
+def compute(period: Period) -> ReportContent:
+    before = days.day_end(period.end)
+    outstanding = prepaid_outstanding(before)
+    ratio = settings.COMPLIANCE_DEPOSIT_RATIO
+    required = deposit_required(outstanding["total"], ratio)
+    record = deposit_record_as_of(period.end)
+    escrow = record.escrow_balance if record else ZERO
+    guarantee = record.guarantee_amount if record else ZERO
+    deposit = escrow + guarantee
+    shortfall = max(required - deposit, ZERO)
+    figures = [
+        Figure("as_of", _("Balance outstanding as of"), period.end),
+        Figure("card_liability", _("Live card balances"), outstanding[Account.Kind.CARD_LIABILITY]),
+        Figure(
+            "expired_liability",
+            _("Expired card balances still owed"),
+            outstanding[Account.Kind.EXPIRED_LIABILITY],
+        ),
+        Figure(
+            "cards_to_issue",
+            _("Cards sold, not yet issued"),
+            outstanding[Account.Kind.CARDS_TO_ISSUE],
+        ),
+        Figure("outstanding", _("Prepaid balance outstanding"), outstanding["total"]),
+        Figure("ratio", _("Required ratio"), ratio),
+        Figure("required", _("Required deposit"), required),
+        Figure("deposit_as_of", _("Deposit recorded as of"), record.as_of if record else ""),
+        Figure("escrow_balance", _("Escrow bank balance"), escrow),
+        Figure("guarantee", _("Guarantee counting towards the deposit"), guarantee),
+        Figure("deposit", _("Deposit recorded"), deposit),
+        Figure("shortfall", _("Shortfall"), shortfall),
+    ]
+    records = (
+        DepositRecord.objects.filter(as_of__gte=period.start, as_of__lte=period.end)
+        .select_related("recorded_by")
+        .order_by("as_of", "recorded_at", "id")
+    )
+    table = ReportTable(
+        "deposit_records",
+        _("Deposit records of the quarter"),
+        [
+            _("As of"),
+            _("Escrow bank balance"),
+            _("Guarantee"),
+            _("Deposit"),
+            _("Escrow bank"),
+            _("Recorded by"),
+            _("Recorded at"),
+            _("Note"),
+        ],
+        [
+            [
+                r.as_of,
+                r.escrow_balance,
+                r.guarantee_amount,
+                r.deposit_total,
+                r.bank,
+                r.recorded_by.email,
+                days.local(r.recorded_at).date(),
+                r.note,
+            ]
+            for r in records
+        ],
+    )
+    notes = [
+        _(
+            "The prepaid balance outstanding is read from the ledger: card liability, "
+            "expired-balance liability and cards sold not yet issued, counting the entries made "
+            "up to the end of the quarter."
+        ),
+    ]
+    if record is None:
+        notes.append(_("No deposit was recorded on or before the quarter end."))
+    return ReportContent(figures=figures, tables=[table], notes=notes)
+
+
+KIND = ReportKind(
+    key="deposit", title=_("Deposit (escrow) report"), period="quarter", compute=compute
+)
