@@ -90,7 +90,8 @@ def test_an_operator_files_corrects_and_downloads_a_report(alice) -> None:
     )
     assert added.status_code == 302
     deposit = DepositRecord.objects.get()
-    assert deposit.recorded_by == alice and deposit.escrow_balance == Decimal("80.00")
+    assert deposit.recorded_by == alice
+    assert deposit.escrow_balance == Decimal("80.00")
     assert AuditEvent.objects.filter(action="compliance.deposit_recorded").count() == 1
     change = client.get(reverse("admin:compliance_depositrecord_change", args=[deposit.pk]))
     assert b'name="escrow_balance"' not in change.content  # read-only

@@ -93,8 +93,10 @@ def test_each_decision_shows_who_decided_when_and_its_journal_entry(books) -> No
     assert row[0] == str(decision.public_id)
     assert str(row[1]) == "Posted"
     assert row[2:4] == [2, Decimal("200.00")]
-    assert row[4] == "alice@issuer.example" and row[6] == "Quarter-end review"
-    assert row[7] == "bob@issuer.example" and row[9] == "Checked"
+    assert row[4] == "alice@issuer.example"
+    assert row[6] == "Quarter-end review"
+    assert row[7] == "bob@issuer.example"
+    assert row[9] == "Checked"
     assert row[10] == str(decision.entry.public_id)
     assert row[11] == Decimal("100.00")  # reversed as the card came back
     serials = [r[1] for r in table(content, "reactivations")]

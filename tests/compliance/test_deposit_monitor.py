@@ -40,7 +40,8 @@ def test_the_daily_check_reads_the_ledger_and_warns_of_a_shortfall(alice) -> Non
     assert (check.ratio, check.required) == (Decimal("0.4000"), Decimal("400.00"))
     assert (check.deposit, check.shortfall) == (Decimal("0.00"), Decimal("400.00"))
     monitor = deposit_monitor()
-    assert monitor is not None and monitor.level == SHORTFALL
+    assert monitor is not None
+    assert monitor.level == SHORTFALL
 
 
 @pytest.mark.parametrize(
@@ -62,7 +63,8 @@ def test_a_second_run_the_same_day_replaces_the_days_figures(alice) -> None:
     record(alice, "1000.00")
     deposit_check_run(now=timezone.now())
     check = DepositCheck.objects.get()
-    assert check.deposit == Decimal("1000.00") and check.shortfall == Decimal("0.00")
+    assert check.deposit == Decimal("1000.00")
+    assert check.shortfall == Decimal("0.00")
 
 
 def test_the_console_snippet_shows_the_warning(alice) -> None:
@@ -70,6 +72,8 @@ def test_the_console_snippet_shows_the_warning(alice) -> None:
     deposit_check_run()
     html = render_to_string("compliance/console_deposit.html", {"deposit": deposit_monitor()})
     assert "At risk" in html
-    assert "400.00" in html and "420.00" in html and "105.0%" in html
+    assert "400.00" in html
+    assert "420.00" in html
+    assert "105.0%" in html
     empty = render_to_string("compliance/console_deposit.html", {"deposit": None})
     assert "has not been checked yet" in empty

@@ -152,7 +152,8 @@ def test_the_pdf_shows_the_sha256_period_and_version_in_english_and_chinese(book
     filed = file_deposit(books)
     text = pdf_text(bytes(filed.pdf))
     assert filed.content_sha256 in text
-    assert "Version" in text and "Deposit (escrow) report" in text
+    assert "Version" in text
+    assert "Deposit (escrow) report" in text
     assert books["period"].start.isoformat() in text
     deposit_record_create(
         operator=books["alice"], as_of=books["period"].start, escrow_balance="1.00"
@@ -162,9 +163,11 @@ def test_the_pdf_shows_the_sha256_period_and_version_in_english_and_chinese(book
     assert second.language == "zh-hans"
     text = pdf_text(bytes(second.pdf))
     assert second.content_sha256 in text
-    assert "版本" in text and "期间" in text
+    assert "版本" in text
+    assert "期间" in text
     rows = xlsx_rows(bytes(second.xlsx))
-    assert rows[1][0] == "期间" and rows[2][0] == "版本"
+    assert rows[1][0] == "期间"
+    assert rows[2][0] == "版本"
 
 
 def test_a_download_is_the_filed_file_and_is_audited(books) -> None:

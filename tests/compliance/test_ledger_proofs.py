@@ -43,7 +43,8 @@ def books() -> dict:
 def test_the_trial_balance_sums_to_zero_and_each_closing_is_the_accounts_balance(books) -> None:
     content = ledger_proofs.compute(this_month())
     got = figures(content)
-    assert got["opening_total"] == ZERO and got["closing_total"] == ZERO
+    assert got["opening_total"] == ZERO
+    assert got["closing_total"] == ZERO
     assert got["debits"] == got["credits"] > ZERO
     rows = {row[0]: row for row in table(content, "trial_balance")}
     card = rows[Account.Kind.CARD_LIABILITY.value]
