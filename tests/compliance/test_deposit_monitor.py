@@ -77,3 +77,11 @@ def test_the_console_snippet_shows_the_warning(alice) -> None:
     assert "105.0%" in html
     empty = render_to_string("compliance/console_deposit.html", {"deposit": None})
     assert "has not been checked yet" in empty
+
+
+def test_beat_runs_the_check_daily_and_the_task_is_registered(settings) -> None:
+    from portal.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["compliance-deposit-check"]
+    assert entry["task"] == "compliance.tasks.deposit_check_daily"
+    assert entry["task"] in app.tasks
