@@ -1,15 +1,17 @@
 """Report 1: the deposit (escrow) report, quarterly.
 
-The regime asks an issuer to keep in an escrow account a share of the prepaid balance it owes:
-the balance outstanding at the quarter end x the ratio of its category
-(``settings.COMPLIANCE_DEPOSIT_RATIO``). The report of quarter Q states the balance outstanding
-at the end of Q from the ledger (the base of the deposit kept through the next quarter), the
-required deposit, the deposit recorded as of that date (the escrow balance plus any guarantee
-that counts towards it, as an operator entered them) and the shortfall.
+The regime asks an issuer to keep in an escrow account, through each quarter, a share of the
+prepaid balance it owed at the end of the previous quarter: that balance x the ratio of its
+category (``settings.COMPLIANCE_DEPOSIT_RATIO``). The report of quarter Q states the balance
+outstanding at the end of Q - 1 from the ledger, the required deposit, the deposit recorded for Q
+(the latest record on or before Q's last day: the escrow balance plus any guarantee that counts
+towards it, as an operator entered them) and the shortfall; and, for the next report, the balance
+at the end of Q and the deposit it will require.
 """
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -39,8 +41,8 @@ def deposit_record_as_of(day: object) -> DepositRecord | None:
 
 
 def compute(period: Period) -> ReportContent:
-    before = days.day_end(period.end)
-    outstanding = prepaid_outstanding(before)
+    base_date = period.start - datetime.timedelta(days=1)
+    outstanding = prepaid_outstanding(days.day_end(base_date))
     ratio = settings.COMPLIANCE_DEPOSIT_RATIO
     required = deposit_required(outstanding["total"], ratio)
     record = deposit_record_as_of(period.end)
@@ -48,8 +50,9 @@ def compute(period: Period) -> ReportContent:
     guarantee = record.guarantee_amount if record else ZERO
     deposit = escrow + guarantee
     shortfall = max(required - deposit, ZERO)
+    at_end = prepaid_outstanding(days.day_end(period.end))["total"]
     figures = [
-        Figure("as_of", _("Balance outstanding as of"), period.end),
+        Figure("as_of", _("Balance outstanding as of"), base_date),
         Figure("card_liability", _("Live card balances"), outstanding[Account.Kind.CARD_LIABILITY]),
         Figure(
             "expired_liability",
@@ -69,6 +72,10 @@ def compute(period: Period) -> ReportContent:
         Figure("guarantee", _("Guarantee counting towards the deposit"), guarantee),
         Figure("deposit", _("Deposit recorded"), deposit),
         Figure("shortfall", _("Shortfall"), shortfall),
+        Figure("outstanding_at_end", _("Prepaid balance outstanding at the quarter end"), at_end),
+        Figure(
+            "required_next", _("Deposit required for the next quarter"), deposit_required(at_end)
+        ),
     ]
     records = (
         DepositRecord.objects.filter(as_of__gte=period.start, as_of__lte=period.end)
@@ -106,7 +113,7 @@ def compute(period: Period) -> ReportContent:
         _(
             "The prepaid balance outstanding is read from the ledger: card liability, "
             "expired-balance liability and cards sold not yet issued, counting the entries made "
-            "up to the end of the quarter."
+            "up to the end of the previous quarter."
         ),
     ]
     if record is None:

@@ -34,6 +34,11 @@ def this_quarter() -> Period:
     return quarter_of(days.today())
 
 
+def next_quarter() -> Period:
+    """The quarter whose deposit is based on the balance at the end of this one."""
+    return quarter_of(this_quarter().end + datetime.timedelta(days=1))
+
+
 def this_month() -> Period:
     today = days.today()
     return month(today.year, today.month)

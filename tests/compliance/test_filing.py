@@ -74,9 +74,11 @@ def test_computing_twice_gives_the_same_content_and_the_filed_xlsx_again(books) 
     assert sha256_hex(xlsx) == filed.xlsx_sha256 == sha256_hex(bytes(filed.xlsx))
     assert sha256_hex(bytes(filed.pdf)) == filed.pdf_sha256
     content = json.loads(filed.content_json)
-    assert {"key": "outstanding", "label": "Prepaid balance outstanding", "value": "470.00"} in (
-        content["figures"]
-    )
+    assert {
+        "key": "outstanding_at_end",
+        "label": "Prepaid balance outstanding at the quarter end",
+        "value": "470.00",
+    } in (content["figures"])
 
 
 def test_a_filed_report_cannot_be_changed_or_deleted_not_even_in_the_database(books) -> None:
