@@ -79,9 +79,10 @@ def report_file(
             % {"date": period.end.isoformat()},
             code="period_not_over",
         )
+    # No row lock (the application may not UPDATE filed reports, so it may not lock them): two
+    # filings at once compute the same version, and the unique index lets one of them in.
     previous = (
-        FiledReport.objects.select_for_update()
-        .filter(kind=kind, period_start=period.start, period_end=period.end)
+        FiledReport.objects.filter(kind=kind, period_start=period.start, period_end=period.end)
         .order_by("-version")
         .first()
     )
