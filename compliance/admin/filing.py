@@ -182,7 +182,11 @@ class FiledReportAdmin(admin.ModelAdmin):
         if not self._may_view(request):
             raise PermissionDenied
         source = request.POST if request.method == "POST" else request.GET
-        choose = ChooseForm(source or None)
+        kind_key = source.get("kind")
+        if any(source.get(name) for name in ("period", "start", "end")):
+            choose = ChooseForm(source)
+        else:  # only a kind (or nothing) chosen yet: offer its periods, no errors
+            choose = ChooseForm(initial={"kind": kind_key})
         file_form = FileForm(request.POST or None)
         computed = None
         chosen: Period | None = None
@@ -219,7 +223,6 @@ class FiledReportAdmin(admin.ModelAdmin):
                             reverse("admin:compliance_filedreport_change", args=[filed.pk])
                         )
             computed = filing.report_compute(kind=kind, period=chosen)
-        kind_key = choose.data.get("kind") if choose.is_bound else None
         suggestions = []
         if kind_key in REPORT_KINDS:
             suggestions = [

@@ -143,3 +143,11 @@ def test_nobody_edits_or_deletes_a_filed_report_in_the_admin(alice) -> None:
     change = client.get(reverse("admin:compliance_filedreport_change", args=[filed.pk]))
     assert b'type="submit"' not in change.content or b'name="_save"' not in change.content
     assert FiledReport.objects.filter(pk=filed.pk).exists()
+
+
+def test_choosing_only_a_kind_offers_its_finished_periods(alice) -> None:
+    client = operator_client(alice, "view_filedreport")
+    page = client.get(reverse(COMPUTE), {"kind": "deposit"}).content.decode()
+    last = period_label(previous_quarter(days.today()))
+    assert f"period={last}" in page
+    assert "Choose the period of the report." not in page
