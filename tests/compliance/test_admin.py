@@ -19,7 +19,7 @@ from portal.models import AuditEvent, User
 from tests import factories
 from tests.conftest import sign_in
 
-from .helpers import bearer_product, buyer, issued, line
+from .report_helpers import bearer_product, buyer, issued, line
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
 

@@ -21,7 +21,7 @@ from cards.services.expiry import (
 from compliance.reports import breakage
 from tests import factories
 
-from .helpers import (
+from .report_helpers import (
     EXPIRED_LIABILITY,
     bearer_product,
     buyer,

@@ -16,7 +16,7 @@ from compliance.tasks import deposit_check_daily
 from portal import days
 from tests import factories
 
-from .helpers import CARD_LIABILITY, bearer_product, buyer, issued, line, owed
+from .report_helpers import CARD_LIABILITY, bearer_product, buyer, issued, line, owed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_and_fast_hashing")]
 

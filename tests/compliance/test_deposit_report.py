@@ -18,7 +18,7 @@ from portal.errors import DomainError
 from portal.models import AuditEvent
 from tests import factories
 
-from .helpers import (
+from .report_helpers import (
     CARD_LIABILITY,
     EXPIRED_LIABILITY,
     bearer_product,

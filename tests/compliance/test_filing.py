@@ -26,7 +26,7 @@ from portal.errors import DomainError, StateConflict
 from portal.models import AuditEvent
 from tests import factories
 
-from .helpers import (
+from .report_helpers import (
     after,
     bearer_product,
     buyer,

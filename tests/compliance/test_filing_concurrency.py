@@ -12,7 +12,7 @@ from portal.models import AuditEvent
 from tests import factories
 from tests.billing.test_payment_concurrency import together
 
-from .helpers import after, this_quarter
+from .report_helpers import after, this_quarter
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

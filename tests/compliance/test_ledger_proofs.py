@@ -15,7 +15,7 @@ from billing.services.receivables import ledger_check_run
 from compliance.reports import ledger_proofs
 from compliance.services.filing import report_compute
 
-from .helpers import (
+from .report_helpers import (
     CARD_LIABILITY,
     bearer_product,
     buyer,
