@@ -45,7 +45,11 @@ def report_compute(*, kind: str, period: Period) -> Computed:
     """The report's content for the period, as canonical JSON and its SHA-256 (a read: it
     writes nothing)."""
     report = kind_get(kind)
-    content = report.compute(period)
+    # Computed in one language whoever asks, so that text a report writes eagerly (not a lazy
+    # label) cannot make the same figures hash differently; lazy labels still render in the
+    # reader's language in the XLSX, the PDF and the admin.
+    with translation.override("en"):
+        content = report.compute(period)
     text = content_json(report.key, period, content)
     return Computed(report, period, content, text, sha256_hex(text))
 
