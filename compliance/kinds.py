@@ -1,15 +1,28 @@
-"""Every compliance report kind, by key (each module in compliance/reports/ defines one)."""
+"""Every compliance report kind, by key (each module in compliance/reports/ defines one), in the
+order of the regime's list (docs/compliance.md)."""
 
 from __future__ import annotations
 
 from compliance.content import ReportKind
-from compliance.reports import business, register, structuring
+from compliance.reports import (
+    breakage,
+    business,
+    deposit,
+    ledger_proofs,
+    register,
+    structuring,
+)
 
-# Each report module adds its ``KIND`` here: {"deposit": deposit.KIND, ...}
 REPORT_KINDS: dict[str, ReportKind] = {
-    business.KIND.key: business.KIND,
-    register.KIND.key: register.KIND,
-    structuring.KIND.key: structuring.KIND,
+    kind.key: kind
+    for kind in (
+        deposit.KIND,
+        business.KIND,
+        register.KIND,
+        structuring.KIND,
+        breakage.KIND,
+        ledger_proofs.KIND,
+    )
 }
 
 
