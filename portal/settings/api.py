@@ -61,6 +61,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every answer's X-Request-ID and RateLimit-* headers, and the 429 (portal/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.schema.add_common_headers",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "cards.models.OrderStatus",
         "InvoiceStatusEnum": "billing.models.Invoice.Status",
