@@ -156,9 +156,7 @@ def test_code_exports_have_the_tightest_limit(limits: Settings) -> None:
 
 
 def test_the_counter_says_what_is_left_and_when_the_window_ends() -> None:
-    rate = rate_limits.RateLimit(
-        name="unit-test-" + factories.credit_code(), limit=2, window_seconds=10
-    )
+    rate = rate_limits.RateLimit(name=f"unit-{uuid.uuid4().hex}", limit=2, window_seconds=10)
     now = 5_000_000.4
     counts = [rate_limits.rate_limit_count(rate, "subject", now=now) for _ in range(3)]
     assert [(c.count, c.remaining, c.reset, c.exceeded) for c in counts] == [
