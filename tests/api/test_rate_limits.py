@@ -8,6 +8,7 @@ makes anyway."""
 from __future__ import annotations
 
 import math
+import uuid
 from types import SimpleNamespace
 from typing import Any
 
