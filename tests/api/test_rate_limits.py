@@ -170,6 +170,7 @@ def test_the_counter_says_what_is_left_and_when_the_window_ends() -> None:
 
 
 def test_the_merchant_api_reports_its_own_limits(settings: Settings) -> None:
+    settings.MERCHANT_THROTTLE_NAMESPACE = f"merchant-limits-test-{uuid.uuid4().hex}"
     settings.MERCHANT_RATE_PER_KEY = 3
     settings.MERCHANT_RATE_PER_MERCHANT = 100
     settings.MERCHANT_RATE_PER_IP = 100
