@@ -122,7 +122,7 @@ def _ordering(queryset: QuerySet[Any]) -> list[tuple[str, bool]]:
         if isinstance(item, str):
             ordering.append((item.lstrip("-"), item.startswith("-")))
         elif isinstance(item, OrderBy) and isinstance(item.expression, F):
-            ordering.append((item.expression.name, item.descending))
+            ordering.append((str(getattr(item.expression, "name", "")), item.descending))
         else:
             raise TypeError(f"cursor pages cannot follow the ordering {item!r}")
     return ordering
@@ -147,7 +147,7 @@ def _keys(queryset: QuerySet[Any]) -> list[_Key]:
     return keys
 
 
-class KeysetPagination(BasePagination):
+class KeysetPagination:
     """The cursor form (see the module): positions, not offsets."""
 
     page_size = PAGE_SIZE
@@ -279,9 +279,11 @@ class ApiPagination(BasePagination):
         self._cursor: KeysetPagination | None = None
 
     def paginate_queryset(
-        self, queryset: QuerySet[Any], request: Request, view: Any = None
+        self, queryset: QuerySet[Any] | Sequence[Any], request: Request, view: Any = None
     ) -> list[Any] | None:
         if CURSOR in request.query_params:
+            if not isinstance(queryset, QuerySet):
+                raise TypeError("cursor pages read a queryset")
             self._cursor = KeysetPagination()
             size = self._pages.get_page_size(request) or self.page_size
             return self._cursor.paginate_queryset(queryset, request, view, page_size=size)

@@ -170,7 +170,7 @@ def add_common_headers(
         }
         for name, text in _rate_header_descriptions().items()
     }
-    throttled = {
+    throttled: dict[str, Any] = {
         "description": str(
             _("Too many requests of this kind: wait Retry-After seconds, then try again.")
         ),
