@@ -179,6 +179,8 @@ class KeysetPagination:
             values, reverse = data["p"], bool(data.get("r"))
             if not isinstance(values, list) or len(values) != len(keys):
                 raise self._invalid()
+            if any(isinstance(value, str) and "\x00" in value for value in values):
+                raise self._invalid()
             return [
                 None if value is None else key.field.to_python(value)
                 for key, value in zip(keys, values, strict=True)

@@ -20,6 +20,9 @@ database query: a request with a key is counted under a keyed digest of that key
 itself, nor its shown prefix, which anyone could borrow to use up someone else's budget), one
 without under its client address.
 
+When the cache cannot be reached, requests are answered without limits or headers (and a warning
+is logged): the limits protect the service, they are not a reason to refuse it.
+
 Route classes: a view names the class of each of its DRF actions in ``rate_limit_classes``
 (``{"create": "upload"}``); any other request is ``read`` (GET, HEAD, OPTIONS) or ``write``.
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +42,8 @@ from django.utils.translation import ngettext
 from portal.api.exceptions import error_body
 from portal.client_ip import client_ip
 from portal.rate_limits import RateCount, RateLimit, rate_limit_count
+
+logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1/"
 MERCHANT_PREFIX = "/api/v1/merchant/"
@@ -123,7 +129,11 @@ class ApiRateLimitMiddleware:
         if not path.startswith(API_PREFIX) or path.startswith(MERCHANT_PREFIX):
             return None
         rate = rate_for(route_class(view_func, request.method or "GET"))
-        counted = rate_limit_count(rate, caller(request))
+        try:
+            counted = rate_limit_count(rate, caller(request))
+        except Exception as exc:  # noqa: BLE001 - the cache is away: answer, unlimited, and say so
+            logger.warning("API rate limits not counted: %s", type(exc).__name__)
+            return None
         request.rate_limit_headers = rate_headers(  # type: ignore[attr-defined]
             counted, rate.window_seconds
         )
