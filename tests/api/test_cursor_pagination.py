@@ -159,3 +159,22 @@ def test_every_paginated_list_answers_in_the_cursor_form() -> None:
     assert second["next"] is None
     assert len(second["results"]) == 1
     assert second["results"] != lines["results"]
+
+
+def test_the_schema_describes_both_forms_the_headers_and_the_429() -> None:
+    api = buyer().api("owner")
+    schema = api.get("/api/schema/", format="json").json()
+    lists = schema["paths"]["/api/v1/orders"]["get"]
+    assert {"page", "cursor", "page_size"} <= {p["name"] for p in lists["parameters"]}
+    ok = lists["responses"]["200"]
+    page = schema["components"]["schemas"][
+        ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    ]
+    assert page["required"] == ["results"]
+    assert {"count", "next", "previous", "results"} == set(page["properties"])
+    assert {"X-Request-ID", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(
+        ok["headers"]
+    )
+    assert "Retry-After" in lists["responses"]["429"]["headers"]
+    create = schema["paths"]["/api/v1/orders"]["post"]["responses"]
+    assert "429" in create

@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -145,3 +146,32 @@ def test_a_task_queued_by_a_request_logs_under_its_id(
         time.sleep(0.2)
     else:
         pytest.fail(f"no log line of {task} names the request:\n{worker.log_text()[-3000:]}")
+
+
+def test_a_task_published_during_a_request_carries_its_id_and_logs_under_it() -> None:
+    """The signal handlers (no worker): the publish adds the header, the worker's prerun sets the
+    ID from it and postrun clears it."""
+    from portal import request_id as ids
+
+    headers: dict[str, str] = {}
+    token = ids._current.set("direct-delay-1")
+    try:
+        ids._publish_with_request_id(headers=headers)
+    finally:
+        ids._current.reset(token)
+    assert headers == {ids.TASK_HEADER: "direct-delay-1"}
+    # The outbox's own header (the request that queued it) is kept.
+    kept = {ids.TASK_HEADER: "queued-earlier"}
+    ids._publish_with_request_id(headers=kept)
+    assert kept == {ids.TASK_HEADER: "queued-earlier"}
+
+    task = SimpleNamespace(request=SimpleNamespace(portal_request_id="direct-delay-1"))
+    ids._task_starts(task_id="t-1", task=task)
+    assert ids.current_request_id() == "direct-delay-1"
+    ids._task_ends(task_id="t-1")
+    assert ids.current_request_id() == ""
+    # A header that is not a valid ID is not used.
+    forged = SimpleNamespace(request=SimpleNamespace(headers={ids.TASK_HEADER: "a b\nc"}))
+    ids._task_starts(task_id="t-2", task=forged)
+    assert ids.current_request_id() == ""
+    ids._task_ends(task_id="t-2")
