@@ -41,9 +41,8 @@ from django.utils import timezone
 from kombu import pools
 from kombu.exceptions import OperationalError
 
-from portal import request_id
 from portal.models import OutboxMessage
-from portal.request_id import current_request_id
+from portal.request_id import TASK_HEADER, current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +141,7 @@ def _send(producer: Any, message: OutboxMessage) -> None:
         options["queue"] = message.queue
     if message.request_id:
         # The request that queued it, not the one (or the relay) that happens to publish it.
-        options["headers"] = {request_id.TASK_HEADER: message.request_id}
+        options["headers"] = {TASK_HEADER: message.request_id}
     current_app.send_task(
         message.task,
         args=list(message.args),
