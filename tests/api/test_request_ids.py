@@ -18,11 +18,12 @@ from django.conf import settings
 from django.test import Client
 
 from conftest import WorkerPool
-from portal.models import OutboxMessage
+from portal.models import OutboxMessage, User
 from portal.request_id import RequestIdLogFilter
 from tests import factories
 from tests.api.helpers import ORDERS, Api, buyer, line, order_body
 from tests.cards.spend.test_merchant_wsgi import _call
+from tests.conftest import sign_in
 
 pytestmark = [pytest.mark.usefixtures("english_and_fast_hashing")]
 
@@ -117,6 +118,14 @@ def test_an_outbox_message_keeps_the_id_of_the_request_that_queued_it() -> None:
     queued = OutboxMessage.objects.exclude(pk__in=before)
     assert queued.exists()
     assert {m.request_id for m in queued} == {"order-req-1"}
+
+    # An operator finds them in the admin by the ID a support ticket quotes.
+    operator = User.objects.create_superuser("ops@portal.example", "Correct-Horse-42")
+    client = Client()
+    sign_in(client, operator, second_factor=True)
+    found = client.get(f"/{settings.ADMIN_PATH}portal/outboxmessage/", {"q": "order-req-1"})
+    assert found.status_code == 200
+    assert found.context["cl"].result_count == queued.count()
 
 
 @pytest.mark.django_db(transaction=True)
