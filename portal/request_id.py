@@ -106,7 +106,8 @@ _task_tokens: dict[str, Any] = {}
 
 @task_prerun.connect(weak=False)
 def _task_starts(task_id: str = "", task: Any = None, **_kwargs: Any) -> None:
-    _task_tokens[task_id] = _current.set(_task_request_id(task))
+    # A task run eagerly inside a request has no message: it keeps the request's ID.
+    _task_tokens[task_id] = _current.set(_task_request_id(task) or _current.get())
 
 
 @task_postrun.connect(weak=False)
