@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from compliance.content import ReportKind
+from compliance.reports import business, register, structuring
 
 # Each report module adds its ``KIND`` here: {"deposit": deposit.KIND, ...}
-REPORT_KINDS: dict[str, ReportKind] = {}
+REPORT_KINDS: dict[str, ReportKind] = {
+    business.KIND.key: business.KIND,
+    register.KIND.key: register.KIND,
+    structuring.KIND.key: structuring.KIND,
+}
 
 
 def report_kind(key: str) -> ReportKind:

@@ -107,6 +107,12 @@ MENU: tuple[NavGroup, ...] = (
         (
             NavLink("members", "portal:members", _("Members"), None),
             NavLink("api_keys", "portal:api_keys", _("API keys"), Action.API_KEYS_OWN),
+            NavLink(
+                "company_documents",
+                "portal:company_documents",
+                _("Company documents"),
+                Action.COMPANY_DOCUMENTS,
+            ),
             NavLink("audit", "portal:audit", _("Audit trail"), Action.AUDIT_READ),
         ),
     ),

@@ -48,6 +48,7 @@ class Action(models.TextChoices):
     EXPENSES_CLOSE = "expenses.close", gettext_lazy("Close reconciliation periods")
     EXPENSES_REOPEN = "expenses.reopen", gettext_lazy("Re-open closed reconciliation periods")
     EXPENSES_MAPPING = "expenses.mapping", gettext_lazy("Set the voucher account mapping")
+    COMPANY_DOCUMENTS = "company.documents", gettext_lazy("Upload the company's KYC documents")
 
 
 A = Action
@@ -85,6 +86,8 @@ ROLES: dict[Action, frozenset[Role]] = {
     A.EXPENSES_CLOSE: _FINANCE,
     A.EXPENSES_REOPEN: frozenset({Role.OWNER}),
     A.EXPENSES_MAPPING: _FINANCE,
+    # The business licence and the agent's authorisation (docs/kyc.md): the owner's.
+    A.COMPANY_DOCUMENTS: frozenset({Role.OWNER}),
 }
 
 # The actions each API key scope opens. A key may hold a scope only if its holder's role may do
@@ -150,6 +153,9 @@ _REFUSALS = {
     A.EXPENSES_REOPEN: gettext_lazy("Only owners can re-open a closed reconciliation period."),
     A.EXPENSES_MAPPING: gettext_lazy(
         "Only owners and finance members can set the voucher account mapping."
+    ),
+    A.COMPANY_DOCUMENTS: gettext_lazy(
+        "Only owners can upload the company's business licence and letter of authorisation."
     ),
 }
 

@@ -14,6 +14,7 @@ from .base import *  # noqa: F403
 from .databases import *  # noqa: F403
 from .security import *  # noqa: F403
 from .rules import *  # noqa: F403
+from .kyc import *  # noqa: F403
 from .expiry import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .spend import *  # noqa: F403
