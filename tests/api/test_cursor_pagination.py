@@ -11,8 +11,13 @@ import itertools
 from typing import Any
 
 import pytest
+from django.db.models import F
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from billing.models import Invoice
+from cards.models import Order
+from portal.api.pagination import ApiPagination
 from tests import factories
 from tests.api.helpers import ORDERS, Api, buyer, line, order_body
 from tests.billing import statement_data
@@ -178,3 +183,50 @@ def test_the_schema_describes_both_forms_the_headers_and_the_429() -> None:
     assert "Retry-After" in lists["responses"]["429"]["headers"]
     create = schema["paths"]["/api/v1/orders"]["post"]["responses"]
     assert "429" in create
+
+
+@pytest.mark.parametrize("ordering", [("submitted_at",), ("-submitted_at",)])
+def test_a_column_with_empty_values_is_walked_both_ways(ordering: tuple[str, ...]) -> None:
+    """Rows without a value (drafts never submitted) come last going up, first going down, and
+    the walk crosses from one kind to the other without losing a row."""
+    acme = buyer()
+    actor = acme.people["purchaser"]
+    for index in range(7):
+        if index % 2:
+            factories.submitted(acme.company, actor)
+        else:
+            factories.draft(acme.company, actor)
+    orders = Order.objects.filter(company=acme.company).order_by(*ordering)
+    # The order the pages must follow: empty values last going up, first going down, then the
+    # primary key in the same direction.
+    column = F("submitted_at")
+    if ordering[0].startswith("-"):
+        strict = orders.order_by(column.desc(nulls_first=True), "-id")
+    else:
+        strict = orders.order_by(column.asc(nulls_last=True), "id")
+    expected = [order.number for order in strict]
+    assert Order.objects.filter(company=acme.company, submitted_at=None).count() == 4
+
+    def page(url: str) -> tuple[list[str], str | None, str | None]:
+        paginator = ApiPagination()
+        request = Request(APIRequestFactory().get(url))
+        rows = paginator.paginate_queryset(orders, request)
+        assert rows is not None
+        body = paginator.get_paginated_response([]).data
+        return [row.number for row in rows], body["next"], body["previous"]
+
+    seen: list[list[str]] = []
+    url: str | None = "/api/v1/orders?cursor=&page_size=2"
+    while url:
+        numbers, url, _previous = page(url)
+        seen.append(numbers)
+    assert [n for numbers in seen for n in numbers] == expected
+    # And back from the last page.
+    numbers, following, previous = page("/api/v1/orders?cursor=&page_size=2")
+    while following:
+        numbers, following, previous = page(following)
+    back = [numbers]
+    while previous:
+        numbers, _following, previous = page(previous)
+        back.insert(0, numbers)
+    assert back == seen

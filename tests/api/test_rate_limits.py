@@ -185,3 +185,17 @@ def test_the_merchant_api_reports_its_own_limits(settings: Settings) -> None:
     assert {a["RateLimit-Limit"] for a in answers} == {"3"}
     assert answers[3]["Retry-After"] == answers[3]["RateLimit-Reset"]
     assert answers[0]["RateLimit-Policy"] == f"3;w={settings.MERCHANT_RATE_WINDOW_SECONDS}"
+
+
+def test_without_the_cache_the_api_answers_without_limits(
+    limits: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def away(*_args: Any, **_kwargs: Any) -> None:
+        raise ConnectionError("cache away")
+
+    monkeypatch.setattr("portal.api.rate_limits.rate_limit_count", away)
+    api = buyer().api("viewer")
+    answers = [api.get(ORDERS) for _ in range(8)]
+    assert {a.status_code for a in answers} == {200}
+    assert not any(a.has_header("RateLimit-Limit") for a in answers)
+    assert all(a.has_header("X-Request-ID") for a in answers)
