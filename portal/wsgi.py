@@ -24,6 +24,7 @@ MERCHANT_API_PREFIX = "/api/v1/merchant/"
 # Of ``MIDDLEWARE``, what the merchant API keeps (in ``MIDDLEWARE``'s order).
 MERCHANT_API_MIDDLEWARE = frozenset(
     {
+        "portal.request_id.RequestIdMiddleware",
         "django.middleware.security.SecurityMiddleware",
         "django.middleware.locale.LocaleMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,13 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django.fixtures import Settings
 
 from portal.models import User
+
+
+@pytest.fixture(autouse=True)
+def own_api_rate_limits(settings: Settings) -> None:
+    """Each test counts its own buyer API requests (portal/api/rate_limits.py): requests without
+    a key, counted by address, would otherwise add up across the tests of a minute."""
+    settings.API_RATE_LIMIT_NAMESPACE = f"api-limits-test-{uuid.uuid4().hex}"
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from cards.services.code_export import (
 )
 from portal.api.access import ApiAccess
 from portal.api.authentication import request_api_key
+from portal.api.rate_limits import CODES
 from portal.api.schema import ERROR_RESPONSES
 from portal.policy import Action
 from portal.services.audit import client_ip
@@ -52,6 +53,7 @@ class OrderCodeExportViewSet(ApiAccess, viewsets.ViewSet):
     """The card codes of one order of the key's company, as an encrypted archive."""
 
     policy_actions = {"create": Action.CODES_DOWNLOAD}
+    rate_limit_classes = {"create": CODES}
 
     @extend_schema(
         operation_id="orders_codes_export",

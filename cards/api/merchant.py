@@ -32,6 +32,7 @@ from cards.api.merchant_auth import (
     MerchantKeyAuthentication,
     MerchantRequestThrottle,
     MerchantThrottled,
+    rate_limit_headers,
     request_merchant_key,
 )
 from cards.models import MerchantApiKey, MerchantLookupFailure
@@ -75,6 +76,14 @@ class MerchantView(APIView):
 
     def throttled(self, request: Request, wait: float | None) -> NoReturn:
         raise MerchantThrottled(wait=wait)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        for name, value in rate_limit_headers(request).items():
+            response[name] = value
+        return response
 
     def key(self) -> MerchantApiKey:
         return request_merchant_key(self.request)

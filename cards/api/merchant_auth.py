@@ -133,14 +133,30 @@ class MerchantRequestThrottle(BaseThrottle):
         if not isinstance(key, MerchantApiKey):
             return True
         try:
-            throttle.request_admit(key=key, ip=client_ip(request))
+            standing = throttle.request_admit(key=key, ip=client_ip(request))
         except throttle.LimitReached as limit:
             self.retry_after = limit.retry_after
+            request.rate_standing = limit.standing  # type: ignore[attr-defined]
             return False
+        request.rate_standing = standing  # type: ignore[attr-defined]
         return True
 
     def wait(self) -> float | None:
         return self.retry_after
+
+
+def rate_limit_headers(request: Request) -> dict[str, str]:
+    """The RateLimit-* headers of the buyer API (portal/api/rate_limits.py), for the tightest of
+    the limits this request was counted against; none when it was not counted (no valid key)."""
+    standing: throttle.Standing | None = getattr(request, "rate_standing", None)
+    if standing is None:
+        return {}
+    return {
+        "RateLimit-Limit": str(standing.limit),
+        "RateLimit-Remaining": str(standing.remaining),
+        "RateLimit-Reset": str(standing.reset),
+        "RateLimit-Policy": f"{standing.limit};w={standing.window_seconds}",
+    }
 
 
 class MerchantKeyAuthenticationScheme(OpenApiAuthenticationExtension):

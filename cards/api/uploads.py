@@ -36,6 +36,7 @@ from portal.api.exceptions import Conflict
 from portal.api.idempotency import idempotent_response
 from portal.api.negotiation import JsonOnlyNegotiation
 from portal.api.parsers import DecimalJSONParser
+from portal.api.rate_limits import UPLOAD
 from portal.api.schema import ERROR_RESPONSES, IDEMPOTENCY_KEY_REQUIRED, ErrorSerializer
 from portal.policy import Action
 from portal.services.audit import client_ip
@@ -69,6 +70,7 @@ class OrderUploadViewSet(ApiAccess, viewsets.GenericViewSet[OrderUpload]):
         "errors": Action.ORDER_UPLOAD,
         "confirm": Action.ORDER_UPLOAD,
     }
+    rate_limit_classes = {"create": UPLOAD}
     content_negotiation_class = JsonOnlyNegotiation
     lookup_field = "public_id"
     lookup_value_regex = r"[0-9a-fA-F-]{36}"

@@ -45,6 +45,7 @@ from portal.api.exceptions import UnprocessableRequest
 from portal.api.idempotency import REPLAYED_HEADER, idempotency_key
 from portal.api.negotiation import JsonOnlyNegotiation
 from portal.api.parsers import DecimalJSONParser
+from portal.api.rate_limits import UPLOAD
 from portal.api.schema import ERROR_RESPONSES, IDEMPOTENCY_KEY_REQUIRED, ErrorSerializer
 from portal.policy import Action
 from portal.services.audit import client_ip
@@ -84,6 +85,7 @@ class ExpenseReportViewSet(ApiAccess, viewsets.GenericViewSet[ExpenseReport]):
         "lines": Action.EXPENSES_READ,
         "errors": Action.EXPENSES_READ,
     }
+    rate_limit_classes = {"create": UPLOAD}
     content_negotiation_class = JsonOnlyNegotiation
     lookup_field = "public_id"
     lookup_value_regex = r"[0-9a-fA-F-]{36}"

@@ -138,6 +138,8 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     list_display = ["id", "task", "args", "created_at", "published_at", "attempts", "last_error"]
     list_filter = [("published_at", admin.EmptyFieldListFilter), "task"]
+    # The X-Request-ID a support ticket quotes finds the follow-ups of that request.
+    search_fields = ["=request_id"]
     date_hierarchy = "created_at"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:

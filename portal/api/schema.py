@@ -133,3 +133,65 @@ IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter(
     required=False,
     description=_IDEMPOTENCY_DESCRIPTION,
 )
+
+
+# --- Headers every answer carries (a postprocessing hook: SPECTACULAR_SETTINGS) -----------------
+
+_REQUEST_ID_HEADER = {"schema": {"type": "string", "pattern": r"^[A-Za-z0-9._:-]{1,200}$"}}
+
+
+def _rate_header_descriptions() -> dict[str, str]:
+    return {
+        "RateLimit-Limit": str(_("Requests allowed per window for this kind of request.")),
+        "RateLimit-Remaining": str(_("Requests left in the current window.")),
+        "RateLimit-Reset": str(_("Seconds until the current window ends.")),
+        "RateLimit-Policy": str(_("The quota and its window in seconds, e.g. 600;w=60.")),
+    }
+
+
+def add_common_headers(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """Every operation's answers carry X-Request-ID and the RateLimit-* headers, and may be a
+    429 (docs/api.md, "Rate limits" and "Request IDs")."""
+    request_id = {
+        **_REQUEST_ID_HEADER,
+        "description": str(
+            _(
+                "The request's ID: the X-Request-ID you sent when it is 1 to 200 characters of "
+                "letters, digits and . _ : -, else one the server made. Quote it to support."
+            )
+        ),
+    }
+    rate = {
+        name: {
+            "schema": {"type": "string" if name == "RateLimit-Policy" else "integer"},
+            "description": text,
+        }
+        for name, text in _rate_header_descriptions().items()
+    }
+    throttled: dict[str, Any] = {
+        "description": str(
+            _("Too many requests of this kind: wait Retry-After seconds, then try again.")
+        ),
+        "headers": {
+            "Retry-After": {
+                "schema": {"type": "integer"},
+                "description": str(_("Seconds to wait before trying again.")),
+            }
+        },
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in {"get", "put", "post", "patch", "delete", "head", "options"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            if path.startswith("/api/v1/") and "429" not in responses:
+                responses["429"] = {**throttled, "headers": dict(throttled["headers"])}
+            for answer in responses.values():
+                headers = answer.setdefault("headers", {})
+                headers.setdefault("X-Request-ID", request_id)
+                for name, header in rate.items():
+                    headers.setdefault(name, header)
+    return result

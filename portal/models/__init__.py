@@ -375,6 +375,8 @@ class OutboxMessage(models.Model):
     last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
     # The exception's class name only: a broker's message can carry its URL.
     last_error = models.CharField(_("last error"), max_length=200, blank=True)
+    # The X-Request-ID of the request that queued it (portal.request_id): the task logs under it.
+    request_id = models.CharField(_("request ID"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("outbox message")

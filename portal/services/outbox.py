@@ -19,7 +19,9 @@ unpublished, counting attempts, until it goes through.
 
 Rules for callers: arguments are ids and short codes (ints and strings), never secrets or row
 data; the task must be idempotent, because a message can be published twice (a crash between the
-publish and the row's update); results are not kept (fire and forget).
+publish and the row's update); results are not kept (fire and forget). The message keeps the
+X-Request-ID of the request that queued it, and its task logs under that ID
+(``portal.request_id``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from kombu import pools
 from kombu.exceptions import OperationalError
 
 from portal.models import OutboxMessage
+from portal.request_id import TASK_HEADER, current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +68,13 @@ def outbox_enqueue(
     keywords = dict(kwargs or {})
     for arg in [*args, *keywords.values()]:
         _check_argument(arg)
-    message = OutboxMessage.objects.create(task=name, args=list(args), kwargs=keywords, queue=queue)
+    message = OutboxMessage.objects.create(
+        task=name,
+        args=list(args),
+        kwargs=keywords,
+        queue=queue,
+        request_id=current_request_id(),
+    )
     transaction.on_commit(partial(publish_after_commit, message.pk), robust=True)
     return message
 
@@ -130,6 +139,9 @@ def _send(producer: Any, message: OutboxMessage) -> None:
     options: dict[str, Any] = {}
     if message.queue:
         options["queue"] = message.queue
+    if message.request_id:
+        # The request that queued it, not the one (or the relay) that happens to publish it.
+        options["headers"] = {TASK_HEADER: message.request_id}
     current_app.send_task(
         message.task,
         args=list(message.args),

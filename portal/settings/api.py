@@ -31,6 +31,25 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "portal.api.exceptions.api_exception_handler",
 }
+
+# --- API rate limits (portal/api/rate_limits.py) -------------------------------------------------
+# Requests per API key (or per client address, without a key) per route class per window, on the
+# buyer API (the merchant API has its own: MERCHANT_RATE_*). Answered 429 with Retry-After past
+# the limit; every answer carries RateLimit-* headers. docs/api.md publishes these defaults.
+API_RATE_LIMIT_WINDOW_SECONDS = env.int("API_RATE_LIMIT_WINDOW_SECONDS", default=60)
+API_RATE_LIMITS = {
+    # Reading: lists, objects, files (GET, HEAD, OPTIONS).
+    "read": env.int("API_RATE_LIMIT_READ", default=600),
+    # Changing: create, submit, approve, cancel, resolve ...
+    "write": env.int("API_RATE_LIMIT_WRITE", default=120),
+    # Sending a file: an order file or an expense report.
+    "upload": env.int("API_RATE_LIMIT_UPLOAD", default=20),
+    # Revealing card codes: the encrypted code export of an order.
+    "codes": env.int("API_RATE_LIMIT_CODES", default=10),
+}
+# The cache keys' namespace (tests give each test its own).
+API_RATE_LIMIT_NAMESPACE = env.str("API_RATE_LIMIT_NAMESPACE", default="api-limits")
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "E-card procurement portal API",
     "DESCRIPTION": _(
@@ -42,6 +61,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every answer's X-Request-ID and RateLimit-* headers, and the 429 (portal/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.schema.add_common_headers",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "cards.models.OrderStatus",
         "InvoiceStatusEnum": "billing.models.Invoice.Status",

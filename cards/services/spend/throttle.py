@@ -44,6 +44,7 @@ class LimitReached(Exception):
         super().__init__(limit)
         self.retry_after = retry_after
         self.limit = limit
+        self.standing: Standing | None = None  # set by request_admit
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,20 @@ def code_prefix(typed: str) -> str:
     ).hexdigest()[:32]
 
 
-def request_admit(*, key: MerchantApiKey, ip: str | None) -> None:
-    """Count one request of this key, its merchant and this address; LimitReached past a limit."""
+@dataclass(frozen=True)
+class Standing:
+    """Where a request leaves the tightest of its request limits (for the RateLimit-* headers,
+    read from the counts ``request_admit`` makes anyway: no extra round trip)."""
+
+    limit: int
+    remaining: int
+    reset: int  # seconds until the window ends
+    window_seconds: int
+
+
+def request_admit(*, key: MerchantApiKey, ip: str | None) -> Standing:
+    """Count one request of this key, its merchant and this address; LimitReached past a limit
+    (its ``standing`` set), else the tightest limit's standing."""
     seconds = int(settings.MERCHANT_RATE_WINDOW_SECONDS)
     window = _window(seconds)
     checks = [
@@ -132,9 +145,19 @@ def request_admit(*, key: MerchantApiKey, ip: str | None) -> None:
         [_name("rate", dimension, ident, window.index) for dimension, ident, _limit in checks],
         seconds + 5,
     )
-    for (dimension, _ident, limit), count in zip(checks, counts, strict=True):
-        if count > limit:
-            raise LimitReached(retry_after=window.retry_after, limit=dimension)
+    tightest = min(zip(checks, counts, strict=True), key=lambda pair: pair[0][2] - pair[1])
+    (dimension, _ident, limit), count = tightest
+    standing = Standing(
+        limit=limit,
+        remaining=max(limit - count, 0),
+        reset=window.retry_after,
+        window_seconds=seconds,
+    )
+    if count > limit:
+        reached = LimitReached(retry_after=window.retry_after, limit=dimension)
+        reached.standing = standing
+        raise reached
+    return standing
 
 
 def _failure_counters(
