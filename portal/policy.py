@@ -48,6 +48,8 @@ class Action(models.TextChoices):
     EXPENSES_CLOSE = "expenses.close", gettext_lazy("Close reconciliation periods")
     EXPENSES_REOPEN = "expenses.reopen", gettext_lazy("Re-open closed reconciliation periods")
     EXPENSES_MAPPING = "expenses.mapping", gettext_lazy("Set the voucher account mapping")
+    WEBHOOKS_MANAGE = "webhooks.manage", gettext_lazy("Manage webhook endpoints and replays")
+    EVENTS_READ = "events.read", gettext_lazy("Read the company's webhook events")
 
 
 A = Action
@@ -85,6 +87,9 @@ ROLES: dict[Action, frozenset[Role]] = {
     A.EXPENSES_CLOSE: _FINANCE,
     A.EXPENSES_REOPEN: frozenset({Role.OWNER}),
     A.EXPENSES_MAPPING: _FINANCE,
+    # Webhooks (issue 18): an endpoint receives every subscribed event of the company.
+    A.WEBHOOKS_MANAGE: frozenset({Role.OWNER}),
+    A.EVENTS_READ: frozenset({Role.OWNER}),
 }
 
 # The actions each API key scope opens. A key may hold a scope only if its holder's role may do
@@ -99,6 +104,8 @@ SCOPE_ACTIONS: dict[str, frozenset[Action]] = {
     ApiKey.Scope.CODES_EXPORT: frozenset({A.CODES_DOWNLOAD}),
     ApiKey.Scope.EXPENSES_READ: frozenset({A.EXPENSES_READ}),
     ApiKey.Scope.EXPENSES_WRITE: frozenset({A.EXPENSES_UPLOAD, A.EXPENSES_RESOLVE}),
+    ApiKey.Scope.WEBHOOKS_MANAGE: frozenset({A.WEBHOOKS_MANAGE}),
+    ApiKey.Scope.EVENTS_READ: frozenset({A.EVENTS_READ}),
 }
 # The scope an action needs through the API. Statements, payments and aging come with
 # ``invoices:read``, and then only to the roles that may read them.
@@ -148,6 +155,8 @@ _REFUSALS = {
         "Only owners and finance members can close reconciliation periods."
     ),
     A.EXPENSES_REOPEN: gettext_lazy("Only owners can re-open a closed reconciliation period."),
+    A.WEBHOOKS_MANAGE: gettext_lazy("Only owners can manage webhook endpoints."),
+    A.EVENTS_READ: gettext_lazy("Only owners can read the company's webhook events."),
     A.EXPENSES_MAPPING: gettext_lazy(
         "Only owners and finance members can set the voucher account mapping."
     ),

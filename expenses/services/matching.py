@@ -63,6 +63,8 @@ from expenses.models import (
     ReportStatus,
 )
 from portal.services.audit import audit_record
+from webhooks.events import EventType
+from webhooks.services import emit
 
 Progress = Callable[[int, int], None]
 MATCHABLE = (ReportStatus.MATCHING, ReportStatus.MATCHED)
@@ -210,6 +212,12 @@ def _finish(report: ExpenseReport) -> ExpenseReport:
         company=report.company,
         obj=report,
         changes={"states": states},
+    )
+    emit(
+        report.company_id,
+        EventType.EXPENSE_REPORT_MATCHED,
+        report,
+        {"id": str(report.public_id), "lines": report.rows_done, "states": states},
     )
     return report
 

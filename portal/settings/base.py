@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "billing",
     "expenses",
     "compliance",
+    "webhooks",
 ]
 
 MIDDLEWARE = [

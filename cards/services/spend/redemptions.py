@@ -28,7 +28,12 @@ from billing.models import Account
 from billing.services.ledger import account_code
 from cards.audit import SpendAction
 from cards.models import Card, CardStatus, CardTransaction, MerchantApiKey, MerchantLookupFailure
-from cards.services.card_movements import card_lock, card_transaction_write
+from cards.services.card_movements import (
+    card_event,
+    card_events_wanted,
+    card_lock,
+    card_transaction_write,
+)
 from cards.services.spend import throttle
 from cards.services.spend.common import (
     InsufficientBalance,
@@ -48,6 +53,7 @@ from cards.services.spend.lookup import (
 )
 from portal.db import prepared_cursor
 from portal.services.audit import audit_record
+from webhooks.events import EventType
 
 Kind = CardTransaction.Kind
 RETURNS = (Kind.REFUND, Kind.REDEEM_VOID)
@@ -122,7 +128,9 @@ def redemption_create(
             prefix=prefix,
         )
         raise
-    if connection.vendor == "postgresql":
+    # The one-statement path records no webhook event: it is taken only when the company has
+    # no endpoint subscribed to redemptions (one query), which is the merchant path's only cost.
+    if connection.vendor == "postgresql" and not card_events_wanted(card, EventType.CARD_REDEEMED):
         spent = _redeem_in_one_statement(
             card=card,
             key=key,
@@ -333,4 +341,5 @@ def _redeem(
         tx=written, merchant=key.merchant, to_merchant=amount, card_status=status_before
     )
     spend_audit(SpendAction.CARD_REDEEMED, written, key, ip)
+    card_event(card, EventType.CARD_REDEEMED, tx=written)
     return SpendResult(transaction=written, replayed=False)
