@@ -107,9 +107,7 @@ MENU: tuple[NavGroup, ...] = (
         (
             NavLink("members", "portal:members", _("Members"), None),
             NavLink("api_keys", "portal:api_keys", _("API keys"), Action.API_KEYS_OWN),
-            NavLink(
-                "webhooks", "webhooks:endpoint_list", _("Webhooks"), Action.WEBHOOKS_MANAGE
-            ),
+            NavLink("webhooks", "webhooks:endpoint_list", _("Webhooks"), Action.WEBHOOKS_MANAGE),
             NavLink("audit", "portal:audit", _("Audit trail"), Action.AUDIT_READ),
         ),
     ),

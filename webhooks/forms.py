@@ -13,7 +13,9 @@ class EndpointForm(forms.Form):
         label=_("URL"),
         max_length=500,
         assume_scheme="https",
-        help_text=_("A public HTTPS address of your system, for example https://erp.example.com/hooks."),
+        help_text=_(
+            "A public HTTPS address of your system, for example https://erp.example.com/hooks."
+        ),
     )
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
     event_types = forms.MultipleChoiceField(

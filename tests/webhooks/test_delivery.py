@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from cards.services.workflow import order_cancel, order_submit
 from portal.models import Company, User
 from tests import factories
 from tests.webhooks.conftest import emitted, queued_deliveries
@@ -78,11 +79,14 @@ def test_a_rolled_back_change_records_and_sends_nothing(
     company: Company, owner: User, endpoint: tuple[WebhookEndpoint, str]
 ) -> None:
     order = factories.draft(company, owner)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        from cards.services.workflow import order_submit
 
-        order_submit(order=order, actor=owner)
-        raise RuntimeError("the change fails after the event")
+    def submit_then_fail() -> None:
+        with transaction.atomic():
+            order_submit(order=order, actor=owner)
+            raise RuntimeError("the change fails after the event")
+
+    with pytest.raises(RuntimeError):
+        submit_then_fail()
     assert not emitted(company=company).exists()
     assert queued_deliveries() == []
 
@@ -91,8 +95,6 @@ def test_events_the_endpoint_does_not_subscribe_to_are_recorded_but_not_sent(
     company: Company, owner: User, endpoint: tuple[WebhookEndpoint, str]
 ) -> None:
     order = factories.submitted(company, owner)
-    from cards.services.workflow import order_cancel
-
     order_cancel(order=order, actor=owner, reason="not needed")
     cancelled = emitted(company=company, type="order.cancelled").get()
     assert not Delivery.objects.filter(event=cancelled).exists()
@@ -106,7 +108,7 @@ def test_during_a_rotation_both_secrets_sign_and_after_it_only_the_new_one(
     deliver_queued: Callable[[], list[Any]],
 ) -> None:
     row, old_secret = endpoint
-    rotated, new_secret = endpoint_rotate_secret(endpoint=row, actor=owner, overlap_hours=2)
+    _rotated, new_secret = endpoint_rotate_secret(endpoint=row, actor=owner, overlap_hours=2)
     assert new_secret != old_secret
 
     factories.submitted(company, owner)

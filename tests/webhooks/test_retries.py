@@ -50,7 +50,7 @@ def test_a_failing_receiver_is_retried_on_the_schedule_then_the_delivery_fails(
 
     states = [tasks.delivery_attempt(delivery_id)]
     while scheduled and len(states) < 10:
-        args, countdown = scheduled[-1]
+        args, _countdown = scheduled[-1]
         # As the broker would, when the countdown ends.
         Delivery.objects.filter(pk=args[0]).update(next_attempt_at=timezone.now())
         scheduled_before = len(scheduled)
@@ -137,7 +137,8 @@ def test_an_endpoint_failing_for_days_is_disabled_and_its_owners_emailed(
 
     assert tasks.delivery_attempt(first) == "retry"
     row.refresh_from_db()
-    assert row.enabled and row.failing_since is not None
+    assert row.enabled
+    assert row.failing_since is not None
     # Three days of failures later (as if every retry since had failed too):
     WebhookEndpoint.objects.filter(pk=row.pk).update(
         failing_since=timezone.now() - datetime.timedelta(days=3, minutes=1)
@@ -167,4 +168,5 @@ def test_an_endpoint_failing_for_days_is_disabled_and_its_owners_emailed(
     # The owner enables it again once the receiver answers.
     endpoint_enable(endpoint=row, actor=owner)
     row.refresh_from_db()
-    assert row.enabled and row.failing_since is None
+    assert row.enabled
+    assert row.failing_since is None
