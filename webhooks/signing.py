@@ -47,7 +47,7 @@ def secrets_in_force(
     found = [
         crypto.decrypt(
             endpoint.secret_key_id,
-            endpoint.secret_ciphertext,
+            bytes(endpoint.secret_ciphertext),
             purpose=SECRET_PURPOSE,
             associated=_associated(endpoint),
         )
@@ -57,7 +57,7 @@ def secrets_in_force(
         found.append(
             crypto.decrypt(
                 endpoint.previous_secret_key_id,
-                endpoint.previous_secret_ciphertext,
+                bytes(endpoint.previous_secret_ciphertext),
                 purpose=SECRET_PURPOSE,
                 associated=_associated(endpoint),
             )

@@ -17,7 +17,7 @@ def delivery_attempt(delivery_id: int) -> str:
     sweep when its lease ends, never sent twice at once.)"""
     result = delivery.delivery_attempt(delivery_id=delivery_id)
     if result.retry_in is not None and result.retry_in <= settings.WEBHOOKS_COUNTDOWN_MAX_SECONDS:
-        delivery_attempt.apply_async(args=[delivery_id], countdown=result.retry_in)
+        delivery_attempt.apply_async(args=(delivery_id,), countdown=result.retry_in)
     return result.state
 
 

@@ -144,7 +144,7 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Response:
         while read < RESPONSE_READ_BYTES:
             if time.monotonic() > deadline:
                 raise TimeoutError("the response took too long")
-            chunk = response.read1(RESPONSE_READ_BYTES - read)  # type: ignore[attr-defined]
+            chunk = response.read1(RESPONSE_READ_BYTES - read)
             if not chunk:
                 break
             chunks.append(chunk)

@@ -116,7 +116,10 @@ def invoice_move(invoice: Invoice, target: str, **fields: object) -> None:
         invoice_event(invoice, _EVENTS[target])
 
 
-_EVENTS = {_S.PAID: EventType.INVOICE_PAID, _S.OVERDUE: EventType.INVOICE_OVERDUE}
+_EVENTS: dict[str, str] = {
+    _S.PAID: EventType.INVOICE_PAID,
+    _S.OVERDUE: EventType.INVOICE_OVERDUE,
+}
 
 
 def invoice_event(invoice: Invoice, event_type: str) -> None:

@@ -95,7 +95,7 @@ def test_a_refund_and_a_freeze_follow_the_redemption_in_the_cards_sequence() -> 
     )
     refund_create(
         key=key,
-        redemption_id=spent.transaction.public_id,
+        redemption_id=str(spent.transaction.public_id),
         amount=Decimal("4"),
         merchant_reference="R",
         idempotency_key="k2",

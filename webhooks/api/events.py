@@ -31,7 +31,7 @@ from webhooks.models import Event
 class EventSerializer(serializers.ModelSerializer[Event]):
     id = serializers.CharField(source="public_id", read_only=True)
     object = serializers.SerializerMethodField()
-    data = serializers.SerializerMethodField()
+    data = serializers.SerializerMethodField()  # type: ignore[assignment]
     version = serializers.SerializerMethodField()
 
     class Meta:

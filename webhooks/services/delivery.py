@@ -30,7 +30,6 @@ from webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
 logger = logging.getLogger(__name__)
 
 Outcome = DeliveryAttempt.Outcome
-NOTIFY_TASK = "webhooks.tasks.endpoint_disabled_notify"
 LEASE_EXTRA_SECONDS = 60
 
 
@@ -213,7 +212,9 @@ def endpoint_disable_failing(*, endpoint: WebhookEndpoint, now: datetime.datetim
         },
     )
     logger.warning("webhook endpoint %s disabled after failing", endpoint.public_id)
-    outbox_enqueue(NOTIFY_TASK, endpoint.pk)
+    from webhooks.tasks import endpoint_disabled_notify  # the tasks module imports the services
+
+    outbox_enqueue(endpoint_disabled_notify, endpoint.pk)
 
 
 def deliveries_due(*, grace_seconds: int = 10, limit: int = 1000) -> list[int]:

@@ -33,8 +33,6 @@ from webhooks.models import Delivery, Event, ObjectSequence, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
-DELIVER_TASK = "webhooks.tasks.delivery_attempt"
-
 
 def subscribed_endpoints(company_id: int, event_type: str) -> list[WebhookEndpoint]:
     """The company's enabled endpoints that subscribe to ``event_type`` (one query)."""
@@ -114,7 +112,9 @@ def delivery_queue(*, event: Event, endpoint: WebhookEndpoint, replay: bool) -> 
     delivery = Delivery.objects.create(
         event=event, endpoint=endpoint, replay=replay, next_attempt_at=timezone.now()
     )
-    outbox_enqueue(DELIVER_TASK, delivery.pk)
+    from webhooks.tasks import delivery_attempt  # the tasks module imports the services
+
+    outbox_enqueue(delivery_attempt, delivery.pk)
     return delivery
 
 
