@@ -24,7 +24,7 @@ EXPENSES = {"expense_reports", "expense_periods", "expense_mapping"}
 MENU_BY_ROLE: dict[str, set[str]] = {
     Role.OWNER: EVERY_ROLE
     | EXPENSES
-    | {"approvals", "uploads", "payments", "statements", "aging", "audit"},
+    | {"approvals", "uploads", "payments", "statements", "aging", "audit", "webhooks"},
     Role.PURCHASER: EVERY_ROLE | {"uploads", "payments", "statements", "aging"},
     Role.APPROVER: EVERY_ROLE | {"approvals", "payments", "statements", "aging"},
     Role.FINANCE: EVERY_ROLE | EXPENSES | {"payments", "statements", "aging"},
