@@ -70,6 +70,13 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@policy_required(Action.EVENTS_READ)
+def event_list(request: HttpRequest) -> HttpResponse:
+    """The company's latest events (the event API lists them all)."""
+    events = company_objects(request, Event).order_by("-created_at", "-id")[:100]
+    return render(request, "webhooks/event_list.html", {"events": events})
+
+
 def _endpoint(request: HttpRequest, public_id: str) -> WebhookEndpoint:
     return get_company_object_or_404(request, WebhookEndpoint, public_id=public_id)
 

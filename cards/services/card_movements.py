@@ -21,8 +21,6 @@ from django.utils import timezone
 
 from cards.models import Batch, Card, CardHold, CardStatus, CardTransaction, Merchant
 from portal.models import User
-from webhooks.events import SPECS
-from webhooks.models import WebhookEndpoint
 from webhooks.services import emit
 
 ZERO = Decimal("0.00")
@@ -113,15 +111,3 @@ def card_event(
             }
         )
     emit(company_id, event_type, card, {**data, **extra})
-
-
-def card_events_wanted(card: Card, event_type: str) -> bool:
-    """Whether the card's company records events of this type: spend events only while an
-    enabled endpoint subscribes (one query, the merchant path's only cost when none does)."""
-    if not SPECS[event_type].only_when_subscribed:
-        return True
-    endpoints = WebhookEndpoint.objects.filter(
-        company_id__in=Batch.objects.filter(pk=card.batch_id).values("company_id"),
-        disabled_at__isnull=True,
-    ).values_list("event_types", flat=True)
-    return any(event_type in types for types in endpoints)

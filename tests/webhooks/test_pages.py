@@ -4,6 +4,7 @@ company's endpoint is a 404; the operators' admin shows every endpoint's health 
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable
 from typing import Any
@@ -97,8 +98,8 @@ def test_an_owner_replays_a_period(
     row, _secret = endpoint
     factories.submitted(company, owner)
     deliver_queued()
-    start = timezone.localtime(timezone.now() - timezone.timedelta(hours=1))
-    end = timezone.localtime(timezone.now() + timezone.timedelta(hours=1))
+    start = timezone.localtime(timezone.now() - datetime.timedelta(hours=1))
+    end = timezone.localtime(timezone.now() + datetime.timedelta(hours=1))
     response = _client(owner).post(
         reverse("webhooks:endpoint_replay", args=[row.public_id]),
         {"start": start.strftime("%Y-%m-%dT%H:%M"), "end": end.strftime("%Y-%m-%dT%H:%M")},
