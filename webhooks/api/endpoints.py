@@ -37,6 +37,12 @@ class EndpointSerializer(serializers.ModelSerializer[WebhookEndpoint]):
         child=serializers.ChoiceField(choices=EventType.choices), allow_empty=False
     )
     enabled = serializers.BooleanField(read_only=True)
+    disabled_reason = serializers.ChoiceField(
+        choices=WebhookEndpoint.DisabledReason.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text=gettext_lazy("Why it is disabled; empty while it is enabled."),
+    )
 
     class Meta:
         model = WebhookEndpoint
