@@ -113,16 +113,15 @@ class DeliveryAttemptAdmin(ReadOnlyAdmin):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    list_display = [
-        "public_id",
-        "type",
-        "company",
-        "object_type",
-        "object_id",
-        "sequence",
-        "created_at",
-    ]
+    list_display = ["public_id", "type", "company", "object", "sequence", "created_at"]
+    fields = ["public_id", "type", "company", "object", "sequence", "created_at", "payload"]
+    readonly_fields = ["object"]
     list_filter = ["type"]
     search_fields = ["public_id", "object_id", "company__legal_name"]
     list_select_related = ["company"]
     date_hierarchy = "created_at"
+
+    @admin.display(description=_("object"))
+    def object(self, obj: Event) -> str:
+        # A code, as the API names it (order:PO..., card:88...).
+        return f"{obj.object_type}:{obj.object_id}"
