@@ -13,8 +13,10 @@ waits for the first to commit, then reads its number: an object's events are num
 commit order, with no gap a rollback could leave a receiver waiting for (a rolled-back number
 is taken again).
 
-Spend events (``only_when_subscribed``) are recorded only while an enabled endpoint of the
-company subscribes to them; then the cost on the merchant's path is the endpoint query alone.
+Card spend and expiry events (``only_when_subscribed``) are recorded only while an enabled
+endpoint of the company subscribes to them. The merchant API's one-statement redemption checks
+that in a clause of its own statement and leaves a subscribed company to the ORM path, which
+calls ``emit``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import json
 import logging
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from portal.models import Company
@@ -38,14 +40,6 @@ def subscribed_endpoints(company_id: int, event_type: str) -> list[WebhookEndpoi
     """The company's enabled endpoints that subscribe to ``event_type`` (one query)."""
     endpoints = WebhookEndpoint.objects.filter(company_id=company_id, disabled_at__isnull=True)
     return [e for e in endpoints if e.subscribes(event_type)]
-
-
-def company_wants(company_id: int, event_type: str) -> bool:
-    """Whether an event of this type would be recorded for the company (the spend path asks
-    before it chooses how to write)."""
-    if not SPECS[event_type].only_when_subscribed:
-        return True
-    return bool(subscribed_endpoints(company_id, event_type))
 
 
 def _next_sequence(object_type: str, object_id: str) -> int:
@@ -116,9 +110,3 @@ def delivery_queue(*, event: Event, endpoint: WebhookEndpoint, replay: bool) -> 
 
     outbox_enqueue(delivery_attempt, delivery.pk)
     return delivery
-
-
-@transaction.atomic
-def emit_now(company: Company | int, event_type: str, obj: object, data: dict[str, Any]) -> None:
-    """``emit`` in a transaction of its own (for callers that are not in one)."""
-    emit(company, event_type, obj, data)
