@@ -814,7 +814,7 @@ def _verify(plan: Plan, report_id: int) -> tuple[dict[str, int], list[str]]:
         problems.append(f"the amounts differ by {differs} in all, not {REFUND} per line")
     # No redemption is claimed beyond its amount, and every match is the company's spend.
     over = (
-        ExpenseMatch.objects.filter(company_id=report.company_id)
+        ExpenseMatch.objects.filter(line__company_id=report.company_id)
         .values("transaction")
         .annotate(total=Sum("amount"), spent=Min("transaction__amount"))
         .filter(total__gt=F("spent") * -1)
@@ -860,7 +860,8 @@ FLOOR_MATCH = [
         WHERE t.kind IN ('refund', 'redeem_void') GROUP BY f.id) r WHERE r.id = s.id""",
     """UPDATE f_spend s SET avail = s.avail - c.fen FROM (
         SELECT m.transaction_id, (SUM(m.amount) * 100)::bigint AS fen
-        FROM expenses_expensematch m WHERE m.company_id = %(company)s
+        FROM expenses_expensematch m JOIN expenses_expenseline l ON l.id = m.line_id
+        WHERE l.company_id = %(company)s
         GROUP BY m.transaction_id) c WHERE c.transaction_id = s.id""",
     "CREATE UNIQUE INDEX ON f_spend (id)",
     "ANALYZE f_spend",
@@ -1058,9 +1059,7 @@ def _plain(setup: Setup, path: Path, lines: int, days: int) -> tuple[float, int]
                 if left >= line.amount and (best is None or left == line.amount):
                     best = (tx, left)
             if best is not None:
-                ExpenseMatch.objects.create(
-                    line=line, transaction=best[0], company_id=setup.company_id, amount=line.amount
-                )
+                ExpenseMatch.objects.create(line=line, transaction=best[0], amount=line.amount)
                 state = LineState.MATCHED
                 matched += 1
             line.state = state

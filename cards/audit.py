@@ -50,3 +50,15 @@ class SpendAction(models.TextChoices):
 
 
 register_audit_actions(SpendAction)
+
+
+class RegisterAction(models.TextChoices):
+    """The real-name register: unmasked views, legal holds and the purge after retention."""
+
+    ID_NUMBER_SHOWN = "registration.id_number_shown", _("Viewed a full ID number")
+    HOLD_PLACED = "registration.hold_placed", _("Placed a legal hold")
+    HOLD_RELEASED = "registration.hold_released", _("Released a legal hold")
+    PURGED = "registration.purged", _("Deleted a registration past its retention")
+
+
+register_audit_actions(RegisterAction)

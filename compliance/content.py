@@ -27,7 +27,7 @@ class Period:
 class Figure:
     key: str  # stable, machine name: "outstanding_balance"
     label: Label
-    value: Decimal | int | str | datetime.date
+    value: Decimal | int | str | datetime.date | Promise  # Promise: a translated word
 
 
 @dataclass(frozen=True)

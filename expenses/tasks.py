@@ -31,7 +31,14 @@ def expense_report_process(report_id: int) -> str:
     progress = report_progress_recorder(report_id)
     with translation.override(language):
         try:
-            if report.status == ReportStatus.MATCHING:
+            if report.status == ReportStatus.MATCHING and not report.lines.exists():
+                # Its check was matching the new lines when the worker stopped: nothing was
+                # written, so the report is checked again from its file.
+                ExpenseReport.objects.filter(pk=report_id, status=ReportStatus.MATCHING).update(
+                    status=ReportStatus.CHECKING
+                )
+                report = expense_report_check(report_id=report_id, progress=progress)
+            elif report.status == ReportStatus.MATCHING:
                 report = report_match(report_id=report_id, progress=progress)
             else:
                 report = expense_report_check(report_id=report_id, progress=progress)

@@ -29,16 +29,27 @@ ACTIVE_COMPANY_SESSION_KEY = "active_company"
 # When this session last passed a code check for a sensitive act (revealing codes, creating a
 # key that can export codes or approve orders); it counts for CODE_REVEAL_2FA_MINUTES.
 FRESH_2FA_SESSION_KEY = "codes_2fa_at"
+# Set by a single sign-on whose identity provider checked a second factor that the company's
+# owner lets count as ours (``sso.access``): the session has passed its second factor.
+EXTERNAL_MFA_SESSION_KEY = "external_mfa"
 
 View = Callable[..., HttpResponse]
 
 
 def _resolve_membership(request: HttpRequest) -> Membership | None:
+    from sso.access import session_memberships
+
     user = request.user
     if not user.is_authenticated:
         return None
-    memberships = list(
-        Membership.objects.filter(user=user).select_related("company").order_by("created_at")
+    # Single sign-on decides which of them this session may act for (``sso.access``).
+    memberships = session_memberships(
+        request,
+        list(
+            Membership.objects.filter(user=user)
+            .select_related("company", "company__sso_config")
+            .order_by("created_at")
+        ),
     )
     request.all_memberships = memberships  # type: ignore[attr-defined]
     if not memberships:
@@ -109,7 +120,13 @@ class TwoFactorRequiredMiddleware:
 
 
 def session_is_verified(request: HttpRequest) -> bool:
-    """Whether this session passed a second factor (django-otp's OTPMiddleware sets it)."""
+    """Whether this session passed a second factor: ours (django-otp's OTPMiddleware sets it),
+    or the identity provider's when the company lets it count (``EXTERNAL_MFA_SESSION_KEY``)."""
+    return otp_verified(request) or request.session.get(EXTERNAL_MFA_SESSION_KEY) is True
+
+
+def otp_verified(request: HttpRequest) -> bool:
+    """Whether this session passed our own TOTP check."""
     is_verified = getattr(request.user, "is_verified", None)
     return bool(is_verified and is_verified())
 

@@ -226,7 +226,11 @@ class XlsxWriter:
         widths: Iterable[int] = (),
         max_rows: int = XLSX_MAX_ROWS,
         neutralise: bool = True,
+        date_time: tuple[int, int, int, int, int, int] | None = None,
     ) -> None:
+        # A fixed ``date_time`` stamps every part of the package with it instead of the clock:
+        # the same rows then give the same bytes (a filed report's SHA-256 is reproducible).
+        self._date_time = date_time
         # False: text cells as given, without the apostrophe (an inline string cell is never a
         # formula; for files meant to be uploaded again, such as an order file's error file).
         self._neutralise = neutralise
@@ -241,6 +245,17 @@ class XlsxWriter:
         self._row = 0
         self._columns = [_column_letter(i) for i in range(len(self._header or ()))]
 
+    def _part(self, name: str) -> str | zipfile.ZipInfo:
+        if self._date_time is None:
+            return name
+        info = zipfile.ZipInfo(name, date_time=self._date_time)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o600 << 16
+        return info
+
+    def _write_part(self, name: str, data: str) -> None:
+        self._zip.writestr(self._part(name), data, compresslevel=1)
+
     def _letters(self, count: int) -> list[str]:
         while len(self._columns) < count:
             self._columns.append(_column_letter(len(self._columns)))
@@ -250,7 +265,7 @@ class XlsxWriter:
         number = len(self._sheet_names) + 1
         suffix = f" {number}" if number > 1 else ""
         self._sheet_names.append(self._title[: _SHEET_NAME_MAX - len(suffix)] + suffix)
-        self._member = self._zip.open(f"xl/worksheets/sheet{number}.xml", "w")
+        self._member = self._zip.open(self._part(f"xl/worksheets/sheet{number}.xml"), "w")
         head = [_XML_DECLARATION, f'<worksheet xmlns="{_MAIN_NS}">']
         if self._header is not None:
             head.append(
@@ -317,7 +332,7 @@ class XlsxWriter:
             self._open_sheet()  # a header-only (or empty) workbook still has its sheet
         self._close_sheet()
         sheets = range(1, len(self._sheet_names) + 1)
-        self._zip.writestr(
+        self._write_part(
             "[Content_Types].xml",
             _XML_DECLARATION
             + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
@@ -335,13 +350,13 @@ class XlsxWriter:
             )
             + "</Types>",
         )
-        self._zip.writestr(
+        self._write_part(
             "_rels/.rels",
             _XML_DECLARATION + f'<Relationships xmlns="{_PKG_REL_NS}">'
             f'<Relationship Id="rId1" Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/>'
             "</Relationships>",
         )
-        self._zip.writestr(
+        self._write_part(
             "xl/workbook.xml",
             _XML_DECLARATION + f'<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
             "<bookViews><workbookView/></bookViews><sheets>"
@@ -351,7 +366,7 @@ class XlsxWriter:
             )
             + "</sheets></workbook>",
         )
-        self._zip.writestr(
+        self._write_part(
             "xl/_rels/workbook.xml.rels",
             _XML_DECLARATION
             + f'<Relationships xmlns="{_PKG_REL_NS}">'
@@ -363,7 +378,7 @@ class XlsxWriter:
             + f'<Relationship Id="rIdStyles" Type="{_REL_NS}/styles" Target="styles.xml"/>'
             "</Relationships>",
         )
-        self._zip.writestr("xl/styles.xml", _STYLES)
+        self._write_part("xl/styles.xml", _STYLES)
         self._zip.close()
 
 

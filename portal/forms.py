@@ -20,6 +20,14 @@ class LoginForm(AuthenticationForm):
         # Addresses are stored in lower case; this also gives axes one name per account.
         return str(self.cleaned_data["username"]).lower()
 
+    def confirm_login_allowed(self, user: Any) -> None:
+        from sso.access import password_refusal
+
+        super().confirm_login_allowed(user)
+        refusal = password_refusal(user)
+        if refusal:
+            raise forms.ValidationError(refusal, code="sso_required")
+
 
 class TokenForm(forms.Form):
     token = forms.RegexField(

@@ -107,8 +107,15 @@ MENU: tuple[NavGroup, ...] = (
         (
             NavLink("members", "portal:members", _("Members"), None),
             NavLink("api_keys", "portal:api_keys", _("API keys"), Action.API_KEYS_OWN),
+            NavLink(
+                "company_documents",
+                "portal:company_documents",
+                _("Company documents"),
+                Action.COMPANY_DOCUMENTS,
+            ),
             NavLink("webhooks", "webhooks:endpoint_list", _("Webhooks"), Action.WEBHOOKS_MANAGE),
             NavLink("audit", "portal:audit", _("Audit trail"), Action.AUDIT_READ),
+            NavLink("sso", "sso:settings", _("Single sign-on"), Action.SSO_MANAGE),
         ),
     ),
 )

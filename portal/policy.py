@@ -48,6 +48,8 @@ class Action(models.TextChoices):
     EXPENSES_CLOSE = "expenses.close", gettext_lazy("Close reconciliation periods")
     EXPENSES_REOPEN = "expenses.reopen", gettext_lazy("Re-open closed reconciliation periods")
     EXPENSES_MAPPING = "expenses.mapping", gettext_lazy("Set the voucher account mapping")
+    COMPANY_DOCUMENTS = "company.documents", gettext_lazy("Upload the company's KYC documents")
+    SSO_MANAGE = "sso.manage", gettext_lazy("Set up single sign-on")
     WEBHOOKS_MANAGE = "webhooks.manage", gettext_lazy("Manage webhook endpoints and replays")
     EVENTS_READ = "events.read", gettext_lazy("Read the company's webhook events")
 
@@ -87,6 +89,9 @@ ROLES: dict[Action, frozenset[Role]] = {
     A.EXPENSES_CLOSE: _FINANCE,
     A.EXPENSES_REOPEN: frozenset({Role.OWNER}),
     A.EXPENSES_MAPPING: _FINANCE,
+    # The business licence and the agent's authorisation (docs/kyc.md): the owner's.
+    A.COMPANY_DOCUMENTS: frozenset({Role.OWNER}),
+    A.SSO_MANAGE: frozenset({Role.OWNER}),
     # Webhooks (issue 18): an endpoint receives every subscribed event of the company.
     A.WEBHOOKS_MANAGE: frozenset({Role.OWNER}),
     A.EVENTS_READ: frozenset({Role.OWNER}),
@@ -160,6 +165,10 @@ _REFUSALS = {
     A.EXPENSES_MAPPING: gettext_lazy(
         "Only owners and finance members can set the voucher account mapping."
     ),
+    A.COMPANY_DOCUMENTS: gettext_lazy(
+        "Only owners can upload the company's business licence and letter of authorisation."
+    ),
+    A.SSO_MANAGE: gettext_lazy("Only owners can set up single sign-on."),
 }
 
 Subject = Membership | str | None

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from portal.views import api_keys as api_key_views
-from portal.views import auth, pages
+from portal.views import auth, company_documents, pages
 
 app_name = "portal"
 
@@ -50,6 +50,11 @@ urlpatterns = [
         "settings/api-keys/<uuid:public_id>/revoke/",
         api_key_views.api_key_revoke,
         name="api_key_revoke",
+    ),
+    path(
+        "settings/company-documents/",
+        company_documents.company_documents,
+        name="company_documents",
     ),
     path("audit/", pages.audit_list, name="audit"),
     path("audit/<uuid:public_id>/", pages.audit_detail, name="audit_detail"),

@@ -3,6 +3,7 @@
 - base: read-only admins and inlines (evidence), service errors on a form
 - pricing, credit: company pricing and credit lines, saved through their services (validated,
   audited with the operator's IP); credit held for orders
+- credit_proposals: credit lines above the dual-control amount, waiting for a second operator
 - ledger: invoices and the journal, read-only (evidence)
 - import_: django-import-export (safe CSV/XLSX formats, widgets) and the import and export of
   company pricing (it replaces the pricing admin's registration)
@@ -17,6 +18,7 @@ from __future__ import annotations
 from billing.admin import (  # noqa: F401 - they register their admin pages
     allocations,
     bank_statements,
+    credit_proposals,
     payments,
     receivables,
     statements,

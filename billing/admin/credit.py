@@ -6,26 +6,40 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from billing.admin.base import ReadOnlyAdmin, _service_errors, money_column
-from billing.models import CreditLine, CreditReservation
+from billing.models import CreditLine, CreditLineProposal, CreditReservation
 from billing.money import format_cny
 from billing.services.credit import (
     CreditPosition,
-    credit_line_set,
     credit_line_validate,
     credit_position,
 )
+from billing.services.credit_proposals import credit_line_change
 from portal.services.audit import client_ip
 
 # --- Credit lines --------------------------------------------------------------------------------
 
 
 class CreditLineForm(forms.ModelForm):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text=_(
+            "Why the line is set or changed. A line set or raised above the dual-control amount "
+            "waits for a second operator, who reads this."
+        ),
+    )
+
     class Meta:
         model = CreditLine
         fields = ["company", "limit", "net_days", "grace_days", "status"]
@@ -68,24 +82,72 @@ class CreditLineAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return []
-        return ["company", "used_display", "available_display", "past_due_display", "updated_at"]
+        return [
+            "company",
+            "used_display",
+            "available_display",
+            "past_due_display",
+            "proposal_display",
+            "updated_at",
+        ]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Suspend a line instead: invoices and the audit trail refer to it.
         return False
 
     def save_model(self, request: HttpRequest, obj: CreditLine, form: Any, change: bool) -> None:
-        saved = credit_line_set(
+        outcome = credit_line_change(
             company=obj.company,
             limit=obj.limit,
             net_days=obj.net_days,
             grace_days=obj.grace_days,
             status=obj.status,
+            reason=form.cleaned_data.get("reason", ""),
             actor=request.user,  # type: ignore[arg-type]
             ip=client_ip(request),
         )
-        obj.pk = saved.pk
-        obj.updated_at = saved.updated_at
+        if outcome.proposal is not None:
+            # Nothing changed yet: the admin must not log or announce a saved line.
+            request._credit_line_proposal = outcome.proposal  # type: ignore[attr-defined]
+            if outcome.line is not None:
+                obj.refresh_from_db()
+            return
+        assert outcome.line is not None
+        obj.pk = outcome.line.pk
+        obj.updated_at = outcome.line.updated_at
+
+    def _proposed(self, request: HttpRequest) -> HttpResponse | None:
+        proposal = getattr(request, "_credit_line_proposal", None)
+        if proposal is None:
+            return None
+        self.message_user(
+            request,
+            gettext(
+                "The credit line of %(company)s is above the dual-control amount: it waits for "
+                "a second operator's approval and has not changed yet."
+            )
+            % {"company": proposal.company.legal_name},
+            messages.WARNING,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:billing_creditlineproposal_change", args=[proposal.pk])
+        )
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if getattr(request, "_credit_line_proposal", None) is not None:
+            return None
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if getattr(request, "_credit_line_proposal", None) is not None:
+            return None
+        return super().log_change(request, obj, message)
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        return self._proposed(request) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> Any:
+        return self._proposed(request) or super().response_change(request, obj)
 
     def _position(self, obj: CreditLine) -> CreditPosition | None:
         # Computed once per row, shared by the columns below.
@@ -107,6 +169,19 @@ class CreditLineAdmin(admin.ModelAdmin):
     def available_display(self, obj: CreditLine) -> str:
         position = self._position(obj)
         return format_cny(position.available) if position else "-"
+
+    @admin.display(description=_("waiting for a second operator"))
+    def proposal_display(self, obj: CreditLine) -> str:
+        proposal = CreditLineProposal.objects.filter(
+            company_id=obj.company_id, status=CreditLineProposal.Status.PENDING
+        ).first()
+        if proposal is None:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:billing_creditlineproposal_change", args=[proposal.pk]),
+            format_cny(proposal.limit),
+        )
 
     @admin.display(description=_("past due + grace"))
     def past_due_display(self, obj: CreditLine) -> str:

@@ -16,6 +16,7 @@ from billing.models.invoices import Invoice, InvoiceLine, InvoiceSequence
 from billing.models.payments import Allocation, BankStatementImport, Payment
 from billing.models.receivables import CreditHold, InvoiceReminder, LedgerCheck
 from billing.models.statements import Statement, StatementFile
+from billing.models.credit_proposals import CreditLineProposal
 
 # isort: on
 # imported from outside: hidden coupling, to clean up (migration 0004 names the upload path
@@ -29,6 +30,7 @@ __all__ = [
     "CompanyPricing",
     "CreditHold",
     "CreditLine",
+    "CreditLineProposal",
     "CreditReservation",
     "Invoice",
     "InvoiceLine",

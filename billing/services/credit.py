@@ -10,6 +10,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Sum
@@ -19,7 +20,7 @@ from django.utils.translation import gettext as _
 from billing import locks
 from billing.audit import BillingAction
 from billing.dues import OPEN_STATUSES, open_sale_invoices, past_grace_invoices
-from billing.models import CreditHold, CreditLine, CreditReservation, Invoice
+from billing.models import CreditHold, CreditLine, CreditLineProposal, CreditReservation, Invoice
 from billing.money import MAX_AMOUNT, ZERO, format_cny, quantize
 from billing.services.invoices import InvoiceLineData, invoice_issue
 from portal.errors import DomainError
@@ -226,6 +227,23 @@ def credit_line_validate(*, limit: Decimal, net_days: int, grace_days: int, stat
         raise ValidationError(errors)
 
 
+class SecondOperatorRequired(DomainError):
+    """The line is set or raised above ``KYC_CREDIT_LINE_DUAL_CONTROL_ABOVE``: it takes effect
+    only when another operator approves it (``billing.services.credit_proposals``)."""
+
+    default_code = "second_operator_required"
+
+
+def dual_control_threshold() -> Decimal:
+    return Decimal(settings.KYC_CREDIT_LINE_DUAL_CONTROL_ABOVE)
+
+
+def credit_line_needs_second_operator(*, limit: Decimal, before: CreditLine | None) -> bool:
+    """Whether setting ``limit`` (on ``before``, the line now, or a new line) needs a second
+    operator: a new line above the threshold, or a raise that ends above it."""
+    return limit > dual_control_threshold() and (before is None or limit > before.limit)
+
+
 @transaction.atomic
 def credit_line_set(
     *,
@@ -236,17 +254,45 @@ def credit_line_set(
     status: str,
     actor: User | None,
     ip: str | None = None,
+    approval: CreditLineProposal | None = None,
 ) -> CreditLine:
+    """Set the company's credit line. An operator (``actor``) setting or raising it above the
+    dual-control amount needs ``approval``: another operator's approval of a proposal with these
+    terms (``credit_line_proposal_approve`` passes it); without one, ``SecondOperatorRequired``.
+    ``actor=None`` is the system (the demo seed), never an operator's form."""
     credit_line_validate(limit=limit, net_days=net_days, grace_days=grace_days, status=status)
     before = locks.lock_credit_line(company)
+    if approval is not None:
+        if approval.company_id != company.pk or approval.limit != limit:
+            raise ValueError("the approved proposal is for another company or limit")
+        if actor is None or approval.requested_by_id == actor.pk:
+            raise DomainError(
+                _("Another operator must approve a credit line you proposed."),
+                code="same_operator",
+            )
+    elif actor is not None and credit_line_needs_second_operator(limit=limit, before=before):
+        raise SecondOperatorRequired(
+            _(
+                "A credit line of %(limit)s for %(company)s is above %(threshold)s: a second "
+                "operator must approve it before it takes effect."
+            )
+            % {
+                "limit": format_cny(limit),
+                "company": company.legal_name,
+                "threshold": format_cny(dual_control_threshold()),
+            }
+        )
     fields = {"limit": limit, "net_days": net_days, "grace_days": grace_days, "status": status}
-    changes = {
+    changes: dict[str, object] = {
         name: [str(getattr(before, name)) if before else None, str(value)]
         for name, value in fields.items()
         if before is None or getattr(before, name) != value
     }
     line, _created = CreditLine.objects.update_or_create(company=company, defaults=fields)
     if changes:
+        if approval is not None:
+            changes["proposal"] = str(approval.public_id)
+            changes["proposed_by"] = approval.requested_by.email
         audit_record(
             action=BillingAction.CREDIT_LINE_SET,
             actor=actor,

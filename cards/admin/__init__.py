@@ -8,8 +8,10 @@ One module per feature; importing this package registers them all:
 
 - catalog: card products; import_: their import and export (it replaces the catalog's
   registration with one that adds django-import-export)
-- orders: orders and purchase registrations; review: the risk review queue; order_export: the
-  export of orders and order lines (it replaces the orders' registration with one that adds it)
+- orders: orders; register: the real-name register (purchase registrations, full ID number
+  views, holds on one registration, the purge after retention); legal_holds: legal holds;
+  review: the risk review queue; order_export: the export of orders and order lines (it replaces
+  the orders' registration with one that adds it)
 - issuance: batches and their chunks; cards: cards, card transactions, delivery to recipients
 - uploads: order files, and the page where support uploads one for a company
 - card_service: card service by operators (it replaces the cards' registration with one that
@@ -49,6 +51,7 @@ from cards.admin.import_ import (
     OptionalIntegerWidget,
 )
 from cards.admin.issuance import BatchAdmin, ChunkInline
+from cards.admin.legal_holds import LegalHoldAdmin
 from cards.admin.merchants import (
     CardHoldAdmin,
     MerchantAdmin,
@@ -68,9 +71,9 @@ from cards.admin.orders import (
     OrderAdmin,
     OrderAdminBase,
     OrderLineInline,
-    PurchaseRegistrationAdmin,
     risk_flag_labels,
 )
+from cards.admin.register import PurchaseRegistrationAdmin
 from cards.admin.review import ReasonForm, RiskReviewOrderAdmin
 from cards.admin.settlements import MerchantSettlementAdmin
 from cards.admin.uploads import UPLOAD_PERMISSION, OrderUploadAdmin
@@ -100,6 +103,7 @@ __all__ = [
     "EstimatedCountPaginator",
     "ExpiredCardAdmin",
     "FaceValuesWidget",
+    "LegalHoldAdmin",
     "MerchantAdmin",
     "MerchantApiKeyAdmin",
     "MerchantLookupFailureAdmin",

@@ -1,5 +1,5 @@
-"""Operators' admin for orders (read-only; a pending order's page links to its risk review) and
-purchase registrations."""
+"""Operators' admin for orders (read-only; a pending order's page links to its risk review).
+Purchase registrations: ``cards.admin.register``."""
 
 from __future__ import annotations
 
@@ -13,35 +13,10 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.admin import ReadOnlyAdmin, ReadOnlyInline
 from billing.money import format_cny
-from cards.models import Order, OrderLine, OrderStatus, PurchaseRegistration
+from cards.models import Order, OrderLine, OrderStatus
 from cards.services.workflow import RISK_FLAG_LABELS
 
 REVIEW_PERMISSION = "cards.review_order"
-
-# --- Purchase registrations ----------------------------------------------------------------------
-
-
-@admin.register(PurchaseRegistration)
-class PurchaseRegistrationAdmin(ReadOnlyAdmin):
-    """Kept at least five years, never edited or deleted; the ID number only ever masked."""
-
-    list_display = ["created_at", "company_name", "agent_name", "id_type", "id_number_masked"]
-    list_filter = ["id_type"]
-    search_fields = ["company_name", "credit_code", "agent_name"]
-    date_hierarchy = "created_at"
-    fields = [
-        "public_id",
-        "company",
-        "company_name",
-        "credit_code",
-        "agent_name",
-        "id_type",
-        "id_number_masked",
-        "contact_phone",
-        "created_by",
-        "created_at",
-    ]
-
 
 # --- Orders --------------------------------------------------------------------------------------
 

@@ -40,7 +40,11 @@ from cards.models.ordering import (
     bearer_validity_rule,
     face_value_cap_rule,
 )
-from cards.models.registration import PurchaseRegistration
+from cards.models.registration import (
+    REGISTRATION_RETENTION_YEARS,
+    LegalHold,
+    PurchaseRegistration,
+)
 from cards.models.spend import (
     CardHold,
     HoldStatus,
@@ -59,6 +63,7 @@ __all__ = [
     "FACE_VALUE_CAPS",
     "REGISTERED_FACE_VALUE_CAP",
     "REGISTRATION_ORDER_THRESHOLD",
+    "REGISTRATION_RETENTION_YEARS",
     "Batch",
     "BatchStatus",
     "BreakageCard",
@@ -81,6 +86,7 @@ __all__ = [
     "ExpiryNotice",
     "ExpiryNoticeCard",
     "HoldStatus",
+    "LegalHold",
     "LookupBlock",
     "LookupFailureReason",
     "Merchant",

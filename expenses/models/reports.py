@@ -195,7 +195,7 @@ class ExpenseLine(models.Model):
     difference = models.DecimalField(_("difference"), max_digits=14, decimal_places=2, default=0)
     # The earlier claim this one repeats (same spend or same fapiao).
     duplicate_of = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
 
     # Finance's answer (audited).
@@ -204,7 +204,12 @@ class ExpenseLine(models.Model):
     )
     resolution_note = models.CharField(_("note"), max_length=500, blank=True)
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
 
@@ -216,6 +221,18 @@ class ExpenseLine(models.Model):
             models.Index(fields=["company", "period", "state"], name="expline_company_period"),
             models.Index(fields=["company", "fapiao_number"], name="expline_company_fapiao"),
             models.Index(fields=["company", "merchant_reference"], name="expline_company_ref"),
+            # Most lines repeat no one and are resolved by no one: only those that do are indexed
+            # (what a deleted line or user is looked up by).
+            models.Index(
+                fields=["duplicate_of"],
+                name="expline_duplicate_of",
+                condition=models.Q(duplicate_of__isnull=False),
+            ),
+            models.Index(
+                fields=["resolved_by"],
+                name="expline_resolved_by",
+                condition=models.Q(resolved_by__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["report", "row_number"], name="expline_report_row"),
@@ -230,11 +247,13 @@ class ExpenseMatch(models.Model):
     redemption (a split claim) and one line may take several redemptions of the same employee
     and day; ``amount`` is the part of the transaction this line claims."""
 
-    line = models.ForeignKey(ExpenseLine, on_delete=models.CASCADE, related_name="matches")
+    # Looked up by the (line, transaction) unique index, which leads with the line.
+    line = models.ForeignKey(
+        ExpenseLine, on_delete=models.CASCADE, related_name="matches", db_index=False
+    )
     transaction = models.ForeignKey(
         CardTransaction, on_delete=models.PROTECT, related_name="+", verbose_name=_("transaction")
     )
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+")
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     manual = models.BooleanField(_("linked by hand"), default=False)
     created_at = models.DateTimeField(default=timezone.now)
@@ -244,9 +263,6 @@ class ExpenseMatch(models.Model):
         verbose_name_plural = _("matches")
         constraints = [
             models.UniqueConstraint(fields=["line", "transaction"], name="expmatch_line_tx"),
-        ]
-        indexes = [
-            models.Index(fields=["company", "transaction"], name="expmatch_company_tx"),
         ]
 
     def __str__(self) -> str:

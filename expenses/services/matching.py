@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +66,8 @@ from portal.services.audit import audit_record
 from webhooks.events import EventType
 from webhooks.services import emit
 
+from .intake.base import LINE_FIELDS
+
 Progress = Callable[[int, int], None]
 MATCHABLE = (ReportStatus.MATCHING, ReportStatus.MATCHED)
 
@@ -75,6 +77,7 @@ ROUNDS = 12
 # Lines written back per UPDATE (and per progress report).
 WRITE_CHUNK = 20_000
 TEMP_TABLES = (
+    "expm_stage",
     "expm_lines",
     "expm_cards",
     "expm_spend",
@@ -141,7 +144,7 @@ def report_match(*, report_id: int, progress: Progress | None = None) -> Expense
         raise ValueError(f"report {report_id} is {report.status}: only a checked report matches")
     total = ExpenseLine.objects.filter(report_id=report_id).count()
     run = _Run(report=report, total=total, progress=progress)
-    with _company_lock(report.company_id), _temporary_tables():
+    with _company_lock(report.company_id), temporary_tables():
         run.compute()
         with transaction.atomic():
             report = ExpenseReport.objects.select_for_update().get(pk=report_id)
@@ -152,6 +155,69 @@ def report_match(*, report_id: int, progress: Progress | None = None) -> Expense
     if progress is not None:
         progress(total, total)
     return report
+
+
+def report_match_new_lines(
+    *,
+    report: ExpenseReport,
+    total: int,
+    records: Iterable[str],
+    prepare: Callable[[ExpenseReport], dict[datetime.date, int] | None],
+    progress: Progress | None = None,
+) -> ExpenseReport:
+    """Match a checked report's new lines before they are written (PostgreSQL), then write
+    each line once, with its answer, and its matches, in one transaction.
+
+    ``records`` are the lines in COPY text (row, month, then ``LINE_FIELDS``, tab-separated, one
+    per line); ``prepare(locked_report)``, inside the writing transaction, gives the period of
+    each month (after checking them open) or None to write nothing (the report was discarded
+    meanwhile). The report ends MATCHED, as ``report_match`` leaves it."""
+    run = _Run(report=report, total=total, progress=progress, staged=True)
+    with _company_lock(report.company_id), temporary_tables():
+        stage_lines(records)
+        run.compute()
+        with transaction.atomic():
+            locked = ExpenseReport.objects.select_for_update().get(pk=report.pk)
+            periods = prepare(locked)
+            if periods is None:
+                return locked
+            run.write_staged(periods)
+            locked = _finish(locked)
+    if progress is not None:
+        progress(total, total)
+    return locked
+
+
+def stage_lines(records: Iterable[str]) -> None:
+    """``expm_stage``: the new lines, each with the id it will have (from the line table's own
+    sequence), so matches and duplicates can name it before it is written."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence('expenses_expenseline', 'id')")
+        sequence = str(cursor.fetchone()[0])
+        if not sequence.replace("_", "").replace(".", "").replace('"', "").isalnum():
+            raise ValueError(f"unexpected sequence name {sequence!r}")
+        text = ", ".join(f"{name} TEXT NOT NULL" for name in LINE_FIELDS if name not in _TYPED)
+        cursor.execute(
+            f"""
+            CREATE TEMP TABLE expm_stage (
+                id BIGINT NOT NULL DEFAULT nextval('{sequence}'::regclass),
+                row_number INTEGER NOT NULL, month DATE NOT NULL,
+                expense_date DATE NOT NULL, amount NUMERIC(14, 2) NOT NULL, {text})
+            """
+        )
+        columns = ", ".join(("row_number", "month", *LINE_FIELDS))
+        block: list[str] = []
+        with cursor.cursor.copy(f"COPY expm_stage ({columns}) FROM STDIN") as copy:
+            for record in records:
+                block.append(record)
+                if len(block) >= 5000:
+                    copy.write("".join(block))
+                    block.clear()
+            if block:
+                copy.write("".join(block))
+
+
+_TYPED = ("expense_date", "amount")
 
 
 @contextlib.contextmanager
@@ -176,18 +242,18 @@ def _company_lock(company_id: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _temporary_tables() -> Iterator[None]:
-    _drop_temporary_tables()
+def temporary_tables() -> Iterator[None]:
+    _droptemporary_tables()
     try:
         yield
     finally:
         # After a failed statement inside the caller's transaction nothing more can run in it:
         # the error in flight is the one to see (the next run drops what is left).
         with contextlib.suppress(DatabaseError):
-            _drop_temporary_tables()
+            _droptemporary_tables()
 
 
-def _drop_temporary_tables() -> None:
+def _droptemporary_tables() -> None:
     with connection.cursor() as cursor:
         for name in TEMP_TABLES:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
@@ -227,8 +293,18 @@ class _Run:
 
     STAGES = 12  # for the progress figure: the stages of compute(), then the write
 
-    def __init__(self, *, report: ExpenseReport, total: int, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        *,
+        report: ExpenseReport,
+        total: int,
+        progress: Progress | None,
+        staged: bool = False,
+    ) -> None:
         self.report = report
+        # staged: the report's lines are new, in ``expm_stage`` (see stage_lines), not yet in
+        # expenses_expenseline; write_staged() inserts them with their answers.
+        self.staged = staged
         self.total = total
         self.progress = progress
         self.dialect = POSTGRESQL if connection.vendor == "postgresql" else SQLITE
@@ -304,6 +380,15 @@ class _Run:
 
     def _lines(self) -> None:
         d = self.dialect
+        if self.staged:
+            # New lines: none resolved or linked by hand yet, their periods checked open.
+            source = "FROM expm_stage l"
+        else:
+            source = """FROM expenses_expenseline l
+            JOIN expenses_reconciliationperiod p ON p.id = l.period_id
+            WHERE l.report_id = %(report)s AND l.resolution = '' AND p.status <> %(closed)s
+              AND NOT EXISTS (SELECT 1 FROM expenses_expensematch m
+                              WHERE m.line_id = l.id AND m.manual)"""
         self._sql(
             f"""
             CREATE TEMP TABLE expm_lines AS
@@ -316,11 +401,7 @@ class _Run:
                      WHEN l.card_serial <> '' THEN 'serial'
                      WHEN l.card_last4 <> '' THEN 'last4'
                      ELSE 'employee' END AS ev
-            FROM expenses_expenseline l
-            JOIN expenses_reconciliationperiod p ON p.id = l.period_id
-            WHERE l.report_id = %(report)s AND l.resolution = '' AND p.status <> %(closed)s
-              AND NOT EXISTS (SELECT 1 FROM expenses_expensematch m
-                              WHERE m.line_id = l.id AND m.manual)
+            {source}
             """
         )
         self._sql("CREATE UNIQUE INDEX expm_lines_id ON expm_lines (line_id)")
@@ -355,8 +436,8 @@ class _Run:
         self._sql("CREATE INDEX expm_cards_serial ON expm_cards (serial)")
         self._sql("CREATE INDEX expm_cards_employee ON expm_cards (employee_id, last4)")
         self._analyze("expm_cards")
-        # The redemptions, around the report's dates, of every card given to an employee the
-        # report names ...
+        # The redemptions, around the report's dates, of every card given to an employee whose
+        # lines name no redemption and no card (only those lines look for spend by employee) ...
         window = self._window()
         self._sql(
             f"""
@@ -370,7 +451,8 @@ class _Run:
             JOIN cards_card c ON c.batch_id = b.id
             JOIN cards_cardtransaction t ON t.card_id = c.id
             WHERE b.company_id = %(company)s AND ol.employee_id <> ''
-              AND ol.employee_id IN (SELECT employee_id FROM expm_lines WHERE employee_id <> '')
+              AND ol.employee_id IN (SELECT employee_id FROM expm_lines
+                                     WHERE ev IN ('last4', 'employee') AND employee_id <> '')
               AND t.kind = %(redeem)s
               AND t.created_at >= %(since)s AND t.created_at < %(until)s
             """,
@@ -462,7 +544,7 @@ class _Run:
             FROM expenses_expensematch m
             JOIN expenses_expenseline l ON l.id = m.line_id
             JOIN expenses_expensereport r ON r.id = l.report_id
-            WHERE m.company_id = %(company)s AND r.status <> %(discarded)s
+            WHERE l.company_id = %(company)s AND r.status <> %(discarded)s
               AND m.transaction_id IN (SELECT tx_id FROM expm_spend)
               AND (l.report_id < %(report)s
                    OR (l.report_id = %(report)s
@@ -479,6 +561,10 @@ class _Run:
             WHERE c.tx_id = expm_spend.tx_id
             """
         )
+        self.answer_tables()
+
+    def answer_tables(self) -> None:
+        """The tables of the answers: each line's (expm_result) and its matches (expm_match)."""
         self._sql(
             """
             CREATE TEMP TABLE expm_result (line_id BIGINT PRIMARY KEY, state VARCHAR(16),
@@ -495,18 +581,32 @@ class _Run:
         )
 
     def _fapiao_duplicates(self) -> None:
-        self._result(
+        # A staged report's own earlier rows are in expm_lines, not yet in the table.
+        own_rows = (
             """
+                UNION ALL
+                SELECT x.line_id, x.fen, o.line_id, %(report)s, o.row_no
+                FROM expm_lines x JOIN expm_lines o ON o.fapiao = x.fapiao
+                WHERE x.fapiao <> '' AND o.fapiao <> '' AND o.row_no < x.row_no"""
+            if self.staged
+            else ""
+        )
+        self._result(
+            f"""
             SELECT line_id, 'duplicate', 'fapiao', NULL, fen, 0, dup_id FROM (
-                SELECT x.line_id, x.fen, o.id AS dup_id, ROW_NUMBER() OVER (
-                    PARTITION BY x.line_id ORDER BY o.report_id, o.row_number) AS rn
+                SELECT line_id, fen, dup_id, ROW_NUMBER() OVER (
+                    PARTITION BY line_id ORDER BY dup_report, dup_row) AS rn
+                FROM (
+                SELECT x.line_id, x.fen, o.id AS dup_id, o.report_id AS dup_report,
+                    o.row_number AS dup_row
                 FROM expm_lines x
                 JOIN expenses_expenseline o
                     ON o.company_id = %(company)s AND o.fapiao_number = x.fapiao
                 JOIN expenses_expensereport r ON r.id = o.report_id
                 WHERE x.fapiao <> '' AND r.status <> %(discarded)s
                   AND (o.report_id < %(report)s
-                       OR (o.report_id = %(report)s AND o.row_number < x.row_no))
+                       OR (o.report_id = %(report)s AND o.row_number < x.row_no)){own_rows}
+                ) earlier
             ) f WHERE rn = 1
             """,
             discarded=ReportStatus.DISCARDED.value,
@@ -748,6 +848,46 @@ class _Run:
 
     # --- write --------------------------------------------------------------------------------
 
+    def write_staged(self, periods: dict[datetime.date, int]) -> None:
+        """Insert the staged lines with their answers, then their matches (inside the caller's
+        transaction): each line is written once, with no update after."""
+        d = self.dialect
+        months = sorted(periods)
+        self._sql(
+            f"""
+            INSERT INTO expenses_expenseline (id, public_id, report_id, company_id, period_id,
+                row_number, {", ".join(LINE_FIELDS)}, state, evidence, card_id, matched_amount,
+                difference, duplicate_of_id, resolution, resolution_note)
+            SELECT s.id, gen_random_uuid(), %(report)s, %(company)s, p.period_id, s.row_number,
+                {", ".join("s." + name for name in LINE_FIELDS)},
+                COALESCE(r.state, %(pending)s), COALESCE(r.ev, ''), r.card_id,
+                {d.money("COALESCE(r.matched, 0)")},
+                CASE WHEN r.state IN ('matched', 'amount_differs')
+                     THEN {d.money("r.fen - r.matched")} ELSE 0 END,
+                r.dup_id, '', ''
+            FROM expm_stage s
+            JOIN unnest(%(months)s::date[], %(period_ids)s::bigint[]) AS p (month, period_id)
+                ON p.month = s.month
+            LEFT JOIN expm_result r ON r.line_id = s.id
+            ORDER BY s.id
+            """,
+            pending=LineState.PENDING.value,
+            months=months,
+            period_ids=[periods[month] for month in months],
+        )
+        self._insert_matches()
+
+    def _insert_matches(self) -> None:
+        d = self.dialect
+        self._sql(
+            f"""
+            INSERT INTO expenses_expensematch
+                (line_id, transaction_id, amount, manual, created_at)
+            SELECT line_id, tx_id, {d.money("fen")}, FALSE, %(now)s
+            FROM expm_match ORDER BY line_id, tx_id
+            """
+        )
+
     def write(self) -> None:
         """Replace the touched lines' automatic matches and answers (one transaction)."""
         d = self.dialect
@@ -757,14 +897,7 @@ class _Run:
               AND line_id IN (SELECT line_id FROM expm_lines)
             """
         )
-        self._sql(
-            f"""
-            INSERT INTO expenses_expensematch
-                (line_id, transaction_id, company_id, amount, manual, created_at)
-            SELECT line_id, tx_id, %(company)s, {d.money("fen")}, FALSE, %(now)s
-            FROM expm_match ORDER BY line_id, tx_id
-            """
-        )
+        self._insert_matches()
         with connection.cursor() as cursor:
             cursor.execute("SELECT MIN(line_id), MAX(line_id) FROM expm_result")
             low, high = cursor.fetchone()

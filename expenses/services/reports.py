@@ -308,8 +308,7 @@ def line_chain(*, line: ExpenseLine) -> list[ChainCard]:
     order and invoice, its transactions and the claim lines matched to each. The company's own
     cards only; never a code."""
     own_matches = {
-        match.transaction_id: match.amount
-        for match in ExpenseMatch.objects.filter(line=line, company_id=line.company_id)
+        match.transaction_id: match.amount for match in ExpenseMatch.objects.filter(line=line)
     }
     card_ids = set(
         CardTransaction.objects.filter(pk__in=own_matches).values_list("card_id", flat=True)
@@ -332,7 +331,7 @@ def line_chain(*, line: ExpenseLine) -> list[ChainCard]:
         claims: dict[int, list[ExpenseLine]] = {}
         for match in (
             ExpenseMatch.objects.filter(
-                company_id=line.company_id, transaction__in=[t.pk for t in transactions]
+                line__company_id=line.company_id, transaction__in=[t.pk for t in transactions]
             )
             .select_related("line")
             .order_by("line__report_number", "line__line_number", "line_id")

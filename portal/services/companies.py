@@ -9,8 +9,16 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from portal.errors import StateConflict
-from portal.models import AuditAction, Company, Membership, Role, User
+from portal.errors import DomainError, StateConflict
+from portal.models import (
+    AuditAction,
+    Company,
+    CompanyReview,
+    CompanyStatusChange,
+    Membership,
+    Role,
+    User,
+)
 from portal.services.audit import audit_record
 from portal.validators import normalize_credit_code
 
@@ -49,6 +57,9 @@ def company_create(
     company.full_clean()
     company.save()
     actor = created_by or owner
+    CompanyStatusChange.objects.create(
+        company=company, from_status="", to_status=company.status, changed_by=actor
+    )
     audit_record(
         action=AuditAction.COMPANY_CREATED,
         actor=actor,
@@ -83,10 +94,44 @@ class IllegalTransition(StateConflict):
     default_code = "company_state"
 
 
+class SecondOperatorRequired(DomainError):
+    """Activation runs only as another operator's confirmation of an approval (KYC)."""
+
+    default_code = "second_operator_required"
+
+
+def _require_confirmed_approval(
+    company: Company, approval: CompanyReview | None, actor: User
+) -> None:
+    if approval is None:
+        raise SecondOperatorRequired(
+            _(
+                "%(company)s can be activated only when a second operator confirms an "
+                "operator's approval: record the approval as a KYC decision."
+            )
+            % {"company": company.legal_name}
+        )
+    if approval.company_id != company.pk or approval.decision != CompanyReview.Decision.APPROVE:
+        raise ValueError("the approval is for another company or decision")
+    if approval.decided_by_id == actor.pk:
+        raise DomainError(
+            _("Another operator must confirm an approval you made."), code="same_operator"
+        )
+
+
 @transaction.atomic
 def company_set_status(
-    *, company: Company, status: str, actor: User, ip: str | None = None
+    *,
+    company: Company,
+    status: str,
+    actor: User,
+    reason: str = "",
+    approval: CompanyReview | None = None,
+    ip: str | None = None,
 ) -> Company:
+    """The one place a company's status moves: checked against ``COMPANY_TRANSITIONS`` under the
+    row lock, kept as a ``CompanyStatusChange`` row and audited. A move to active needs
+    ``approval``: an operator's approval that ``actor``, another operator, confirms."""
     locked = Company.objects.select_for_update().get(pk=company.pk)
     if status not in COMPANY_TRANSITIONS.get(locked.status, frozenset()):
         raise IllegalTransition(
@@ -97,16 +142,31 @@ def company_set_status(
                 "target": dict(Company.Status.choices).get(status, status),
             }
         )
+    if status == Company.Status.ACTIVE:
+        _require_confirmed_approval(locked, approval, actor)
     before = locked.status
     locked.status = status
     locked.save(update_fields=["status"])
+    CompanyStatusChange.objects.create(
+        company=locked,
+        from_status=before,
+        to_status=status,
+        reason=reason[:500],
+        changed_by=actor,
+        approved_by=approval.decided_by if approval is not None else None,
+    )
+    changes: dict[str, Any] = {"status": [before, status]}
+    if reason:
+        changes["reason"] = reason[:500]
+    if approval is not None:
+        changes["approved_by"] = approval.decided_by.email
     audit_record(
         action=AuditAction.COMPANY_STATUS_CHANGED,
         actor=actor,
         company=locked,
         obj=locked,
         ip=ip,
-        changes={"status": [before, status]},
+        changes=changes,
     )
     return locked
 

@@ -14,7 +14,9 @@ from .base import *  # noqa: F403
 from .databases import *  # noqa: F403
 from .security import *  # noqa: F403
 from .rules import *  # noqa: F403
+from .kyc import *  # noqa: F403
 from .expiry import *  # noqa: F403
+from .compliance import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .spend import *  # noqa: F403
 from .webhooks import *  # noqa: F403

@@ -110,6 +110,8 @@ INSTALLED_APPS = [
     "billing",
     "expenses",
     "compliance",
+    "console",
+    "sso",
     "webhooks",
 ]
 
@@ -124,6 +126,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "sso.access.SsoSessionMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.access.ActiveCompanyMiddleware",
     "portal.access.TwoFactorRequiredMiddleware",

@@ -95,3 +95,8 @@ CELERY_BEAT_SCHEDULE["card-expiry-reminders-daily"] = {
     "task": "cards.tasks.expiry_reminders_daily",
     "schedule": _crontab(minute=30, hour=9),
 }
+# The live deposit (escrow) monitor (compliance/tasks.py), after the nightly ledger check.
+CELERY_BEAT_SCHEDULE["compliance-deposit-check"] = {
+    "task": "compliance.tasks.deposit_check_daily",
+    "schedule": _crontab(minute=45, hour=3),
+}

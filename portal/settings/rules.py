@@ -17,6 +17,11 @@ ORDER_VELOCITY_MAX_VALUE = Decimal(env.str("ORDER_VELOCITY_MAX_VALUE", default="
 # Structuring: this many orders on one day each within this fraction below a threshold.
 ORDER_STRUCTURING_COUNT = env.int("ORDER_STRUCTURING_COUNT", default=3)
 ORDER_STRUCTURING_MARGIN = Decimal(env.str("ORDER_STRUCTURING_MARGIN", default="0.10"))
+# The split-purchase report (compliance/reports/structuring.py): orders from this amount up to
+# just under the 10,000 CNY registration threshold count as "just under" it.
+COMPLIANCE_STRUCTURING_BAND_FLOOR = Decimal(
+    env.str("COMPLIANCE_STRUCTURING_BAND_FLOOR", default="9000.00")
+)
 ORDER_MAX_LINES = env.int("ORDER_MAX_LINES", default=200_000)
 ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=1_000_000)
 # Order files (cards/services/uploads/, portal/tabular/): refused from their size before

@@ -37,6 +37,10 @@ LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "portal:login"
 PASSWORD_RESET_TIMEOUT = 3600
+# Single sign-on (sso/oidc.py): outside production an identity provider may be plain HTTP on a
+# loopback or private address (a provider in the test suite, one on a developer's machine); in
+# production only HTTPS to public addresses.
+SSO_ALLOW_LOCAL_ISSUER = env.bool("SSO_ALLOW_LOCAL_ISSUER", default=not IS_PRODUCTION)
 
 # Sign-in lockout (portal/login_throttle.py): an account from one address after
 # AXES_FAILURE_LIMIT failures, an account from anywhere after LOGIN_ACCOUNT_FAILURE_LIMIT, one

@@ -21,7 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from portal.access import session_is_verified
+from portal.access import otp_verified, session_is_verified
 from portal.forms import LoginForm, TokenForm
 from portal.models import AuditAction, User
 from portal.services import auth as auth_services
@@ -104,8 +104,9 @@ def _qr_svg(data: str) -> str:
 @login_required
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    if not session_is_verified(request) and auth_services.confirmed_totp_device(user):
-        # Replacing a device needs the old one first: a password alone must not swap it.
+    if not otp_verified(request) and auth_services.confirmed_totp_device(user):
+        # Replacing a device needs the old one first: a password alone must not swap it, nor
+        # another provider's second factor (single sign-on).
         return redirect_to_login(request.get_full_path(), "portal:two_factor_verify")
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -218,17 +218,17 @@ def test_setting_a_line_is_audited_with_the_operator_and_ip() -> None:
     ops = factories.operator()
     line = credit_line_set(
         company=company,
-        limit=Decimal("500000.00"),
+        limit=Decimal("50000.00"),
         net_days=30,
         grace_days=5,
         status="active",
         actor=ops,
         ip="192.0.2.10",
     )
-    assert (line.limit, line.net_days, line.grace_days) == (Decimal("500000.00"), 30, 5)
+    assert (line.limit, line.net_days, line.grace_days) == (Decimal("50000.00"), 30, 5)
     event = AuditEvent.objects.get(action=BillingAction.CREDIT_LINE_SET)
     assert (event.actor, event.ip, event.company) == (ops, "192.0.2.10", company)
-    assert event.changes["limit"] == [None, "500000.00"]
+    assert event.changes["limit"] == [None, "50000.00"]
 
 
 def test_changing_a_line_records_only_what_changed(company) -> None:

@@ -414,7 +414,7 @@ def test_a_credit_line_saved_in_the_admin_is_audited_with_the_ip(admin_client, o
         "/ops/billing/creditline/add/",
         {
             "company": company.pk,
-            "limit": "500000.00",
+            "limit": "50000.00",
             "net_days": "30",
             "grace_days": "5",
             "status": "active",
@@ -423,13 +423,13 @@ def test_a_credit_line_saved_in_the_admin_is_audited_with_the_ip(admin_client, o
     )
     assert response.status_code == HTTPStatus.FOUND
     line = CreditLine.objects.get(company=company)
-    assert (line.limit, line.net_days, line.grace_days) == (Decimal("500000.00"), 30, 5)
+    assert (line.limit, line.net_days, line.grace_days) == (Decimal("50000.00"), 30, 5)
     event = AuditEvent.objects.get(action=BillingAction.CREDIT_LINE_SET)
     assert (event.actor, event.ip) == (ops, "198.51.100.31")
     # An operator suspends it from its page
     admin_client.post(
         f"/ops/billing/creditline/{line.pk}/change/",
-        {"limit": "500000.00", "net_days": "30", "grace_days": "5", "status": "suspended"},
+        {"limit": "50000.00", "net_days": "30", "grace_days": "5", "status": "suspended"},
     )
     line.refresh_from_db()
     assert line.status == "suspended"

@@ -12,8 +12,10 @@ from typing import Any
 import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 
 from expenses.models import ExpenseReport
+from expenses.services import matching as matching_engine
 from expenses.services.intake import expense_report_receive
 from portal.models import Company, User
 
@@ -95,13 +97,38 @@ class MatchingStandIn:
             )
         return ExpenseReport.objects.get(pk=report_id)
 
+    def new_lines(
+        self,
+        *,
+        report: ExpenseReport,
+        total: int,
+        records: Any,
+        prepare: Any,
+        progress: Any = None,
+    ) -> ExpenseReport:
+        """``report_match_new_lines`` without the matching: the staged lines written as they
+        are (pending), by the engine's own write."""
+        with matching_engine.temporary_tables():
+            matching_engine.stage_lines(records)
+            with transaction.atomic():
+                locked = ExpenseReport.objects.select_for_update().get(pk=report.pk)
+                periods = prepare(locked)
+                if periods is None:
+                    return locked
+                run = matching_engine._Run(report=locked, total=total, progress=None, staged=True)
+                run.answer_tables()
+                run.write_staged(periods)
+        return self(report_id=report.pk, progress=progress)
+
 
 @pytest.fixture
 def matching(monkeypatch: pytest.MonkeyPatch) -> MatchingStandIn:
-    """The matching engine is another helper's (expenses.services.matching): only its entry
-    point is replaced, to see that the intake hands each valid report to it once."""
+    """The matching engine is another part of the app (expenses.services.matching): only its
+    entry points are replaced, to see that the intake hands each valid report to it once, its
+    lines written as they were read."""
     stand_in = MatchingStandIn()
     monkeypatch.setattr("expenses.services.matching.report_match", stand_in)
+    monkeypatch.setattr("expenses.services.matching.report_match_new_lines", stand_in.new_lines)
     return stand_in
 
 

@@ -141,9 +141,7 @@ class Books:
             **extra,
         )
         for tx, part in matches:
-            ExpenseMatch.objects.create(
-                line=line, transaction=tx, company=self.company, amount=Decimal(part)
-            )
+            ExpenseMatch.objects.create(line=line, transaction=tx, amount=Decimal(part))
         return line
 
 

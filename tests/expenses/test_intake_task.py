@@ -111,6 +111,20 @@ def test_a_report_left_matching_is_matched_again_by_the_task(finance, large, mat
     assert ExpenseLine.objects.filter(report=report).count() == 2
 
 
+def test_a_report_whose_worker_stopped_before_its_lines_were_written_is_checked_again(
+    finance, large, matching
+):
+    report = receive(company_of(finance), finance, csv_bytes(rows(2)))
+    # As a worker stopped while it matched the checked lines leaves it: MATCHING, nothing written.
+    ExpenseReport.objects.filter(pk=report.pk).update(status=ReportStatus.MATCHING)
+    matching.finish = True
+
+    assert tasks.expense_report_process(report.pk) == "matched"
+
+    assert matching.calls == [report.pk]
+    assert ExpenseLine.objects.filter(report=report).count() == 2
+
+
 def test_a_large_report_with_errors_ends_invalid_without_lines(finance, large, matching):
     report = receive(company_of(finance), finance, csv_bytes([*rows(20), row("21", amount="x")]))
 
@@ -139,6 +153,7 @@ def test_a_breakdown_marks_the_report_failed_with_a_reason(finance, large, monke
         raise RuntimeError("boom")
 
     monkeypatch.setattr("expenses.services.matching.report_match", broken)
+    monkeypatch.setattr("expenses.services.matching.report_match_new_lines", broken)
     report = receive(company_of(finance), finance, csv_bytes(rows(2)))
 
     with pytest.raises(RuntimeError):
@@ -169,10 +184,13 @@ def test_when_matching_breaks_down_in_the_request_a_worker_takes_it_over(finance
         raise RuntimeError("boom")
 
     monkeypatch.setattr("expenses.services.matching.report_match", broken)
+    monkeypatch.setattr("expenses.services.matching.report_match_new_lines", broken)
 
     report = receive(company_of(finance), finance, csv_bytes(rows(2)))
 
+    # Nothing half-written: the lines are written with their answers or not at all, and the
+    # worker checks the report again.
     assert report.status == ReportStatus.MATCHING
-    assert ExpenseLine.objects.filter(report=report).count() == 2
+    assert ExpenseLine.objects.filter(report=report).count() == 0
     message = OutboxMessage.objects.get(task="expenses.tasks.expense_report_process")
     assert message.args == [report.pk]

@@ -47,7 +47,7 @@ def test_a_claim_naming_the_merchant_order_reference_is_matched_to_that_redempti
     )
     assert (line.matched_amount, line.difference) == (Decimal("88.50"), Decimal("0.00"))
     [m] = ExpenseMatch.objects.filter(line=line)
-    assert (m.transaction_id, m.amount, m.manual, m.company_id) == (
+    assert (m.transaction_id, m.amount, m.manual, m.line.company_id) == (
         tx.pk,
         Decimal("88.50"),
         False,

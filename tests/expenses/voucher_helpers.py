@@ -153,9 +153,7 @@ def claim(
         matched_amount=Decimal(amount) if transaction else Decimal("0"),
     )
     if transaction is not None:
-        ExpenseMatch.objects.create(
-            line=line, transaction=transaction, company=company, amount=Decimal(amount)
-        )
+        ExpenseMatch.objects.create(line=line, transaction=transaction, amount=Decimal(amount))
     return line
 
 

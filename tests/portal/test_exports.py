@@ -162,3 +162,20 @@ def test_an_empty_workbook_still_has_its_sheet_and_header():
     workbook = _read(_xlsx([], ["Serial"]))
 
     assert [list(r) for r in workbook.active.iter_rows(values_only=True)] == [["Serial"]]
+
+
+def test_xlsx_with_a_fixed_date_time_is_the_same_bytes_each_time():
+    def write() -> bytes:
+        buffer = io.BytesIO()
+        writer = XlsxWriter(buffer, "Report", ["a", "b"], date_time=(1980, 1, 1, 0, 0, 0))
+        writer.writerows([["x", Decimal("1.50")], [datetime.date(2026, 7, 1), 2]])
+        writer.close()
+        return buffer.getvalue()
+
+    first = write()
+    assert write() == first
+    assert {info.date_time for info in zipfile.ZipFile(io.BytesIO(first)).infolist()} == {
+        (1980, 1, 1, 0, 0, 0)
+    }
+    sheet = openpyxl.load_workbook(io.BytesIO(first)).worksheets[0]
+    assert [cell.value for cell in sheet[2]] == ["x", 1.5]

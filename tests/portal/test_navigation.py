@@ -24,7 +24,17 @@ EXPENSES = {"expense_reports", "expense_periods", "expense_mapping"}
 MENU_BY_ROLE: dict[str, set[str]] = {
     Role.OWNER: EVERY_ROLE
     | EXPENSES
-    | {"approvals", "uploads", "payments", "statements", "aging", "audit", "webhooks"},
+    | {
+        "approvals",
+        "uploads",
+        "payments",
+        "statements",
+        "aging",
+        "audit",
+        "company_documents",
+        "sso",
+        "webhooks",
+    },
     Role.PURCHASER: EVERY_ROLE | {"uploads", "payments", "statements", "aging"},
     Role.APPROVER: EVERY_ROLE | {"approvals", "payments", "statements", "aging"},
     Role.FINANCE: EVERY_ROLE | EXPENSES | {"payments", "statements", "aging"},

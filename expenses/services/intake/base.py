@@ -99,3 +99,21 @@ MAX_LENGTHS = {
 MAX_STORED_ERRORS = 1000
 MAX_STORED_NOTES = 200
 PROGRESS_EVERY = 2000
+
+# A claim line's own fields, in the order the check keeps them (COPY text) and writes them.
+LINE_FIELDS = (
+    "report_number",
+    "line_number",
+    "employee_id",
+    "employee_name",
+    "expense_date",
+    "amount",
+    "merchant_name",
+    "merchant_reference",
+    "card_serial",
+    "card_last4",
+    "cost_center",
+    "category",
+    "fapiao_number",
+    "description",
+)

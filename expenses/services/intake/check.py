@@ -10,7 +10,7 @@ import functools
 import logging
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import IO, Any
 
@@ -32,7 +32,7 @@ from expenses.services.periods import period_for
 from portal.copy_rows import CopyWriter, copy_text, copy_unescape
 from portal.tabular import TableError
 
-from .base import MAX_STORED_ERRORS, MAX_STORED_NOTES, PROGRESS_EVERY
+from .base import LINE_FIELDS, MAX_STORED_ERRORS, MAX_STORED_NOTES, PROGRESS_EVERY
 from .reader import ReportRows, closed_months, report_rows
 from .rows import LineRules
 
@@ -67,8 +67,12 @@ def expense_report_check(*, report_id: int, progress: Progress | None = None) ->
       first ``MAX_STORED_ERRORS``, each in every portal language) and ``error_count``; no
       ExpenseLine is written.
     - A file that cannot be read to the end: status FAILED with the reason.
-    - Valid: all lines written in one transaction, each with the period of its expense date
-      (``period_for``), status MATCHING; then ``expenses.services.matching.report_match``.
+    - Valid, on PostgreSQL: the lines matched before they are written
+      (``expenses.services.matching.report_match_new_lines``), then written once, each with the
+      period of its expense date (``period_for``) and its answer, with their matches, in one
+      transaction: status MATCHED.
+    - Valid, elsewhere (the embedded SQLite default): all lines written in one transaction,
+      status MATCHING; then ``expenses.services.matching.report_match``.
 
     ``progress(done, total)`` is told the rows checked, then is handed to the matching; without
     one, outside a transaction (the worker), the report's ``rows_done``/``rows_total`` are
@@ -89,8 +93,8 @@ def expense_report_check(*, report_id: int, progress: Progress | None = None) ->
                     raise
     except TableError as exc:
         return _finish(report, status=ReportStatus.FAILED, failure=exc.messages[0][:500])
-    if report.status != ReportStatus.MATCHING:
-        return report
+    if report.status != ReportStatus.MATCHING or connection.vendor == "postgresql":
+        return report  # on PostgreSQL the lines were matched before they were written
     from expenses.services.matching import report_match
 
     return report_match(report_id=report.pk, progress=progress)
@@ -121,6 +125,8 @@ def _check(report: ExpenseReport, progress: Progress | None) -> ExpenseReport:
                 error_count=scan.error_count,
                 rows_done=scan.rows_done,
             )
+        if connection.vendor == "postgresql":
+            return _write_matched(report, lines, scan, result, progress)
         return _write(report, lines, scan, result)
 
 
@@ -225,22 +231,7 @@ class _Scan:
 
 # --- The lines, kept in a file between the check and the write -----------------------------------
 
-_LINE_FIELDS = (
-    "report_number",
-    "line_number",
-    "employee_id",
-    "employee_name",
-    "expense_date",
-    "amount",
-    "merchant_name",
-    "merchant_reference",
-    "card_serial",
-    "card_last4",
-    "cost_center",
-    "category",
-    "fapiao_number",
-    "description",
-)
+_LINE_FIELDS = LINE_FIELDS
 _COPY_COLUMNS = (
     "public_id",
     "report_id",
@@ -292,11 +283,78 @@ class _LinesFile:
             record = f"{row}\t{month}\t{fields}\n"
         self.file.write(record)
 
+    def raw(self) -> Iterator[str]:
+        """The records as they are kept (row, month, the line's fields; COPY text)."""
+        self.file.seek(0)
+        yield from self.file
+
     def records(self) -> Any:
         self.file.seek(0)
         for record in self.file:
             row, month, rest = record.rstrip("\n").split("\t", 2)
             yield row, month, rest
+
+
+def _open_periods(report: ExpenseReport, scan: _Scan) -> dict[datetime.date, int]:
+    """The period of each month of the report's lines, made if new, locked (in primary-key
+    order) and checked open; raises _PeriodClosedMeanwhile."""
+    periods = {
+        month: period_for(company=report.company, day=month) for month in sorted(scan.months)
+    }
+    current = list(
+        ReconciliationPeriod.objects.select_for_update()
+        .filter(pk__in=[period.pk for period in periods.values()])
+        .order_by("pk")
+    )
+    if any(period.status == PeriodStatus.CLOSED for period in current):
+        raise _PeriodClosedMeanwhile()
+    return {month: period.pk for month, period in periods.items()}
+
+
+def _write_matched(
+    report: ExpenseReport,
+    lines: _LinesFile,
+    scan: _Scan,
+    result: dict[str, Any],
+    progress: Progress | None,
+) -> ExpenseReport:
+    """PostgreSQL: the lines matched before they are written, then written once with their
+    answers (``report_match_new_lines``), all or nothing. The report shows MATCHING meanwhile;
+    a run that dies before the write leaves it MATCHING with no lines, which the worker checks
+    again (``expenses.tasks``)."""
+    from expenses.services.matching import report_match_new_lines
+
+    started = ExpenseReport.objects.filter(pk=report.pk, status__in=_WAITING).update(
+        status=ReportStatus.MATCHING, rows_done=0, rows_total=scan.line_count
+    )
+    if not started:
+        return ExpenseReport.objects.get(pk=report.pk)
+
+    def prepare(locked: ExpenseReport) -> dict[datetime.date, int] | None:
+        if locked.status != ReportStatus.MATCHING:
+            return None  # discarded meanwhile
+        periods = _open_periods(report, scan)
+        locked.result = _storable(result)
+        locked.error_count = 0
+        locked.failure = ""
+        locked.rows_total = scan.line_count
+        locked.checked_at = timezone.now()
+        locked.save(update_fields=["result", "error_count", "failure", "rows_total", "checked_at"])
+        return periods
+
+    try:
+        return report_match_new_lines(
+            report=report,
+            total=scan.line_count,
+            records=lines.raw(),
+            prepare=prepare,
+            progress=progress,
+        )
+    except _PeriodClosedMeanwhile:
+        ExpenseReport.objects.filter(pk=report.pk, status=ReportStatus.MATCHING).update(
+            status=ReportStatus.CHECKING
+        )
+        raise
 
 
 def _write(
@@ -308,17 +366,9 @@ def _write(
         locked = ExpenseReport.objects.select_for_update().get(pk=report.pk)
         if locked.status not in _WAITING:
             return locked
-        periods = {
-            month: period_for(company=report.company, day=month) for month in sorted(scan.months)
+        by_month = {
+            month.isoformat(): period_id for month, period_id in _open_periods(report, scan).items()
         }
-        current = list(
-            ReconciliationPeriod.objects.select_for_update()
-            .filter(pk__in=[period.pk for period in periods.values()])
-            .order_by("pk")
-        )
-        if any(period.status == PeriodStatus.CLOSED for period in current):
-            raise _PeriodClosedMeanwhile()
-        by_month = {month.isoformat(): period.pk for month, period in periods.items()}
         prefix = f"\t{report.pk}\t{report.company_id}\t"
         tail = f"\t{LineState.PENDING.value}\t\t0\t0\t\t\n"
         with (

@@ -209,9 +209,9 @@ def expense_report_receive(
 
 
 def _check_inline(report: ExpenseReport) -> ExpenseReport:
-    """Check (and match) a small report while the buyer waits. Its lines are written before the
-    matching starts; if the matching breaks down, a worker takes it over (the report stays
-    MATCHING, and the worker's retries decide)."""
+    """Check (and match) a small report while the buyer waits. If the matching breaks down, a
+    worker takes it over (the report stays MATCHING, its lines written or, when they were being
+    matched before their write, not yet: the worker checks it again; its retries decide)."""
     try:
         return expense_report_check(report_id=report.pk)
     except Exception:

@@ -160,9 +160,7 @@ def line_link(
         )
     before = _state_snapshot(locked)
     amount = min(wanting, left.available)
-    match = ExpenseMatch.objects.create(
-        line=locked, transaction=tx, company=locked.company, amount=amount, manual=True
-    )
+    match = ExpenseMatch.objects.create(line=locked, transaction=tx, amount=amount, manual=True)
     _restate(locked)
     locked.resolution_note = text
     locked.save(update_fields=["resolution_note"])

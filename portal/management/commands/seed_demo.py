@@ -178,13 +178,15 @@ class Command(BaseCommand):
                 product.save()
         operator = operator or User.objects.filter(email=f"operator@{DEMO_DOMAIN}").first()
         if not CreditLine.objects.filter(company=company).exists():
+            # Set by the seed itself (no operator): an operator's line this large would wait
+            # for a second operator (KYC_CREDIT_LINE_DUAL_CONTROL_ABOVE).
             credit_line_set(
                 company=company,
                 limit=DEMO_CREDIT_LIMIT,
                 net_days=DEMO_NET_DAYS,
                 grace_days=DEMO_GRACE_DAYS,
                 status="active",
-                actor=operator,
+                actor=None,
             )
         if not CompanyPricing.objects.filter(company=company).exists():
             pricing_set(company=company, mode="discount", rate=DEMO_DISCOUNT, actor=operator)

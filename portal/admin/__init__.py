@@ -4,7 +4,7 @@ from typing import Any
 
 from axes import admin as axes_admin
 from axes.models import AccessAttempt
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 from django.urls import reverse
@@ -14,21 +14,14 @@ from django.utils.translation import ngettext
 from django_otp.plugins.otp_totp import admin as otp_totp_admin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from portal.admin.companies import CompanyAdmin
 from portal.models import (
     AuditEvent,
-    Company,
     Invitation,
-    Membership,
     OutboxMessage,
     User,
 )
 from portal.services.audit import client_ip
-from portal.services.companies import (
-    IllegalTransition,
-    company_create,
-    company_set_status,
-    company_update,
-)
 from portal.services.users import user_set_active
 from portal.third_party_strings import TOTP_FIELDSETS
 
@@ -95,97 +88,6 @@ class UserAdmin(DjangoUserAdmin):
             ngettext("%(count)d user reactivated.", "%(count)d users reactivated.", count)
             % {"count": count},
         )
-
-
-class MembershipInline(admin.TabularInline):
-    """Shown, not edited here: owners manage members in the portal, through the audited services."""
-
-    model = Membership
-    extra = 0
-    fields = ["user", "role", "created_at"]
-    readonly_fields = ["user", "role", "created_at"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(Company)
-class CompanyAdmin(admin.ModelAdmin):
-    list_display = ["legal_name", "credit_code", "status", "created_at"]
-    list_filter = ["status"]
-    search_fields = ["legal_name", "credit_code"]
-    readonly_fields = ["public_id", "status", "created_at"]
-    inlines = [MembershipInline]
-    actions = ["activate", "suspend"]
-
-    def save_model(self, request: HttpRequest, obj: Company, form: Any, change: bool) -> None:
-        # The form has checked the values and set them on ``obj``; the services write them.
-        actor: User = request.user  # type: ignore[assignment]
-        if change:
-            saved = company_update(
-                company=obj,
-                changes={name: getattr(obj, name) for name in form.changed_data},
-                actor=actor,
-                ip=client_ip(request),
-            )
-        else:
-            saved = company_create(
-                legal_name=obj.legal_name,
-                credit_code=obj.credit_code,
-                owner=None,
-                created_by=actor,
-                contact_name=obj.contact_name,
-                contact_email=obj.contact_email,
-                contact_phone=obj.contact_phone,
-                billing_email=obj.billing_email,
-                approval_threshold=obj.approval_threshold,
-                language=obj.language,
-                ip=client_ip(request),
-            )
-        # The admin goes on with ``obj`` (the inlines, the change message, the redirect).
-        obj.pk = saved.pk
-        obj._state.adding = False
-        obj.refresh_from_db()
-
-    def _move(self, request: HttpRequest, queryset: Any, status: str) -> None:
-        moved = 0
-        for company in queryset.order_by("pk"):
-            try:
-                company_set_status(
-                    company=company,
-                    status=status,
-                    actor=request.user,  # type: ignore[arg-type]
-                    ip=client_ip(request),
-                )
-                moved += 1
-            except IllegalTransition:
-                self.message_user(
-                    request,
-                    _("%(company)s is %(status)s; it cannot move to %(target)s.")
-                    % {
-                        "company": company,
-                        "status": company.get_status_display(),
-                        "target": Company.Status(status).label,
-                    },
-                    messages.WARNING,
-                )
-        if moved:
-            self.message_user(
-                request,
-                ngettext("%(count)d company updated.", "%(count)d companies updated.", moved)
-                % {"count": moved},
-            )
-
-    @admin.action(description=_("Activate the selected companies"))
-    def activate(self, request: HttpRequest, queryset: Any) -> None:
-        self._move(request, queryset, Company.Status.ACTIVE)
-
-    @admin.action(description=_("Suspend the selected companies"))
-    def suspend(self, request: HttpRequest, queryset: Any) -> None:
-        self._move(request, queryset, Company.Status.SUSPENDED)
 
 
 @admin.register(Invitation)
@@ -283,3 +185,6 @@ class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
 if admin.site.is_registered(AccessAttempt):
     admin.site.unregister(AccessAttempt)
     admin.site.register(AccessAttempt, AccessAttemptAdmin)
+
+
+__all__ = ["CompanyAdmin"]

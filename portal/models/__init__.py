@@ -12,7 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .validators import normalize_credit_code, validate_credit_code
+from portal.validators import normalize_credit_code, validate_credit_code
 
 
 class UserManager(BaseUserManager["User"]):
@@ -405,3 +405,30 @@ def register_audit_actions(choices: type[models.TextChoices]) -> None:
 def audit_action_label(action: str) -> str:
     """The translated label of an audit action code, or the code itself for an unknown one."""
     return str(_AUDIT_ACTION_LABELS.get(action, action))
+
+
+# isort: off
+# KYC models live in their own module; imported here so the app registry finds them.
+from portal.models.kyc import CompanyDocument, CompanyReview, CompanyStatusChange  # noqa: E402
+
+# isort: on
+
+__all__ = [
+    "TWO_FACTOR_ROLES",
+    "ApiKey",
+    "AuditAction",
+    "AuditEvent",
+    "Company",
+    "CompanyDocument",
+    "CompanyReview",
+    "CompanyStatusChange",
+    "IdempotencyRecord",
+    "Invitation",
+    "Membership",
+    "OutboxMessage",
+    "Role",
+    "User",
+    "UserManager",
+    "audit_action_label",
+    "register_audit_actions",
+]

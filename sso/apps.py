@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SsoConfig(AppConfig):
+    name = "sso"
+    label = "sso"
+    verbose_name = _("Single sign-on")
+
+    def ready(self) -> None:
+        from sso import audit  # noqa: F401 - registers the audit action labels
