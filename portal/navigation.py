@@ -113,6 +113,7 @@ MENU: tuple[NavGroup, ...] = (
                 _("Company documents"),
                 Action.COMPANY_DOCUMENTS,
             ),
+            NavLink("webhooks", "webhooks:endpoint_list", _("Webhooks"), Action.WEBHOOKS_MANAGE),
             NavLink("audit", "portal:audit", _("Audit trail"), Action.AUDIT_READ),
             NavLink("sso", "sso:settings", _("Single sign-on"), Action.SSO_MANAGE),
         ),

@@ -50,6 +50,8 @@ class Action(models.TextChoices):
     EXPENSES_MAPPING = "expenses.mapping", gettext_lazy("Set the voucher account mapping")
     COMPANY_DOCUMENTS = "company.documents", gettext_lazy("Upload the company's KYC documents")
     SSO_MANAGE = "sso.manage", gettext_lazy("Set up single sign-on")
+    WEBHOOKS_MANAGE = "webhooks.manage", gettext_lazy("Manage webhook endpoints and replays")
+    EVENTS_READ = "events.read", gettext_lazy("Read the company's webhook events")
 
 
 A = Action
@@ -90,6 +92,9 @@ ROLES: dict[Action, frozenset[Role]] = {
     # The business licence and the agent's authorisation (docs/kyc.md): the owner's.
     A.COMPANY_DOCUMENTS: frozenset({Role.OWNER}),
     A.SSO_MANAGE: frozenset({Role.OWNER}),
+    # Webhooks (issue 18): an endpoint receives every subscribed event of the company.
+    A.WEBHOOKS_MANAGE: frozenset({Role.OWNER}),
+    A.EVENTS_READ: frozenset({Role.OWNER}),
 }
 
 # The actions each API key scope opens. A key may hold a scope only if its holder's role may do
@@ -104,6 +109,8 @@ SCOPE_ACTIONS: dict[str, frozenset[Action]] = {
     ApiKey.Scope.CODES_EXPORT: frozenset({A.CODES_DOWNLOAD}),
     ApiKey.Scope.EXPENSES_READ: frozenset({A.EXPENSES_READ}),
     ApiKey.Scope.EXPENSES_WRITE: frozenset({A.EXPENSES_UPLOAD, A.EXPENSES_RESOLVE}),
+    ApiKey.Scope.WEBHOOKS_MANAGE: frozenset({A.WEBHOOKS_MANAGE}),
+    ApiKey.Scope.EVENTS_READ: frozenset({A.EVENTS_READ}),
 }
 # The scope an action needs through the API. Statements, payments and aging come with
 # ``invoices:read``, and then only to the roles that may read them.
@@ -153,6 +160,8 @@ _REFUSALS = {
         "Only owners and finance members can close reconciliation periods."
     ),
     A.EXPENSES_REOPEN: gettext_lazy("Only owners can re-open a closed reconciliation period."),
+    A.WEBHOOKS_MANAGE: gettext_lazy("Only owners can manage webhook endpoints."),
+    A.EVENTS_READ: gettext_lazy("Only owners can read the company's webhook events."),
     A.EXPENSES_MAPPING: gettext_lazy(
         "Only owners and finance members can set the voucher account mapping."
     ),

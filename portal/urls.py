@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("expenses/", include("expenses.urls")),
     path("sso/", include("sso.urls")),
+    path("settings/webhooks/", include("webhooks.urls")),
     path("", include("portal.portal_urls")),
 ]
 

@@ -28,6 +28,8 @@ from billing.services.ledger import account_get, journal_post
 from portal.errors import StateConflict
 from portal.models import Company, User
 from portal.services.audit import audit_record
+from webhooks.events import EventType
+from webhooks.services import emit
 
 # Crockford base32 without look-alikes: a payment reference people type into a bank form.
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -105,10 +107,37 @@ def invoice_move(invoice: Invoice, target: str, **fields: object) -> None:
                 "target": _S(target).label,
             }
         )
+    moved = target != invoice.status
     Invoice.objects.filter(pk=invoice.pk).update(status=target, **fields)
     invoice.status = target
     for name, value in fields.items():
         setattr(invoice, name, value)
+    if moved and target in _EVENTS:
+        invoice_event(invoice, _EVENTS[target])
+
+
+_EVENTS: dict[str, str] = {
+    _S.PAID: EventType.INVOICE_PAID,
+    _S.OVERDUE: EventType.INVOICE_OVERDUE,
+}
+
+
+def invoice_event(invoice: Invoice, event_type: str) -> None:
+    """Record a webhook event about the invoice, in the caller's transaction."""
+    emit(
+        invoice.company_id,
+        event_type,
+        invoice,
+        {
+            "number": invoice.number,
+            "kind": invoice.kind,
+            "order": invoice.order_number,
+            "total": str(invoice.total),
+            "paid_amount": str(invoice.paid_amount),
+            "issue_date": invoice.issue_date,
+            "due_date": invoice.due_date,
+        },
+    )
 
 
 def invoice_next_number(*, series: str, year: int) -> int:
@@ -171,6 +200,7 @@ def _new_invoice(
         )
         for position, line in enumerate(lines, start=1)
     )
+    invoice_event(invoice, EventType.INVOICE_ISSUED)
     return invoice
 
 

@@ -19,8 +19,9 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from cards.models import Card, CardHold, CardStatus, CardTransaction, Merchant
+from cards.models import Batch, Card, CardHold, CardStatus, CardTransaction, Merchant
 from portal.models import User
+from webhooks.services import emit
 
 ZERO = Decimal("0.00")
 # Kinds that spend from the card and those that give money back to it.
@@ -79,3 +80,34 @@ def card_transaction_write(
         actor=actor,
         created_at=now,
     )
+
+
+def card_event(
+    card: Card,
+    event_type: str,
+    *,
+    tx: CardTransaction | None = None,
+    company_id: int | None = None,
+    **extra: object,
+) -> None:
+    """Record a webhook event about the buyer's card, in the caller's transaction (after its
+    movement, so the balance and status are the new ones)."""
+    if company_id is None:
+        company_id = Batch.objects.values_list("company_id", flat=True).get(pk=card.batch_id)
+    data: dict[str, object] = {
+        "serial": card.serial_display,
+        "status": card.status,
+        "balance": str(card.balance),
+    }
+    if tx is not None:
+        data.update(
+            {
+                "transaction": str(tx.public_id),
+                "kind": tx.kind,
+                "amount": str(tx.amount),
+                "merchant": tx.merchant.name if tx.merchant_id and tx.merchant else None,
+                "merchant_reference": tx.merchant_reference,
+                "at": tx.created_at,
+            }
+        )
+    emit(company_id, event_type, card, {**data, **extra})

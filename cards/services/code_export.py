@@ -66,6 +66,8 @@ from portal.exports import CsvWriter, XlsxWriter
 from portal.models import AuditEvent, Company, User, register_audit_actions
 from portal.policy import Action
 from portal.services.audit import audit_record
+from webhooks.events import EventType
+from webhooks.services import emit
 
 
 class CodeExportAction(models.TextChoices):
@@ -251,6 +253,18 @@ def code_archive_claim(*, download: CodeDownload, user: User, ip: str | None = N
         obj=locked,
         ip=ip,
         changes={"order": locked.order.number, "cards": locked.card_count},
+    )
+    emit(
+        locked.order.company_id,
+        EventType.CODE_ARCHIVE_DOWNLOADED,
+        locked,
+        {
+            "download": str(locked.public_id),
+            "order": locked.order.number,
+            "cards": locked.card_count,
+            "by": user.email,
+            "via_api": locked.via_api,
+        },
     )
 
 

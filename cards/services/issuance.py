@@ -48,6 +48,8 @@ from cards.models import (
 from portal import crypto
 from portal.models import User
 from portal.services.audit import audit_record
+from webhooks.events import EventType
+from webhooks.services import emit
 
 logger = logging.getLogger(__name__)
 
@@ -391,6 +393,19 @@ def batch_finalise(*, batch_id: int) -> str:
             reference=f"{batch.order.number}-{batch.line.position}",
             face_total=batch.face_total,
             idempotency_key=f"card_issuance:{batch.public_id}",
+        )
+        emit(
+            batch.company_id,
+            EventType.CARDS_READY,
+            batch,
+            {
+                "batch": str(batch.public_id),
+                "order": batch.order.number,
+                "line": batch.line.position,
+                "cards": batch.quantity,
+                "face_value": str(batch.face_value),
+                "first_serial": batch.first_serial,
+            },
         )
         order = Order.objects.select_for_update(of=("self",)).get(pk=batch.order_id)
         pending = order.batches.exclude(status=BatchStatus.READY).exclude(pk=batch.pk).exists()

@@ -63,6 +63,8 @@ from expenses.models import (
     ReportStatus,
 )
 from portal.services.audit import audit_record
+from webhooks.events import EventType
+from webhooks.services import emit
 
 from .intake.base import LINE_FIELDS
 
@@ -276,6 +278,12 @@ def _finish(report: ExpenseReport) -> ExpenseReport:
         company=report.company,
         obj=report,
         changes={"states": states},
+    )
+    emit(
+        report.company_id,
+        EventType.EXPENSE_REPORT_MATCHED,
+        report,
+        {"id": str(report.public_id), "lines": report.rows_done, "states": states},
     )
     return report
 

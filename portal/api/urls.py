@@ -17,6 +17,7 @@ from cards.api.uploads import register_upload_routes
 from expenses.api import register_expense_routes
 from portal.api import schema  # noqa: F401  (registers the authentication scheme)
 from portal.api.docs import api_docs_view, api_schema_view
+from webhooks.api import register_webhook_routes
 
 router = SimpleRouter(trailing_slash=False)
 router.register("products", ProductViewSet, basename="api-product")
@@ -30,6 +31,7 @@ register_payment_routes(router)  # billing/api/payments.py: /payments
 register_receivable_routes(router)  # billing/api/receivables.py: /aging
 register_statement_routes(router)  # billing/api/statements.py: /statements
 register_expense_routes(router)  # expenses/api: /expense-reports, /expense-periods
+register_webhook_routes(router)  # webhooks/api: /webhook-endpoints, /events
 
 urlpatterns = [
     # The merchant API (merchant keys) first: a checkout's request is resolved without trying

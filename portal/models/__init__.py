@@ -296,6 +296,8 @@ class ApiKey(models.Model):
         CODES_EXPORT = "codes:export", _("Export card codes")
         EXPENSES_READ = "expenses:read", _("Read expense reconciliation")
         EXPENSES_WRITE = "expenses:write", _("Upload expense reports and resolve exceptions")
+        WEBHOOKS_MANAGE = "webhooks:manage", _("Manage webhook endpoints and replay events")
+        EVENTS_READ = "events:read", _("Read webhook events")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="api_keys")

@@ -19,6 +19,7 @@ from .expiry import *  # noqa: F403
 from .compliance import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .spend import *  # noqa: F403
+from .webhooks import *  # noqa: F403
 from .email import *  # noqa: F403
 from .api import *  # noqa: F403
 from .logging import *  # noqa: F403

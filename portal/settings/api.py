@@ -79,6 +79,7 @@ SPECTACULAR_SETTINGS = {
         "ExpenseLineStateEnum": "expenses.models.LineState",
         "ExpenseEvidenceEnum": "expenses.models.Evidence",
         "ExpenseResolutionEnum": "expenses.models.Resolution",
+        "WebhookEventTypeEnum": "webhooks.events.EventType",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

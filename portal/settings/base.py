@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "compliance",
     "console",
     "sso",
+    "webhooks",
 ]
 
 MIDDLEWARE = [

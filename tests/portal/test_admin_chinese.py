@@ -37,6 +37,7 @@ ALLOWED_WORDS = {
     *("OTP", "GET", "POST", "Excel", "GBK", "UTF", "Asia", "Shanghai", "UTC", "User", "Agent"),
     *("Accept", "Unix", "Gift", "card", "ops", "issuer", "example", "com", "Mozilla", "login"),
     *("True", "False", "None"),
+    *("Webhook", "Webhooks"),  # the standard's name, kept in Latin letters
 }
 # Text that is data or that no catalogue reaches, each with its reason.
 ALLOWED_PHRASES = re.compile(

@@ -33,6 +33,7 @@ MENU_BY_ROLE: dict[str, set[str]] = {
         "audit",
         "company_documents",
         "sso",
+        "webhooks",
     },
     Role.PURCHASER: EVERY_ROLE | {"uploads", "payments", "statements", "aging"},
     Role.APPROVER: EVERY_ROLE | {"approvals", "payments", "statements", "aging"},

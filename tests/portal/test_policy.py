@@ -111,6 +111,8 @@ PORTAL: dict[Action, Probe] = {
     Action.EXPENSES_REOPEN: lambda c, o: c.post(
         "/expenses/periods/2000-01/reopen/", {"reason": "probe"}
     ),
+    Action.WEBHOOKS_MANAGE: lambda c, o: c.get("/settings/webhooks/"),
+    Action.EVENTS_READ: lambda c, o: c.get("/settings/webhooks/events/"),
 }
 
 API: dict[Action, Probe] = {
@@ -138,6 +140,8 @@ API: dict[Action, Probe] = {
     Action.EXPENSES_REOPEN: lambda a, o: a.post(
         "/api/v1/expense-periods/2000-01/reopen", {"reason": "probe"}
     ),
+    Action.WEBHOOKS_MANAGE: lambda a, o: a.get("/api/v1/webhook-endpoints"),
+    Action.EVENTS_READ: lambda a, o: a.get("/api/v1/events"),
 }
 
 # The menu: a role sees the pages it may open, and no others.
@@ -153,6 +157,7 @@ MENU = {
     "/settings/api-keys/": Action.API_KEYS_OWN,
     "/audit/": Action.AUDIT_READ,
     "/expenses/periods/": Action.EXPENSES_READ,
+    "/settings/webhooks/": Action.WEBHOOKS_MANAGE,
 }
 
 

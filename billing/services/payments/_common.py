@@ -20,6 +20,8 @@ from billing.services.ledger import account_get, journal_post
 from billing.services.receivables.holds import credit_hold_refresh
 from portal.models import Company, User
 from portal.services.audit import audit_record
+from webhooks.events import EventType
+from webhooks.services import emit
 
 PAYABLE_STATUSES = OPEN_STATUSES  # an invoice takes payments while it is open
 
@@ -198,5 +200,22 @@ def _audit_allocations(
                 }
                 for a in created
             ]
+        },
+    )
+
+
+def payment_event(payment: Payment) -> None:
+    """The webhook event of a payment, once it is known to be the company's."""
+    if payment.company_id is None:
+        return
+    emit(
+        payment.company_id,
+        EventType.PAYMENT_RECEIVED,
+        payment,
+        {
+            "id": str(payment.public_id),
+            "bank_reference": payment.bank_reference,
+            "amount": str(payment.amount),
+            "received_on": payment.received_on,
         },
     )

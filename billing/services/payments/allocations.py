@@ -24,6 +24,7 @@ from billing.services.payments._common import (
     _post,
     _release_covered_proformas,
     payable_balance,
+    payment_event,
 )
 from billing.services.payments.company_credit import company_credit_apply, company_credit_available
 from portal.models import Company, User
@@ -126,6 +127,7 @@ def allocation_create(
     if locked.company_id is None:
         Payment.objects.filter(pk=locked.pk).update(company=company)
         locked.company = company
+        payment_event(locked)
     created: list[Allocation] = []
     for pk in sorted(merged):
         created.append(

@@ -18,6 +18,7 @@ from billing.services.payments._common import (
     _lock_payment,
     _release_covered_proformas,
     payable_balance,
+    payment_event,
 )
 from billing.services.payments.company_credit import company_credit_apply
 from billing.services.payments.normalise import normalise_text
@@ -123,6 +124,7 @@ def _apply_plan(
     if payment.company_id is None:
         Payment.objects.filter(pk=payment.pk).update(company=company)
         payment.company = company
+        payment_event(payment)
     if any(a.kind == Allocation.Kind.TO_CREDIT for a in created):
         created += company_credit_apply(company=company, actor=actor)
     _release_covered_proformas(touched, actor)  # takes an invoice number: last

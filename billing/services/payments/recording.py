@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from billing.audit import BillingAction
 from billing.models import BankStatementImport, Payment
 from billing.money import format_cny, parse_amount
+from billing.services.payments._common import payment_event
 from billing.services.payments.matching import payment_auto_match
 from billing.services.payments.normalise import normalise_account, payment_dedupe_key
 from portal.models import Company, User
@@ -129,6 +130,7 @@ def payment_record(
             "source": source,
         },
     )
+    payment_event(payment)
     if auto_match:
         payment_auto_match(payment=payment)
         payment.refresh_from_db()

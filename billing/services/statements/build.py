@@ -20,6 +20,8 @@ from billing.services.statements.files import _write_files
 from billing.services.statements.notify import statement_notify
 from portal.models import register_audit_actions
 from portal.services.audit import audit_record
+from webhooks.events import EventType
+from webhooks.services import emit
 
 # The package's logger, named as before the split into modules.
 logger = logging.getLogger("billing.services.statements")
@@ -114,6 +116,20 @@ def _build(statement_id: int) -> Statement:
                     "number": statement.number,
                     "opening": content.summary["opening"],
                     "closing": content.summary["closing"],
+                },
+            )
+            emit(
+                statement.company_id,
+                EventType.STATEMENT_ISSUED,
+                statement,
+                {
+                    "id": str(statement.public_id),
+                    "number": statement.number,
+                    "period_start": statement.period_start,
+                    "period_end": statement.period_end,
+                    "version": statement.version,
+                    "opening_balance": content.summary["opening"],
+                    "closing_balance": content.summary["closing"],
                 },
             )
             transaction.on_commit(lambda: statement_notify(statement_id=statement.pk))

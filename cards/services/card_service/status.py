@@ -12,9 +12,10 @@ from django.db import transaction
 
 from billing.money import ZERO
 from cards.models import Card, CardServiceRequest, CardStatus, CardTransaction
-from cards.services.card_movements import card_lock, card_transaction_write
+from cards.services.card_movements import card_event, card_lock, card_transaction_write
 from portal.models import User
 from portal.services.audit import audit_record
+from webhooks.events import EventType
 
 from .base import (
     Act,
@@ -56,6 +57,8 @@ def _status_change(
                 "reason": reason,
             },
         )
+        if act == "freeze":
+            card_event(locked, EventType.CARD_FROZEN, reason=reason)
     return locked
 
 

@@ -36,7 +36,10 @@ from billing.models import Account, JournalEntry
 from billing.money import ZERO
 from billing.services.ledger import account_get, journal_post
 from cards.models import Card, CardHold, CardStatus, CardTransaction, HoldStatus
+from cards.services.card_movements import card_event
 from portal.services.audit import audit_record
+from webhooks.events import EventType
+from webhooks.models import WebhookEndpoint
 
 from .base import SYSTEM_ACTOR, ExpiryAction, bearer_cards
 
@@ -92,6 +95,25 @@ ORDER BY e.id
 """
 
 
+def _expiry_events(card_ids: list[int]) -> None:
+    """``card.expired`` for the expired cards of companies with an endpoint subscribed to it
+    (only those record it: a night's expiry can be a million cards)."""
+    subscribed = [
+        company_id
+        for company_id, types in WebhookEndpoint.objects.filter(
+            disabled_at__isnull=True
+        ).values_list("company_id", "event_types")
+        if EventType.CARD_EXPIRED in types
+    ]
+    if not subscribed:
+        return
+    cards = Card.objects.filter(pk__in=card_ids, batch__company_id__in=subscribed).select_related(
+        "batch"
+    )
+    for card in cards.order_by("pk"):
+        card_event(card, EventType.CARD_EXPIRED, company_id=card.batch.company_id)
+
+
 def cards_expire_range(
     *, first_id: int, end_id: int, now: datetime.datetime
 ) -> tuple[int, Decimal, JournalEntry | None]:
@@ -142,6 +164,7 @@ def cards_expire_range(
                 reference=f"{first_serial:016d}-{last_serial:016d}",
                 memo=f"{len(rows)} bearer cards expired (ids {first_card}-{rows[-1][0]})",
             )
+        _expiry_events([row[0] for row in rows])
         audit_record(
             action=ExpiryAction.CARDS_EXPIRED,
             actor_label=SYSTEM_ACTOR,

@@ -16,6 +16,7 @@ first one's transaction, marked replayed.
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -28,7 +29,7 @@ from billing.models import Account
 from billing.services.ledger import account_code
 from cards.audit import SpendAction
 from cards.models import Card, CardStatus, CardTransaction, MerchantApiKey, MerchantLookupFailure
-from cards.services.card_movements import card_lock, card_transaction_write
+from cards.services.card_movements import card_event, card_lock, card_transaction_write
 from cards.services.spend import throttle
 from cards.services.spend.common import (
     InsufficientBalance,
@@ -48,6 +49,7 @@ from cards.services.spend.lookup import (
 )
 from portal.db import prepared_cursor
 from portal.services.audit import audit_record
+from webhooks.events import EventType
 
 Kind = CardTransaction.Kind
 RETURNS = (Kind.REFUND, Kind.REDEEM_VOID)
@@ -166,7 +168,10 @@ def redemption_create(
 # from this statement to its COMMIT. When the card does not qualify nothing is written and the ORM
 # path (under the lock) says why; an IntegrityError is the Idempotency-Key's unique index (a
 # concurrent request with the key won) or an account not made yet (the merchant's first
-# redemption): the ORM path again. The database's own guards stay in force: the card's CHECKs, the
+# redemption): the ORM path again. A company with an enabled webhook endpoint subscribed to
+# ``card.redeemed`` is also left to the ORM path, which records the event in its transaction
+# (webhooks.services.emit): the check is a clause of this statement, so a company without one
+# pays no round trip for it. The database's own guards stay in force: the card's CHECKs, the
 # append-only triggers, and the deferred trigger that refuses a journal entry whose postings do not
 # sum to zero.
 _REDEEM_SQL = """
@@ -178,6 +183,9 @@ WITH card AS (
     WHERE id = %(card)s AND NOT is_canary AND status IN (%(active)s, %(depleted)s)
         AND (expires_at IS NULL OR expires_at > %(now)s) AND balance - held >= %(amount)s
         AND NOT EXISTS (SELECT 1 FROM cards_cardtransaction WHERE idempotency_key = %(stored)s)
+        AND NOT EXISTS (SELECT 1 FROM webhooks_webhookendpoint e JOIN cards_batch b
+            ON b.company_id = e.company_id WHERE b.id = cards_card.batch_id
+            AND e.disabled_at IS NULL AND e.event_types @> %(hooked)s::jsonb)
     RETURNING id, balance, status
 ), tx AS (
     INSERT INTO cards_cardtransaction (public_id, card_id, merchant_id, original_id, hold_id,
@@ -254,6 +262,7 @@ def _redeem_in_one_statement(
         "ip": ip,
         "tx_amount": str(-amount),
         "merchant_name": merchant.name,
+        "hooked": json.dumps([EventType.CARD_REDEEMED.value]),
     }
     try:
         # One statement is a transaction of its own (the deferred ledger trigger runs at its
@@ -333,4 +342,5 @@ def _redeem(
         tx=written, merchant=key.merchant, to_merchant=amount, card_status=status_before
     )
     spend_audit(SpendAction.CARD_REDEEMED, written, key, ip)
+    card_event(card, EventType.CARD_REDEEMED, tx=written)
     return SpendResult(transaction=written, replayed=False)

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from billing.money import ZERO, format_cny
 from cards.audit import SpendAction
 from cards.models import Card, CardStatus, CardTransaction, MerchantApiKey
-from cards.services.card_movements import card_lock, card_transaction_write
+from cards.services.card_movements import card_event, card_lock, card_transaction_write
 from cards.services.spend.common import (
     SpendResult,
     ledger_post_spend,
@@ -31,6 +31,7 @@ from cards.services.spend.common import (
 from cards.services.spend.redemptions import RETURNS, Kind, spend_audit, write_once
 from portal import days
 from portal.errors import StateConflict
+from webhooks.events import EventType
 
 # --- What a refund or a void finds ---------------------------------------------------------------
 
@@ -130,6 +131,7 @@ def refund_create(
             tx=written, merchant=key.merchant, to_merchant=-amount, card_status=status_before
         )
         spend_audit(SpendAction.CARD_REFUNDED, written, key, ip)
+        card_event(card, EventType.CARD_REFUNDED, tx=written)
         return SpendResult(transaction=written, replayed=False)
 
 
@@ -199,4 +201,5 @@ def redemption_void(
             tx=written, merchant=key.merchant, to_merchant=-left, card_status=status_before
         )
         spend_audit(SpendAction.REDEMPTION_VOIDED, written, key, ip)
+        card_event(card, EventType.CARD_REFUNDED, tx=written)
         return SpendResult(transaction=written, replayed=False)

@@ -18,6 +18,8 @@ from cards.models import CardProduct, CardType, OrderUpload, UploadStatus
 from cards.services.orders import registration_required
 from portal.copy_rows import copy_text
 from portal.tabular import TableError
+from webhooks.events import EventType
+from webhooks.services import emit
 
 from .base import MAX_STORED_ERRORS, MAX_STORED_NOTES, PROGRESS_EVERY
 from .messages import in_every_language
@@ -278,6 +280,7 @@ def _finish(
             locked.rows_done = rows_done
             locked.rows_total = max(locked.rows_total, rows_done)
         locked.save()
+        upload_checked_event(locked)
     upload.__dict__.update(
         {f.attname: getattr(locked, f.attname) for f in OrderUpload._meta.concrete_fields}
     )
@@ -295,6 +298,22 @@ def upload_fail(*, upload_id: int, reason: str) -> None:
         locked.failure = reason[:500]
         locked.checked_at = timezone.now()
         locked.save(update_fields=["status", "failure", "checked_at"])
+        upload_checked_event(locked)
+
+
+def upload_checked_event(upload: OrderUpload) -> None:
+    """The webhook event of an order file whose check ended (valid, with errors, or unreadable)."""
+    emit(
+        upload.company_id,
+        EventType.UPLOAD_CHECKED,
+        upload,
+        {
+            "id": str(upload.public_id),
+            "status": upload.status,
+            "rows": upload.rows_total,
+            "errors": upload.error_count,
+        },
+    )
 
 
 _PROGRESS_FIELDS = ("status", "rows_done", "rows_total", "error_count", "failure")

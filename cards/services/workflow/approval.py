@@ -24,8 +24,9 @@ from portal.models import Company, User
 from portal.policy import Action
 from portal.services.audit import audit_record
 from portal.services.outbox import outbox_enqueue
+from webhooks.events import EventType
 
-from .base import OrderStateError, S, _lock, _move, _require_reason
+from .base import OrderStateError, S, _lock, _move, _require_reason, order_event
 from .funding import _fund
 
 
@@ -131,6 +132,7 @@ def order_submit(*, order: Order, actor: User, ip: str | None = None) -> Order:
         ip=ip,
         changes={"total": str(locked.total), "risk_flags": locked.risk_flags},
     )
+    order_event(locked, EventType.ORDER_SUBMITTED, needs_approval=locked.needs_approval)
     if locked.needs_approval:
         _move(locked, S.PENDING_APPROVAL)
         locked.save()
@@ -198,6 +200,7 @@ def order_approve(*, order: Order, actor: User, ip: str | None = None) -> Order:
         ip=ip,
         changes={"total": str(locked.total)},
     )
+    order_event(locked, EventType.ORDER_APPROVED, by="company")
     return _after_company_approval(locked, actor=actor, ip=ip)
 
 
@@ -221,6 +224,7 @@ def order_reject(*, order: Order, actor: User, reason: str, ip: str | None = Non
         ip=ip,
         changes={"reason": reason},
     )
+    order_event(locked, EventType.ORDER_REJECTED, reason=reason)
     from cards.tasks import order_notify_creator
 
     outbox_enqueue(order_notify_creator, locked.pk)
@@ -248,6 +252,7 @@ def order_review_approve(*, order: Order, operator: User, ip: str | None = None)
         ip=ip,
         changes={"risk_flags": locked.risk_flags},
     )
+    order_event(locked, EventType.ORDER_APPROVED, by="issuer")
     return _fund(locked, actor=operator, ip=ip)
 
 
@@ -274,6 +279,7 @@ def order_review_reject(
         ip=ip,
         changes={"reason": reason},
     )
+    order_event(locked, EventType.ORDER_REJECTED, reason=reason)
     from cards.tasks import order_notify_creator
 
     outbox_enqueue(order_notify_creator, locked.pk)

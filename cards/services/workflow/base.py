@@ -10,6 +10,7 @@ from billing import locks
 from billing.models import Invoice
 from cards.models import Order, OrderStatus
 from portal.errors import StateConflict
+from webhooks.services import emit
 
 S = OrderStatus
 
@@ -68,3 +69,18 @@ def _require_reason(reason: str) -> str:
     if not reason:
         raise ValidationError({"reason": _("Give a reason; the buyer will see it.")})
     return reason[:500]
+
+
+def order_event(order: Order, event_type: str, **extra: object) -> None:
+    """Record a webhook event about the order, in the caller's transaction."""
+    emit(
+        order.company_id,
+        event_type,
+        order,
+        {
+            "number": order.number,
+            "total": str(order.total),
+            "client_reference": order.client_reference,
+            **extra,
+        },
+    )

@@ -15,8 +15,9 @@ from cards.audit import CardsAction
 from cards.models import Order
 from portal.services.audit import audit_record
 from portal.services.outbox import outbox_enqueue
+from webhooks.events import EventType
 
-from .base import S, _move
+from .base import S, _move, order_event
 
 # The logger keeps the name it had before the module became a package.
 logger = logging.getLogger("cards.services.workflow")
@@ -84,6 +85,7 @@ def order_mark_fulfilled(*, order: Order) -> Order:
         actor_label="system",
         changes={"cards": order.card_count},
     )
+    order_event(order, EventType.ORDER_FULFILLED, cards=order.card_count)
     from cards.models import DeliveryMethod
     from cards.tasks import order_notify_ready, recipient_deliveries_create
 

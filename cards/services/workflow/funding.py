@@ -20,8 +20,18 @@ from portal.models import User
 from portal.policy import Action
 from portal.services.audit import audit_record
 from portal.services.outbox import outbox_enqueue
+from webhooks.events import EventType
 
-from .base import CANCELLABLE, S_PAID, OrderStateError, S, _lock, _move, _require_reason
+from .base import (
+    CANCELLABLE,
+    S_PAID,
+    OrderStateError,
+    S,
+    _lock,
+    _move,
+    _require_reason,
+    order_event,
+)
 
 
 def _fund(order: Order, *, actor: User | None, ip: str | None) -> Order:
@@ -64,6 +74,9 @@ def order_mark_funded(*, order: Order, actor: User | None, ip: str | None = None
         obj=order,
         ip=ip,
         changes={"invoice": order.invoice.number if order.invoice else None},
+    )
+    order_event(
+        order, EventType.ORDER_FUNDED, invoice=order.invoice.number if order.invoice else None
     )
     from cards.tasks import order_start_fulfilment
 
@@ -125,6 +138,12 @@ def order_cancel(*, order: Order, actor: User, reason: str, ip: str | None = Non
         obj=locked,
         ip=ip,
         changes={"reason": reason, "credit_note": credit_note.number if credit_note else None},
+    )
+    order_event(
+        locked,
+        EventType.ORDER_CANCELLED,
+        reason=reason,
+        credit_note=credit_note.number if credit_note else None,
     )
     return locked
 
