@@ -32,7 +32,13 @@ from cards.services.spend.keys import (
     merchant_key_unfreeze,
     merchant_save,
 )
-from cards.services.spend.lookup import CardUnavailable, canary_mark, card_find, card_look_up
+from cards.services.spend.lookup import (
+    CardUnavailable,
+    TestCardRefused,
+    canary_mark,
+    card_find,
+    card_look_up,
+)
 from cards.services.spend.redemptions import redemption_create
 from cards.services.spend.returns import redemption_void, refund_create
 from cards.services.spend.throttle import LimitReached
@@ -44,6 +50,7 @@ __all__ = [
     "InsufficientBalance",
     "LimitReached",
     "SpendResult",
+    "TestCardRefused",
     "canary_mark",
     "card_find",
     "card_holds_release",
