@@ -67,7 +67,7 @@ class CardUnavailableError(APIException):
     )
 
 
-class TestCardError(APIException):
+class SandboxCardError(APIException):
     """A test card's code (test mode, docs/api.md): the code itself says so (it starts with
     TEST), so this answer reveals nothing."""
 
@@ -113,8 +113,8 @@ class MerchantView(APIView):
             return service()
         except spend.CardUnavailable:
             raise CardUnavailableError() from None
-        except spend.TestCardRefused:
-            raise TestCardError() from None
+        except spend.SandboxCardRefused:
+            raise SandboxCardError() from None
         except spend.LimitReached as limit:
             raise MerchantThrottled(wait=limit.retry_after) from None
         except spend.IdempotencyKeyReused as exc:

@@ -34,7 +34,7 @@ from cards.services.spend.keys import (
 )
 from cards.services.spend.lookup import (
     CardUnavailable,
-    TestCardRefused,
+    SandboxCardRefused,
     canary_mark,
     card_find,
     card_look_up,
@@ -49,8 +49,8 @@ __all__ = [
     "IdempotencyKeyReused",
     "InsufficientBalance",
     "LimitReached",
+    "SandboxCardRefused",
     "SpendResult",
-    "TestCardRefused",
     "canary_mark",
     "card_find",
     "card_holds_release",

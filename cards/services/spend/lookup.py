@@ -9,7 +9,7 @@ the API answers each failure with the same status and body. The real reason goes
 (``spend.throttle``), and a burst of them, or any canary, freezes the key.
 
 Test cards (a sandbox's, docs/api.md "Test mode") are the one failure told apart: their code
-starts with TEST, so anyone can see what it is and saying so reveals nothing. ``TestCardRefused``
+starts with TEST, so anyone can see what it is and saying so reveals nothing. ``SandboxCardRefused``
 is raised before any query for a test code, and for a card row marked ``is_test`` (read in the
 look-up's own statement); it is neither recorded nor counted as a failed look-up.
 
@@ -74,7 +74,7 @@ _STATUS_REASONS = {
 }
 
 
-class TestCardRefused(Exception):
+class SandboxCardRefused(Exception):
     """A test card's code (test mode): merchants never take one."""
 
 
@@ -159,7 +159,7 @@ def card_find(*, code: object, subjects: list[str] | None = None) -> Card:
             reason = _INVALID_REASONS.get(str(exc), LookupFailureReason.FOREIGN)
             canonical = ""
         if codes.is_test_code(canonical):
-            raise TestCardRefused()
+            raise SandboxCardRefused()
     # A failed code is digested and looked up too, as "!" + what was typed: no card's code
     # starts with "!", so the query finds nothing, in the time a real look-up takes.
     digest = codes.code_digest(canonical or "!" + typed[:MAX_TYPED_LENGTH])
@@ -173,7 +173,7 @@ def card_find(*, code: object, subjects: list[str] | None = None) -> Card:
     if card is None:
         raise CardUnavailable(LookupFailureReason.UNKNOWN)
     if card.is_test:
-        raise TestCardRefused()
+        raise SandboxCardRefused()
     unusable = card_unusable_reason(card)
     if unusable is not None:
         raise CardUnavailable(unusable, card=card)
