@@ -136,6 +136,8 @@ def api_key_create(
     once and stored nowhere. ``second_factor_at`` is when the user last passed a second-factor
     check in this session (needed fresh for a sensitive scope). A ``test`` key acts on the
     company's sandbox, made now if need be; the same rules hold for it."""
+    if company.is_sandbox:  # keys are made for the real company; ``test`` picks the sandbox
+        raise ValueError("api_key_create takes the real company, not its sandbox")
     membership = policy.require(company, user, Action.API_KEYS_OWN)
     name = (name or "").strip()
     if not name:

@@ -14,10 +14,13 @@ from billing.models import CreditReservation, Invoice
 from billing.services.receivables import ledger_check_run
 from cards import codes
 from cards.invariants import card_and_expired_liability_check, card_liability_check
-from cards.models import Batch, Card, Order, OrderStatus
+from cards.models import Batch, Card, DeliveryStatus, Order, OrderStatus, RecipientDelivery
+from cards.services.recipients.sending import deliveries_create, delivery_send
+from portal import sms
 from portal.models import ApiKey, AuditEvent, Company
 from portal.services.api_keys import TEST_KEY_START
 from tests import factories
+from tests.api.helpers import line, order_body
 from tests.testmode.helpers import (
     code_of,
     integrator,
@@ -165,3 +168,35 @@ def test_a_test_key_follows_its_holders_role_in_the_real_company(product):
 
     assert refused.status_code == 403
     assert "Only owners and purchasers" in refused.json()["detail"]
+
+
+def test_test_cards_for_recipients_send_no_email_or_sms(product, mailoutbox, settings):
+
+    acme = integrator()
+    response = acme.test().post(
+        "/api/v1/orders",
+        order_body(
+            line(
+                product,
+                quantity=1,
+                recipient_name="张三",
+                recipient_email="zhangsan@example.com",
+                recipient_mobile="13800138000",
+            ),
+            delivery_method="recipients",
+            submit=True,
+        ),
+        idempotency_key="to-recipients",
+    )
+    assert response.status_code == 201, response.json()
+    order = issue(Order.objects.get(number=response.json()["number"]))
+    deliveries_create(order=order)
+    mailoutbox.clear()
+    sms.outbox.clear()
+
+    for delivery in RecipientDelivery.objects.filter(order=order):
+        assert delivery_send(delivery_id=delivery.pk) == "sent"
+
+    assert RecipientDelivery.objects.get(order=order).status == DeliveryStatus.SENT
+    assert not [m for m in mailoutbox if "zhangsan@example.com" in m.to]
+    assert not sms.outbox
