@@ -16,7 +16,7 @@ from django.urls import reverse
 from billing.services.statements import statements_monthly
 from cards.models import Card, Order
 from compliance.scope import live_cards, live_companies, live_rows
-from portal.models import Company, Role
+from portal.models import Company, Role, User
 from tests import factories
 from tests.conftest import sign_in
 from tests.testmode.helpers import integrator, issue, ordered
@@ -114,3 +114,27 @@ def test_monthly_statements_and_report_selectors_leave_the_sandbox_out(both):
     assert Card.objects.filter(batch__order=test).count() == 3
     assert list(live_rows(Order.objects.all())) == [live]
     assert Company.objects.sandboxes().get() == sandbox
+
+
+def test_operators_can_list_real_orders_and_cards_only(both):
+    _acme, live, test = both
+    client = Client()
+    ops = User.objects.create_user("ops@issuer.example", "x", is_staff=True, is_superuser=True)
+    sign_in(client, ops, second_factor=True)
+
+    orders = client.get(
+        reverse("admin:cards_order_changelist"), {"company__sandbox_of__isempty": "1"}
+    )
+    everything = client.get(reverse("admin:cards_order_changelist"))
+    test_cards = client.get(reverse("admin:cards_card_changelist"), {"is_test__exact": "1"})
+
+    assert orders.status_code == 200
+    assert live.number in orders.text
+    assert test.number not in orders.text
+    assert test.number in everything.text
+    assert test_cards.status_code == 200
+    shown = {c.serial_display for c in Card.objects.filter(batch__order=test)}
+    assert all(serial in test_cards.text for serial in shown)
+    assert not any(
+        c.serial_display in test_cards.text for c in Card.objects.filter(batch__order=live)
+    )
