@@ -16,6 +16,7 @@ from django.urls import reverse
 from billing.services.statements import statements_monthly
 from cards.models import Card, Order
 from compliance.scope import live_cards, live_companies, live_rows
+from console.selectors import cards_by_month
 from portal.models import Company, Role, User
 from tests import factories
 from tests.conftest import sign_in
@@ -138,3 +139,9 @@ def test_operators_can_list_real_orders_and_cards_only(both):
     assert not any(
         c.serial_display in test_cards.text for c in Card.objects.filter(batch__order=live)
     )
+
+
+def test_the_operators_console_counts_live_cards_only(both):
+    months = cards_by_month(datetime.date.today().replace(day=1))
+
+    assert sum(entry["issued"] for entry in months.values()) == 2  # the live order's cards
