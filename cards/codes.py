@@ -21,6 +21,11 @@ an old one, with about 1/37 (the other scheme's chance) instead of never. Versio
 by length or by a prefix would keep the filter exact but make every code longer to read out
 and type, the opposite of the aim.
 
+Test codes (docs/api.md, "Test mode"): a sandbox's cards carry ``TEST`` before the 25 symbols
+of an ordinary code (``TEST-ABCDE-FGHJK-MNPQR-STVWX-YZ017``), digested and encrypted with it. A
+live code has 25 symbols, so nothing live can read as a test code, and anyone can tell one from
+the code alone: the merchant API refuses it before any look-up.
+
 Generation works on whole blocks: one ``token_bytes`` call gives every symbol (the low five bits
 of a byte each), each of the 24 positions is a strided column of the block that one translation
 maps to its symbols and another to its weighted values, and one big-integer XOR per position
@@ -47,6 +52,8 @@ from portal import crypto
 
 CODE_SYMBOLS = 24
 CODE_LENGTH = CODE_SYMBOLS + 1  # with the check symbol
+TEST_MARK = "TEST"
+TEST_CODE_LENGTH = len(TEST_MARK) + CODE_LENGTH
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # Crockford's mod-37 check alphabet: the check symbols of codes issued before docs/codes.md.
 LEGACY_CHECK_SYMBOLS = CROCKFORD + "*~$=U"
@@ -185,6 +192,8 @@ def normalize_code(typed: str) -> str:
     (codes issued before): the check only filters typos, the digest look-up decides (module
     docstring, docs/codes.md)."""
     text = typed_symbols(typed)
+    if len(text) == TEST_CODE_LENGTH and text.startswith(TEST_MARK):
+        return TEST_MARK + normalize_code(text[len(TEST_MARK) :])
     if len(text) != CODE_LENGTH:
         raise InvalidCode("length")
     body, check = text[:CODE_SYMBOLS], text[CODE_SYMBOLS]
@@ -198,9 +207,17 @@ def normalize_code(typed: str) -> str:
 CODE_GROUP = 5
 
 
+def is_test_code(canonical: str) -> bool:
+    """Whether a canonical code (``normalize_code``) is a sandbox's test code."""
+    return len(canonical) == TEST_CODE_LENGTH and canonical.startswith(TEST_MARK)
+
+
 def format_code(canonical: str) -> str:
     """ABCDE-FGHJK-MNPQR-STVWX-YZ017: five groups of five, the check symbol ending the last.
-    People type it back with or without the hyphens (``normalize_code``)."""
+    People type it back with or without the hyphens (``normalize_code``). A test code reads
+    TEST-ABCDE-...-YZ017."""
+    if is_test_code(canonical):
+        return f"{TEST_MARK}-{format_code(canonical[len(TEST_MARK) :])}"
     return "-".join(canonical[i : i + CODE_GROUP] for i in range(0, len(canonical), CODE_GROUP))
 
 
@@ -258,11 +275,15 @@ def _code_block(count: int) -> bytes:
     return bytes(block)
 
 
-def generate_block(first_serial_number: int, count: int) -> CardBlock:
+def generate_block(first_serial_number: int, count: int, *, test: bool = False) -> CardBlock:
     """``count`` new cards with serials from ``first_serial_number``, by column. The plaintext
-    codes live only inside this call."""
+    codes live only inside this call. ``test``: test codes (``TEST_MARK`` first)."""
     key_id, box = crypto.current_cipher(CODE_PURPOSE)
     inner, outer = _hmac_pads(_pepper())
+    mark = TEST_MARK.encode() if test else b""
+    if mark:  # the mark is the start of every code's HMAC message: hash it once
+        inner = inner.copy()
+        inner.update(mark)
     new_inner, new_outer, encrypt = inner.copy, outer.copy, box.encrypt
     block = _code_block(count)
     nonces = os.urandom(NONCE_BYTES * count)
@@ -281,7 +302,7 @@ def generate_block(first_serial_number: int, count: int) -> CardBlock:
         outer_hash.update(inner_hash.digest())
         add_digest(outer_hash.digest())
         nonce = nonces[i * nonce_width : (i + 1) * nonce_width]
-        add_ciphertext(nonce + encrypt(nonce, code, b"%016d" % serial))
+        add_ciphertext(nonce + encrypt(nonce, mark + code if mark else code, b"%016d" % serial))
         add_last4(code[-5:-1])
     return CardBlock(key_id, serials, digests, ciphertexts, last4s)
 

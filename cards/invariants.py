@@ -22,11 +22,14 @@ from cards.models import (
     Order,
     OrderStatus,
 )
+from portal.live_data import live_rows
 
 # Cards whose balance is owed on the card liability. Expired cards' balances are owed too, on the
 # expired-balance liability (less breakage recognised on them); voided cards' are not owed on a
 # card (their balance went to the voided-cards account when voided).
 LIVE_STATUSES = (CardStatus.ACTIVE, CardStatus.FROZEN, CardStatus.DEPLETED)
+# Test cards (a sandbox's, docs/api.md "Test mode") are owed nothing and post nothing: every sum
+# of balances below is over ``Card.objects.live()``.
 
 
 def _credit_balance(kind: str) -> Any:
@@ -37,7 +40,10 @@ def _credit_balance(kind: str) -> Any:
 
 def card_liability_check() -> dict[str, Any]:
     """The card liability account equals the sum of live card balances."""
-    cards = Card.objects.filter(status__in=LIVE_STATUSES).aggregate(s=Sum("balance"))["s"] or ZERO
+    cards = (
+        Card.objects.live().filter(status__in=LIVE_STATUSES).aggregate(s=Sum("balance"))["s"]
+        or ZERO
+    )
     liability = _credit_balance(Account.Kind.CARD_LIABILITY)
     return {"ok": liability == cards, "expected": str(cards), "actual": str(liability)}
 
@@ -47,8 +53,8 @@ def cards_to_issue_started_check() -> dict[str, Any]:
     ``ORDER_FUNDED_STALE_SECONDS`` ago whose card generation never started (its start was lost:
     the issuance sweep should have started it)."""
     cutoff = timezone.now() - datetime.timedelta(seconds=settings.ORDER_FUNDED_STALE_SECONDS)
-    stranded = Order.objects.filter(
-        status=OrderStatus.FUNDED, funded_at__lt=cutoff, batches__isnull=True
+    stranded = live_rows(
+        Order.objects.filter(status=OrderStatus.FUNDED, funded_at__lt=cutoff, batches__isnull=True)
     )
     totals = stranded.aggregate(count=Count("id"), face=Sum("face_total"))
     waiting = totals["face"] or ZERO
@@ -90,9 +96,13 @@ def card_and_expired_liability_check() -> dict[str, Any]:
     """
     from cards.services.expiry import breakage_outstanding
 
-    live = Card.objects.filter(status__in=LIVE_STATUSES).aggregate(s=Sum("balance"))["s"] or ZERO
+    live = (
+        Card.objects.live().filter(status__in=LIVE_STATUSES).aggregate(s=Sum("balance"))["s"]
+        or ZERO
+    )
     expired = (
-        Card.objects.filter(status=CardStatus.EXPIRED).aggregate(s=Sum("balance"))["s"] or ZERO
+        Card.objects.live().filter(status=CardStatus.EXPIRED).aggregate(s=Sum("balance"))["s"]
+        or ZERO
     )
     breakage = breakage_outstanding()
     card_liability = _credit_balance(Account.Kind.CARD_LIABILITY)

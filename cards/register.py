@@ -31,6 +31,7 @@ from cards.models import (
     PurchaseRegistration,
 )
 from portal import days
+from portal.live_data import live_rows
 
 
 def add_years(day: datetime.date, years: int) -> datetime.date:
@@ -103,7 +104,8 @@ def register_orders(
     *, start: datetime.date | None = None, end: datetime.date | None = None
 ) -> QuerySet[Order]:
     """Submitted orders that carry a purchase registration, by submission, oldest first."""
-    orders = Order.objects.filter(registration__isnull=False, submitted_at__isnull=False)
+    # Real purchases only: a sandbox's test orders are in no register (docs/api.md, "Test mode").
+    orders = live_rows(Order.objects.filter(registration__isnull=False, submitted_at__isnull=False))
     if start is not None:
         orders = orders.filter(submitted_at__gte=days.day_start(start))
     if end is not None:

@@ -66,12 +66,19 @@ CARD_LIST_FIELDS = (
 )
 
 
+def live_cards() -> QuerySet[Card]:
+    """Every real card: test cards (a sandbox's, docs/api.md "Test mode") left out. Reports and
+    figures over cards of several companies start here (``portal.live_data``)."""
+    return Card.objects.live()
+
+
 def catalog_products(company: Company | None = None) -> QuerySet[CardProduct]:
     """Products on sale, in catalog order: those offered to every company, plus (given a
     company) those made for it alone. Without a company, only the shared catalog."""
     offered = Q(company__isnull=True)
     if company is not None:
-        offered |= Q(company=company)
+        # A sandbox offers its real company's own products.
+        offered |= Q(company_id=company.live_id)
     return CardProduct.objects.filter(offered, active=True).order_by("name", "pk")
 
 

@@ -216,7 +216,8 @@ def cards_by_month(since: datetime.date) -> dict[datetime.date, dict[str, Any]]:
         )
 
     batches: Any = (
-        Batch.objects.filter(status=BatchStatus.READY, finished_at__gte=start)
+        # Live cards only: a sandbox's test batches are no issuance (docs/api.md, "Test mode").
+        Batch.objects.filter(status=BatchStatus.READY, finished_at__gte=start, is_test=False)
         .annotate(month=TruncMonth("finished_at", tzinfo=days.zone()))
         .order_by()
         .values("month")

@@ -193,7 +193,9 @@ def refusal(action: Action | str) -> str:
 
 
 def membership_of(company: Company, user: User) -> Membership | None:
-    return Membership.objects.filter(company=company, user=user).first()
+    """The user's membership in the company; in a sandbox, their membership in its real
+    company (a sandbox has no members of its own: docs/api.md, "Test mode")."""
+    return Membership.objects.filter(company_id=company.live_id, user=user).first()
 
 
 def require(company: Company, user: User, action: Action) -> Membership:

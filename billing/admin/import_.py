@@ -118,7 +118,7 @@ class CompanyByCreditCodeWidget(widgets.ForeignKeyWidget):
             if self.required:
                 raise ValueError(_("Give the company's unified social credit code."))
             return None
-        company = Company.objects.filter(credit_code=code).first()
+        company = Company.objects.live().filter(credit_code=code).first()
         if company is None:
             raise ValueError(
                 _("No company has the unified social credit code “%(code)s”.") % {"code": code}

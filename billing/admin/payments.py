@@ -68,7 +68,7 @@ class PaymentRecordForm(forms.Form):
     )
     company = forms.ModelChoiceField(
         label=gettext_lazy("Company"),
-        queryset=Company.objects.order_by("legal_name"),
+        queryset=Company.objects.live().order_by("legal_name"),
         required=False,
         help_text=gettext_lazy("Leave empty when the payer is not known yet."),
     )
@@ -302,7 +302,9 @@ class PaymentAdmin(ReadOnlyAdmin):
             "amount": format_cny(payment.amount),
             "unallocated": format_cny(payment.unallocated),
             "company": company,
-            "companies": Company.objects.order_by("legal_name") if payment.company is None else [],
+            "companies": Company.objects.live().order_by("legal_name")
+            if payment.company is None
+            else [],
             "credit": format_cny(company_credit_available(company)) if company else None,
             "rows": rows,
             "allocations": allocations,

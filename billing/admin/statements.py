@@ -36,7 +36,7 @@ BUILD_PERMISSION = "billing.add_statement"
 class StatementBuildForm(forms.Form):
     companies = forms.ModelMultipleChoiceField(
         label=gettext_lazy("Companies"),
-        queryset=Company.objects.filter(status=Company.Status.ACTIVE).order_by("legal_name"),
+        queryset=Company.objects.live().filter(status=Company.Status.ACTIVE).order_by("legal_name"),
         widget=forms.SelectMultiple(attrs={"size": 12}),
     )
     period_start = forms.DateField(

@@ -65,8 +65,10 @@ class CardAdmin(ReadOnlyAdmin):
         "status",
         "expires_at",
         "is_canary",
+        "is_test",
     ]
-    list_filter = ["status", "is_canary"]
+    # Test cards (a sandbox's, docs/api.md "Test mode") are flagged and can be filtered out.
+    list_filter = ["status", "is_canary", "is_test"]
     search_fields = ["serial"]
     search_help_text = _("One card's 16-digit serial (spaces are ignored).")
     fields = [

@@ -127,5 +127,12 @@ class OrderAdmin(OrderAdminBase):
         "created_at",
         "submitted_at",
     ]
-    list_filter = ["status", "payment_method", "delivery_method", "created_at"]
+    # "Sandbox of: empty" lists real orders only (test mode, docs/api.md).
+    list_filter = [
+        "status",
+        "payment_method",
+        "delivery_method",
+        "created_at",
+        ("company__sandbox_of", admin.EmptyFieldListFilter),
+    ]
     date_hierarchy = "created_at"

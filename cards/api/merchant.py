@@ -68,6 +68,18 @@ class CardUnavailableError(APIException):
     )
 
 
+class SandboxCardError(APIException):
+    """A test card's code (test mode, docs/api.md): the code itself says so (it starts with
+    TEST), so this answer reveals nothing."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "test_card"
+    default_detail = gettext_lazy(
+        "This is a test card (its code starts with TEST): it was made in a company's test mode "
+        "and has no value. Ask the customer for a real card."
+    )
+
+
 class MerchantView(APIView):
     authentication_classes = [MerchantKeyAuthentication]
     permission_classes = [HasMerchantScope]
@@ -110,6 +122,8 @@ class MerchantView(APIView):
             return service()
         except spend.CardUnavailable:
             raise CardUnavailableError() from None
+        except spend.SandboxCardRefused:
+            raise SandboxCardError() from None
         except spend.LimitReached as limit:
             raise MerchantThrottled(wait=limit.retry_after) from None
         except spend.IdempotencyKeyReused as exc:
@@ -174,6 +188,19 @@ _INSUFFICIENT = OpenApiResponse(
         "insufficient_balance), or the card's state does not allow this."
     ),
 )
+_TEST_CARD = OpenApiResponse(
+    ErrorSerializer,
+    description=gettext_lazy(
+        "A test card's code (it starts with TEST; code test_card): test cards have no value."
+    ),
+)
+_TEST_CARD_OR_REUSED = OpenApiResponse(
+    ErrorSerializer,
+    description=gettext_lazy(
+        "A test card's code (it starts with TEST; code test_card), or the Idempotency-Key was "
+        "used with another request (code idempotency_key_reused)."
+    ),
+)
 _RETRY_AFTER = OpenApiParameter(
     "Retry-After",
     OpenApiTypes.INT,
@@ -186,13 +213,16 @@ _RETRY_AFTER = OpenApiParameter(
 def _responses(
     ok: dict[int, Any], *, lookup: bool = False, more: dict[int, Any] | None = None
 ) -> dict[int, Any]:
-    return {
+    responses = {
         **ok,
         **ERROR_RESPONSES,
         404: _CARD_UNAVAILABLE if lookup else _NOT_FOUND,
         429: _THROTTLED,
         **(more or {}),
     }
+    if lookup:
+        responses[422] = _TEST_CARD_OR_REUSED if 422 in responses else _TEST_CARD
+    return responses
 
 
 def _object_id(name: str) -> OpenApiParameter:

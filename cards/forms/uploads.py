@@ -65,7 +65,7 @@ class SupportUploadForm(UploadForm):
 
     company = forms.ModelChoiceField(
         label=_("Company"),
-        queryset=Company.objects.filter(status=Company.Status.ACTIVE).order_by("legal_name"),
+        queryset=Company.objects.live().filter(status=Company.Status.ACTIVE).order_by("legal_name"),
     )
     purchaser = forms.ModelChoiceField(
         label=_("For purchaser"),

@@ -64,6 +64,9 @@ class Batch(models.Model):
     # Canary cards made for this batch when it was finalised (``cards.services.canaries``); they
     # are not among ``quantity`` or ``generated``. Set once, by a conditional update from 0.
     canaries = models.PositiveSmallIntegerField(_("canary cards"), default=0, db_default=0)
+    # A batch of a sandbox order (docs/api.md, "Test mode"): test codes, cards marked
+    # ``is_test``, no ledger entry. Copied from the company when the batch is made.
+    is_test = models.BooleanField(_("test batch"), default=False, db_default=False)
     failure_reason = models.TextField(_("failure reason"), blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
@@ -128,6 +131,12 @@ class CardStatus(models.TextChoices):
     DEPLETED = "depleted", _("Used up")
 
 
+class CardQuerySet(models.QuerySet["Card"]):
+    def live(self) -> CardQuerySet:
+        """Real cards: every money figure and report over cards starts here."""
+        return self.filter(is_test=False)
+
+
 class Card(models.Model):
     """One prepaid card. Rows are written in bulk by ``COPY``; the column list in
     ``cards.card_copy.CARD_COPY_COLUMNS`` must follow these fields."""
@@ -163,6 +172,11 @@ class Card(models.Model):
     )
     # Never delivered: a look-up of a canary code freezes the merchant key that made it.
     is_canary = models.BooleanField(_("canary card"), default=False, db_default=False)
+    # A sandbox's card (docs/api.md, "Test mode"): its code starts with TEST, merchants are
+    # refused it, nothing is owed on it and no report counts it (``live()``).
+    is_test = models.BooleanField(_("test card"), default=False, db_default=False)
+
+    objects = CardQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("card")

@@ -196,7 +196,7 @@ class CardProduct(models.Model):
 
     def offered_to(self, company: Company) -> bool:
         """In this company's catalog: offered to every company, or made for this one."""
-        return self.company_id is None or self.company_id == company.pk
+        return self.company_id is None or self.company_id == company.live_id
 
     @property
     def face_value_cap(self) -> Decimal:

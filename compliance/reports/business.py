@@ -48,7 +48,8 @@ def band_label(low: Decimal, high: Decimal) -> str:
 
 def cards_sold(period: Period) -> QuerySet[Card]:
     start, end = days.days_bounds(period.start, period.end)
-    return Card.objects.filter(
+    # Live cards only: a sandbox's test cards are no sale (compliance.scope).
+    return Card.objects.live().filter(
         created_at__gte=start,
         created_at__lt=end,
         is_canary=False,

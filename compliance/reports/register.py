@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from cards.models import REGISTRATION_ORDER_THRESHOLD, CardType, Order, OrderLine
 from cards.register import register_entries, register_orders
 from compliance.content import Figure, Period, ReportContent, ReportKind, ReportTable
+from compliance.scope import live_rows
 from portal import days
 
 COLUMNS = (
@@ -42,7 +43,7 @@ def compute(period: Period) -> ReportContent:
         order=OuterRef("pk"), product__card_type=CardType.REGISTERED
     )
     needing = (
-        Order.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
+        live_rows(Order.objects.filter(submitted_at__gte=start, submitted_at__lt=end))
         .annotate(largest=Greatest("face_total", "total"), has_registered=Exists(registered_line))
         .filter(Q(has_registered=True) | Q(largest__gte=REGISTRATION_ORDER_THRESHOLD))
     )

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from billing.money import ZERO
 from cards.models import REGISTRATION_ORDER_THRESHOLD, CardType, Order, OrderLine
 from compliance.content import Figure, Period, ReportContent, ReportKind, ReportTable
+from compliance.scope import live_rows
 from portal import days
 
 
@@ -44,9 +45,9 @@ class Candidate:
 
 def _candidates(period: Period, low: Decimal, *, bearer_only: bool) -> list[Candidate]:
     start, end = days.days_bounds(period.start, period.end)
-    orders = Order.objects.filter(submitted_at__gte=start, submitted_at__lt=end).annotate(
-        value=Greatest("face_total", "total")
-    )
+    orders = live_rows(
+        Order.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
+    ).annotate(value=Greatest("face_total", "total"))
     orders = orders.filter(value__gte=low, value__lt=REGISTRATION_ORDER_THRESHOLD)
     if bearer_only:
         registered = OrderLine.objects.filter(

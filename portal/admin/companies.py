@@ -110,14 +110,16 @@ class KycQueueFilter(admin.SimpleListFilter):
 
 @admin.register(Company)
 class CompanyAdmin(CompanyKycMixin, admin.ModelAdmin):
-    list_display = ["legal_name", "credit_code", "status", "kyc_state", "created_at"]
-    list_filter = ["status", KycQueueFilter]
+    list_display = ["legal_name", "credit_code", "status", "kyc_state", "sandbox_of", "created_at"]
+    # A sandbox (test mode, docs/api.md) has a "sandbox of"; "Empty" lists the real companies.
+    list_filter = ["status", KycQueueFilter, ("sandbox_of", admin.EmptyFieldListFilter)]
     search_fields = ["legal_name", "credit_code"]
     readonly_fields = [
         "public_id",
         "status",
         "credit_code_check",
         "kyc_state",
+        "sandbox_of",
         "created_at",
     ]
     inlines = [MembershipInline, DocumentInline, ReviewInline, StatusChangeInline]

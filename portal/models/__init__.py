@@ -69,7 +69,22 @@ class Role(models.TextChoices):
 TWO_FACTOR_ROLES = frozenset({Role.OWNER, Role.APPROVER, Role.FINANCE})
 
 
+class CompanyQuerySet(models.QuerySet["Company"]):
+    def live(self) -> CompanyQuerySet:
+        """Real companies: every report, statement, dashboard total and key figure starts here
+        (or filters its rows with ``portal.live_data``), so test data never reaches one."""
+        return self.filter(sandbox_of__isnull=True)
+
+    def sandboxes(self) -> CompanyQuerySet:
+        return self.filter(sandbox_of__isnull=False)
+
+
 class Company(models.Model):
+    """A buyer. A company's **sandbox** is a Company row too (``sandbox_of`` names the real one):
+    test API keys act on it (docs/api.md, "Test mode"); it has no members of its own (the real
+    company's members act in it with their roles there), never appears in the portal, and is
+    left out of every report (``Company.objects.live()``, ``portal.live_data``)."""
+
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending review")
         ACTIVE = "active", _("Active")
@@ -110,6 +125,17 @@ class Company(models.Model):
         help_text=_("Statements and other documents sent to the company are in this language."),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Set only on a sandbox: the real company whose test API keys act on it.
+    sandbox_of = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sandbox",
+        verbose_name=_("sandbox of"),
+    )
+
+    objects = CompanyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("company")
@@ -123,6 +149,16 @@ class Company(models.Model):
         # The validator forgives case and spaces; store the canonical form, so the unique check
         # (run after clean) sees "9135...y43" and "9135...Y43" as the same company.
         self.credit_code = normalize_credit_code(self.credit_code or "")
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.sandbox_of_id is not None
+
+    @property
+    def live_id(self) -> int:
+        """The real company's id: this one's, or for a sandbox the company it belongs to (whose
+        memberships, roles and own products count in it)."""
+        return self.sandbox_of_id or self.pk
 
 
 class Membership(models.Model):
@@ -271,6 +307,7 @@ class AuditAction(models.TextChoices):
     COMPANY_STATUS_CHANGED = "company.status_changed", _("Changed company status")
     COMPANY_EDITED = "company.edited", _("Changed company details")
     COMPANY_SWITCHED = "company.switched", _("Switched active company")
+    COMPANY_SANDBOX_CREATED = "company.sandbox_created", _("Created the company's test sandbox")
     INVITATION_SENT = "membership.invited", _("Invited a member")
     INVITATION_REVOKED = "membership.invitation_revoked", _("Revoked an invitation")
     INVITATION_ACCEPTED = "membership.joined", _("Accepted an invitation")
@@ -339,6 +376,11 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def is_test(self) -> bool:
+        """A test key: it acts on its company's sandbox, which is its ``company``."""
+        return self.company.sandbox_of_id is not None
 
 
 class IdempotencyRecord(models.Model):

@@ -1,7 +1,9 @@
 """Buyer API keys: created and revoked by owners, stored as a SHA-256 digest, shown once.
 
-A key reads ``ecp_<prefix>_<secret>``. The prefix (8 characters, unique) finds the row; the
-digest of the whole key is compared in constant time. A key acts for the member who created it,
+A key reads ``ecp_<prefix>_<secret>``; a test key ``ecp_test_<prefix>_<secret>``, and acts on
+the company's sandbox (``portal.services.sandbox``; its row's ``company`` is the sandbox). The
+prefix (8 characters, unique) finds the row; the digest of the whole key is compared in constant
+time. A key acts for the member who created it,
 with that member's current role (``portal.policy``), and only within its scopes: a member cannot
 give a key a scope their role does not allow, and a scope their role loses later stops working at
 once. A key with a sensitive scope (code export, approval) needs a fresh second factor to create,
@@ -22,6 +24,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -37,8 +40,10 @@ from portal.notices import (
 )
 from portal.policy import Action
 from portal.services.audit import audit_record
+from portal.services.sandbox import company_sandbox_get
 
 KEY_START = "ecp_"
+TEST_KEY_START = "ecp_test_"
 PREFIX_LENGTH = 8
 _PREFIX_ALPHABET = string.ascii_lowercase + string.digits
 _SECRET_BYTES = 32  # 256 bits, 43 url-safe characters
@@ -124,11 +129,15 @@ def api_key_create(
     name: str,
     scopes: list[str],
     second_factor_at: float | None = None,
+    test: bool = False,
     ip: str | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key of ``user``, acting for them, and its plaintext. The plaintext is returned
     once and stored nowhere. ``second_factor_at`` is when the user last passed a second-factor
-    check in this session (needed fresh for a sensitive scope)."""
+    check in this session (needed fresh for a sensitive scope). A ``test`` key acts on the
+    company's sandbox, made now if need be; the same rules hold for it."""
+    if company.is_sandbox:  # keys are made for the real company; ``test`` picks the sandbox
+        raise ValueError("api_key_create takes the real company, not its sandbox")
     membership = policy.require(company, user, Action.API_KEYS_OWN)
     name = (name or "").strip()
     if not name:
@@ -146,10 +155,11 @@ def api_key_create(
             ),
             code="second_factor_required",
         )
+    acting = company_sandbox_get(company=company, actor=user, ip=ip) if test else company
     key, plaintext = api_key_issue(
-        start=KEY_START,
+        start=TEST_KEY_START if test else KEY_START,
         create=lambda prefix, digest: ApiKey.objects.create(
-            company=company,
+            company=acting,
             user=user,
             name=name,
             prefix=prefix,
@@ -172,6 +182,7 @@ def api_key_create(
             "role": membership.role,
             "scopes": chosen,
             "sensitive_scopes": sensitive,
+            "test": test,
         },
     )
     if sensitive:
@@ -189,7 +200,11 @@ def api_key_revoke(*, key: ApiKey, actor: User, ip: str | None = None) -> ApiKey
     membership = policy.membership_of(key.company, actor)
     if key.user_id != actor.pk and not policy.can(membership, Action.API_KEYS_MANAGE):
         raise PermissionDenied(policy.refusal(Action.API_KEYS_MANAGE))
-    locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+    locked = (
+        ApiKey.objects.select_for_update(of=("self",))
+        .select_related("company__sandbox_of")
+        .get(pk=key.pk)
+    )
     if locked.revoked_at is not None:
         return locked
     locked.revoked_at = timezone.now()
@@ -197,7 +212,8 @@ def api_key_revoke(*, key: ApiKey, actor: User, ip: str | None = None) -> ApiKey
     audit_record(
         action=AuditAction.API_KEY_REVOKED,
         actor=actor,
-        company=locked.company,
+        # A test key's revocation is on the real company's trail, like its creation.
+        company=locked.company.sandbox_of or locked.company,
         obj=locked,
         ip=ip,
         changes={"name": locked.name, "prefix": locked.prefix},
@@ -206,22 +222,26 @@ def api_key_revoke(*, key: ApiKey, actor: User, ip: str | None = None) -> ApiKey
 
 
 def api_key_authenticate(raw: str) -> ApiKey | None:
-    """The live key for this plaintext, or None: unknown, wrong, revoked, its holder gone or
-    deactivated, or its company not active. ``key.holder_role`` is the holder's role now, which
-    every request checks against the policy. One query, plus a write at most once a minute."""
+    """The valid key for this plaintext, or None: unknown, wrong, revoked, its holder gone or
+    deactivated, or its company (for a test key, the real company of its sandbox) not active.
+    ``key.holder_role`` is the holder's role now, which every request checks against the
+    policy. One query, plus a write at most once a minute."""
     raw = (raw or "").strip()
-    prefix = api_key_prefix(raw, start=KEY_START)
+    # "ecp_test_..." is never a live key's shape: its prefix would hold "_".
+    prefix = api_key_prefix(raw, start=TEST_KEY_START) or api_key_prefix(raw, start=KEY_START)
     if not prefix:
         return None
     # The prefix is unique: no ORDER BY (``first()`` would sort by the model's ordering, which
     # Django compiles anew on every request).
     key = next(
         iter(
-            ApiKey.objects.select_related("company", "user")
+            ApiKey.objects.select_related("company", "company__sandbox_of", "user")
             .annotate(
+                # A test key's holder acts in the sandbox with their role in the real company.
                 holder_role=Subquery(
                     Membership.objects.filter(
-                        company=OuterRef("company"), user=OuterRef("user")
+                        company=Coalesce(OuterRef("company__sandbox_of"), OuterRef("company")),
+                        user=OuterRef("user"),
                     ).values("role")[:1]
                 )
             )
@@ -237,7 +257,7 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
         or key.holder_role is None
         or key.user_id != key.created_by_id
         or not key.user.is_active
-        or key.company.status != Company.Status.ACTIVE
+        or (key.company.sandbox_of or key.company).status != Company.Status.ACTIVE
     ):
         return None
     now = timezone.now()
@@ -256,12 +276,12 @@ def api_key_owners_notify(*, key_id: int) -> str:
     marker = NoticeMarker(ApiKey, key_id, "owners_notified_at")
 
     def prepare() -> Notice | str:
-        key = ApiKey.objects.select_related("company", "user").filter(pk=key_id).first()
+        key = ApiKey.objects.select_related("company__sandbox_of", "user").filter(pk=key_id).first()
         if key is None:
             return "skipped"
         if marker.is_set(key):
             return "already-sent"
-        owners = notice_recipients(key.company, roles=[Role.OWNER])
+        owners = notice_recipients(key.company.sandbox_of or key.company, roles=[Role.OWNER])
         if not owners:
             return "no-owners"
         labels = dict(ApiKey.Scope.choices)

@@ -3,7 +3,11 @@
 A key acts for the member who creates it, with scopes their role allows (``portal.policy``). A key
 that can export codes or approve orders needs a fresh second-factor check (the same one code
 downloads ask for) and its creation is emailed to the owners. A new key is shown once, in the
-response to the form that created it: never in the session, a message or a URL."""
+response to the form that created it: never in the session, a message or a URL.
+
+A **test** key (``ecp_test_…``) acts on the company's sandbox (docs/api.md, "Test mode"): its row
+belongs to the sandbox, so this page lists the keys of the active company and of its sandbox, and
+shows which are which. Sandbox data itself is never shown in the portal: it is API-only."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from typing import Any, cast
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
@@ -22,12 +27,12 @@ from django.views.decorators.http import require_POST
 
 from portal import policy
 from portal.access import (
+    active_company,
     can,
     company_objects,
     fresh_2fa_at,
     fresh_2fa_passed,
     fresh_2fa_record,
-    get_company_object_or_404,
     policy_required,
 )
 from portal.models import ApiKey, Membership, User
@@ -49,6 +54,15 @@ class ApiKeyForm(forms.Form):
         help_text=gettext_lazy(
             "The key acts for you: it can do only what your role allows, within these scopes. "
             "If you leave the company, or your role changes, the key follows."
+        ),
+    )
+    test = forms.BooleanField(
+        label=gettext_lazy("Test key"),
+        required=False,
+        help_text=gettext_lazy(
+            "A test key acts on your company's sandbox: orders are funded at once without an "
+            "invoice, card codes start with TEST and are refused at checkout, and nothing "
+            "appears in your statements or reports. Use it to build and try an integration."
         ),
     )
     token = forms.RegexField(
@@ -79,6 +93,12 @@ class ApiKeyForm(forms.Form):
 
 def _actor(request: HttpRequest) -> User:
     return cast(User, request.user)
+
+
+def _company_keys(request: HttpRequest) -> QuerySet[ApiKey]:
+    """The keys of the active company and of its sandbox (test keys)."""
+    company = active_company(request)
+    return ApiKey.objects.filter(Q(company=company) | Q(company__sandbox_of=company))
 
 
 @sensitive_post_parameters("token")
@@ -114,13 +134,14 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
                     name=form.cleaned_data["name"],
                     scopes=scopes,
                     second_factor_at=fresh_2fa_at(request),
+                    test=form.cleaned_data["test"],
                     ip=client_ip(request),
                 )
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
                 form = ApiKeyForm(membership=membership, needs_token=not fresh_2fa_passed(request))
-    keys = company_objects(request, ApiKey).select_related("user", "created_by")
+    keys = _company_keys(request).select_related("user", "created_by", "company")
     if not can(request, Action.API_KEYS_MANAGE):
         keys = keys.filter(user=user)
     scope_labels = dict(ApiKey.Scope.choices)
@@ -154,10 +175,13 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
 @policy_required(Action.API_KEYS_OWN)
 @require_POST
 def api_key_revoke(request: HttpRequest, public_id: str) -> HttpResponse:
-    keys = company_objects(request, ApiKey)
+    keys = _company_keys(request).select_related("company")
     if not can(request, Action.API_KEYS_MANAGE):
         keys = keys.filter(user=_actor(request))
-    key = get_company_object_or_404(request, keys, public_id=public_id)
+    try:
+        key = keys.get(public_id=public_id)
+    except (ApiKey.DoesNotExist, ValidationError, ValueError) as exc:
+        raise Http404 from exc
     try:
         api_key_services.api_key_revoke(key=key, actor=_actor(request), ip=client_ip(request))
     except PermissionDenied as exc:

@@ -66,9 +66,9 @@ def _payer_companies(payment: Payment) -> set[int]:
     ids.update(earlier.values_list("company_id", flat=True).distinct())
     if payment.payer_name:
         ids.update(
-            Company.objects.filter(legal_name__iexact=payment.payer_name).values_list(
-                "pk", flat=True
-            )
+            Company.objects.live()
+            .filter(legal_name__iexact=payment.payer_name)
+            .values_list("pk", flat=True)
         )
     return ids
 

@@ -222,7 +222,8 @@ def statements_monthly(*, month_start: datetime.date) -> int:
 
     period_start, period_end = previous_month(month_start)
     company_ids = list(
-        Company.objects.filter(status=Company.Status.ACTIVE)
+        Company.objects.live()
+        .filter(status=Company.Status.ACTIVE)
         .order_by("pk")
         .values_list("pk", flat=True)
     )

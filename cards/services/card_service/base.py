@@ -79,6 +79,13 @@ def require_reason(reason: str) -> str:
 
 
 def require_status(card: Card, act: str) -> None:
+    if card.is_test:
+        # Test mode (docs/api.md): nothing is owed on a test card, so nothing is serviced.
+        raise CardStateError(
+            _("Card %(serial)s is a test card of a company's sandbox; card service does not apply.")
+            % {"serial": card.serial_display},
+            code="test_card",
+        )
     if card.status in ALLOWED_FROM[act]:
         return
     if card.status == CardStatus.VOIDED:

@@ -32,7 +32,13 @@ from cards.services.spend.keys import (
     merchant_key_unfreeze,
     merchant_save,
 )
-from cards.services.spend.lookup import CardUnavailable, canary_mark, card_find, card_look_up
+from cards.services.spend.lookup import (
+    CardUnavailable,
+    SandboxCardRefused,
+    canary_mark,
+    card_find,
+    card_look_up,
+)
 from cards.services.spend.redemptions import redemption_create
 from cards.services.spend.returns import redemption_void, refund_create
 from cards.services.spend.throttle import LimitReached
@@ -43,6 +49,7 @@ __all__ = [
     "IdempotencyKeyReused",
     "InsufficientBalance",
     "LimitReached",
+    "SandboxCardRefused",
     "SpendResult",
     "canary_mark",
     "card_find",

@@ -8,6 +8,11 @@ the API answers each failure with the same status and body. The real reason goes
 ``MerchantLookupFailure`` for operators, the failure counts toward the limits
 (``spend.throttle``), and a burst of them, or any canary, freezes the key.
 
+Test cards (a sandbox's, docs/api.md "Test mode") are the one failure told apart: their code
+starts with TEST, so anyone can see what it is and saying so reveals nothing. ``SandboxCardRefused``
+is raised before any query for a test code, and for a card row marked ``is_test`` (read in the
+look-up's own statement); it is neither recorded nor counted as a failed look-up.
+
 Canary cards are never sold: issuance makes them (``cards.services.issuance.
 batch_canaries_create``) and keeps them out of every buyer's path, ``canary_mark`` marks existing
 cards; a look-up of one freezes the key at once.
@@ -44,7 +49,17 @@ MAX_TYPED_LENGTH = 64
 # Kept of a found card's serial in a failure record.
 SERIAL_PREFIX_DIGITS = 12
 # The columns a look-up reads (never the code's ciphertext).
-LOOKUP_FIELDS = ("id", "serial", "batch_id", "balance", "held", "status", "expires_at", "is_canary")
+LOOKUP_FIELDS = (
+    "id",
+    "serial",
+    "batch_id",
+    "balance",
+    "held",
+    "status",
+    "expires_at",
+    "is_canary",
+    "is_test",
+)
 # Spent cards are still cards: a look-up answers their balance (0.00).
 USABLE_STATUSES = (CardStatus.ACTIVE, CardStatus.DEPLETED)
 _INVALID_REASONS = {
@@ -57,6 +72,10 @@ _STATUS_REASONS = {
     CardStatus.VOIDED: LookupFailureReason.VOIDED,
     CardStatus.EXPIRED: LookupFailureReason.EXPIRED,
 }
+
+
+class SandboxCardRefused(Exception):
+    """A test card's code (test mode): merchants never take one."""
 
 
 class CardUnavailable(Exception):
@@ -90,7 +109,7 @@ _LOOKUP_ATTNAMES = [f.attname for f in Card._meta.concrete_fields if f.attname i
 _LOOKUP_SQL = (
     'SELECT "cards_card"."id", "cards_card"."serial", "cards_card"."batch_id", '
     '"cards_card"."balance", "cards_card"."status", "cards_card"."expires_at", '
-    '"cards_card"."held", "cards_card"."is_canary", GREATEST('
+    '"cards_card"."held", "cards_card"."is_canary", "cards_card"."is_test", GREATEST('
     '(SELECT "until" FROM "cards_lookupblock" WHERE "subject" = %s), '
     '(SELECT "until" FROM "cards_lookupblock" WHERE "subject" = %s), '
     '(SELECT "until" FROM "cards_lookupblock" WHERE "subject" = %s), '
@@ -139,6 +158,8 @@ def card_find(*, code: object, subjects: list[str] | None = None) -> Card:
         except codes.InvalidCode as exc:
             reason = _INVALID_REASONS.get(str(exc), LookupFailureReason.FOREIGN)
             canonical = ""
+        if codes.is_test_code(canonical):
+            raise SandboxCardRefused()
     # A failed code is digested and looked up too, as "!" + what was typed: no card's code
     # starts with "!", so the query finds nothing, in the time a real look-up takes.
     digest = codes.code_digest(canonical or "!" + typed[:MAX_TYPED_LENGTH])
@@ -151,6 +172,8 @@ def card_find(*, code: object, subjects: list[str] | None = None) -> Card:
         raise CardUnavailable(reason)
     if card is None:
         raise CardUnavailable(LookupFailureReason.UNKNOWN)
+    if card.is_test:
+        raise SandboxCardRefused()
     unusable = card_unusable_reason(card)
     if unusable is not None:
         raise CardUnavailable(unusable, card=card)

@@ -35,6 +35,9 @@ from .base import (
 
 
 def _fund(order: Order, *, actor: User | None, ip: str | None) -> Order:
+    if order.company.is_sandbox:
+        # Test mode (docs/api.md): funded at once, with no invoice, credit or ledger entry.
+        return order_mark_funded(order=order, actor=actor, ip=ip)
     lines = order_invoice_lines(order)
     if order.payment_method == PaymentMethod.CREDIT:
         order.invoice = credit_services.credit_charge(
@@ -102,6 +105,33 @@ def order_cancel(*, order: Order, actor: User, reason: str, ip: str | None = Non
             )
             % {"number": locked.number, "status": locked.get_status_display()}
         )
+    credit_note = None
+    if not locked.company.is_sandbox:  # a sandbox's order has no invoice and no credit
+        credit_note = _cancel_billing(locked, reason=reason, actor=actor, ip=ip)
+    _move(locked, S.CANCELLED)
+    locked.closed_at = timezone.now()
+    locked.closing_reason = reason
+    locked.save()
+    audit_record(
+        action=CardsAction.ORDER_CANCELLED,
+        actor=actor,
+        company=locked.company,
+        obj=locked,
+        ip=ip,
+        changes={"reason": reason, "credit_note": credit_note.number if credit_note else None},
+    )
+    order_event(
+        locked,
+        EventType.ORDER_CANCELLED,
+        reason=reason,
+        credit_note=credit_note.number if credit_note else None,
+    )
+    return locked
+
+
+def _cancel_billing(locked: Order, *, reason: str, actor: User, ip: str | None) -> Invoice | None:
+    """A cancelled order's money: an issued invoice voided by a credit note (returned), a
+    pending pro-forma withdrawn, held credit released."""
     # The invoices' statuses are read under their locks, taken in the global order: a payment
     # may have paid the pro-forma a moment ago (its order is funded after that commits).
     locks.lock_company_accounts(locked.company)
@@ -127,25 +157,7 @@ def order_cancel(*, order: Order, actor: User, reason: str, ip: str | None = Non
         )
     if proforma is not None and proforma.status != S_PAID:
         invoice_void(invoice=proforma, reason=reason, actor=actor, ip=ip)
-    _move(locked, S.CANCELLED)
-    locked.closed_at = timezone.now()
-    locked.closing_reason = reason
-    locked.save()
-    audit_record(
-        action=CardsAction.ORDER_CANCELLED,
-        actor=actor,
-        company=locked.company,
-        obj=locked,
-        ip=ip,
-        changes={"reason": reason, "credit_note": credit_note.number if credit_note else None},
-    )
-    order_event(
-        locked,
-        EventType.ORDER_CANCELLED,
-        reason=reason,
-        credit_note=credit_note.number if credit_note else None,
-    )
-    return locked
+    return credit_note
 
 
 @transaction.atomic
