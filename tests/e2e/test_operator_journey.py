@@ -272,6 +272,7 @@ def test_operators_review_a_company_with_two_people_and_file_the_quarterly_repor
     assert confirmed_event.actor == operator_b
     browser.get(base + "/ops/")
     assert _css_text(browser, '[data-testid="queue-kyc-count"]') == "0"
+    _shot(browser, f"{tag}-5-console-{language_b}")
 
     # --- 4. B computes the quarterly business report of the quarter just ended and files it -----
     label = period_label(quarter)
@@ -284,7 +285,7 @@ def test_operators_review_a_company_with_two_people_and_file_the_quarterly_repor
     _follow(browser, "#content a[href*='period=']")  # the latest finished quarter, offered first
     assert f"period={label}" in browser.current_url
     previewed = _css_text(browser, "#content-sha256")
-    _shot(browser, f"{tag}-5-report-preview-{language_b}")
+    _shot(browser, f"{tag}-6-report-preview-{language_b}")
     _follow(browser, "form[method=post] input[type=submit].default")
     filed = FiledReport.objects.get(kind="business")
     assert (filed.period_start, filed.period_end, filed.filed_by) == (
@@ -294,7 +295,7 @@ def test_operators_review_a_company_with_two_people_and_file_the_quarterly_repor
     )
     assert filed.content_sha256 == previewed
     assert _css_text(browser, ".field-content_sha256 .readonly") == previewed
-    _shot(browser, f"{tag}-6-report-filed-{language_b}")
+    _shot(browser, f"{tag}-7-report-filed-{language_b}")
 
     # --- 5. The files: the XLSX's figures are the ledger's, the PDF carries the SHA-256 ----------
     xlsx = _download(browser, downloads, ".field-downloads a[href$='/xlsx/']", ".xlsx")
@@ -318,3 +319,10 @@ def test_operators_review_a_company_with_two_people_and_file_the_quarterly_repor
     )
     assert downloaded.count() == 2
     assert path_of(browser) == reverse("admin:compliance_filedreport_change", args=[filed.pk])
+
+    # --- 6. Back on the console: the quarter's report is filed, nothing waits for KYC ------------
+    browser.get(base + "/ops/")
+    with translation.override(language_b):
+        done = gettext("Filed.")
+    assert done in _css_text(browser, '[data-testid="business-report-due"]')
+    assert _css_text(browser, '[data-testid="queue-kyc-count"]') == "0"
