@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -94,7 +95,18 @@ class FiledReport(AppendOnlyModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.period_start}..{self.period_end} v{self.version}"
+        """The report's title in the reader's language, its period and version (the admin's
+        page title, breadcrumbs and history name a filing by it)."""
+        from compliance.content import Period
+        from compliance.kinds import REPORT_KINDS
+        from compliance.periods import period_label
+
+        kind = REPORT_KINDS.get(self.kind)
+        return gettext("%(report)s %(period)s, version %(version)s") % {
+            "report": kind.title if kind is not None else self.kind,
+            "period": period_label(Period(start=self.period_start, end=self.period_end)),
+            "version": self.version,
+        }
 
 
 class DepositRecord(AppendOnlyModel):

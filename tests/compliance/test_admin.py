@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from compliance.canonical import sha256_hex
 from compliance.kinds import REPORT_KINDS
@@ -126,6 +127,23 @@ def test_the_page_reads_in_chinese_and_files_in_chinese(alice) -> None:
     assert '<html lang="zh-hans"' in page.content.decode()
     client.post(reverse(COMPUTE), chosen, HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert FiledReport.objects.get().language == "zh-hans"
+
+
+def test_a_filed_report_is_named_by_its_title_period_and_version_in_both_languages(
+    alice,
+) -> None:
+    client = operator_client(alice, "view_filedreport", "add_filedreport")
+    label = period_label(previous_quarter(days.today()))
+    client.post(reverse(COMPUTE), {"kind": "deposit", "period": label})
+    filed = FiledReport.objects.get()
+    assert str(filed) == f"Deposit (escrow) report {label}, version 1"
+    change = reverse("admin:compliance_filedreport_change", args=[filed.pk])
+    page = client.get(change, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    with translation.override("zh-hans"):
+        title = str(REPORT_KINDS["deposit"].title)
+    assert title != "Deposit (escrow) report"
+    assert f"<title>{title} {label}" in page
+    assert "deposit 20" not in page  # not the kind's key and raw dates
 
 
 def test_nobody_edits_or_deletes_a_filed_report_in_the_admin(alice) -> None:
