@@ -144,7 +144,7 @@ def report_match(*, report_id: int, progress: Progress | None = None) -> Expense
         raise ValueError(f"report {report_id} is {report.status}: only a checked report matches")
     total = ExpenseLine.objects.filter(report_id=report_id).count()
     run = _Run(report=report, total=total, progress=progress)
-    with _company_lock(report.company_id), temporary_tables():
+    with _company_lock(report.company_id), temporary_tables(), _no_jit():
         run.compute()
         with transaction.atomic():
             report = ExpenseReport.objects.select_for_update().get(pk=report_id)
@@ -173,7 +173,7 @@ def report_match_new_lines(
     each month (after checking them open) or None to write nothing (the report was discarded
     meanwhile). The report ends MATCHED, as ``report_match`` leaves it."""
     run = _Run(report=report, total=total, progress=progress, staged=True)
-    with _company_lock(report.company_id), temporary_tables():
+    with _company_lock(report.company_id), temporary_tables(), _no_jit():
         stage_lines(records)
         run.compute()
         with transaction.atomic():
@@ -218,6 +218,23 @@ def stage_lines(records: Iterable[str]) -> None:
 
 
 _TYPED = ("expense_date", "amount")
+
+
+@contextlib.contextmanager
+def _no_jit() -> Iterator[None]:
+    """PostgreSQL compiles a statement it expects to be costly (JIT) before running it; matching's
+    statements over temporary tables are estimated far above what they cost, and compiling them
+    took about a second of a 100,000-line report's 13 (docs/benchmarks.md, "reconcile")."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET jit = off")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("RESET jit")
 
 
 @contextlib.contextmanager
@@ -410,8 +427,9 @@ class _Run:
 
     def _cards_and_spend(self) -> None:
         d = self.dialect
-        # The company's cards a line names by serial, and the cards of the employees of lines
-        # that give a last 4 (whether spent or not: an identifier that finds no card is unknown).
+        # The company's cards a line names by serial, and the cards of a line's employee that end
+        # with the line's last 4 (whether spent or not: an identifier that finds no card is
+        # unknown).
         self._sql(
             """
             CREATE TEMP TABLE expm_cards AS
@@ -429,6 +447,8 @@ class _Run:
             JOIN cards_card c ON c.batch_id = b.id
             WHERE b.company_id = %(company)s AND ol.employee_id <> ''
               AND ol.employee_id IN (SELECT employee_id FROM expm_lines WHERE ev = 'last4')
+              AND (ol.employee_id, c.serial %% 10000) IN (
+                  SELECT employee_id, last4 FROM expm_lines WHERE ev = 'last4')
               AND c.serial NOT IN (SELECT serial FROM expm_lines WHERE serial IS NOT NULL)
             """
         )
@@ -436,8 +456,9 @@ class _Run:
         self._sql("CREATE INDEX expm_cards_serial ON expm_cards (serial)")
         self._sql("CREATE INDEX expm_cards_employee ON expm_cards (employee_id, last4)")
         self._analyze("expm_cards")
-        # The redemptions, around the report's dates, of every card given to an employee whose
-        # lines name no redemption and no card (only those lines look for spend by employee) ...
+        # The redemptions, around the report's dates, of every card given to an employee of a
+        # line that names no redemption and no card (only those lines look for spend by
+        # employee; a last 4 looks among the cards above) ...
         window = self._window()
         self._sql(
             f"""
@@ -452,14 +473,14 @@ class _Run:
             JOIN cards_cardtransaction t ON t.card_id = c.id
             WHERE b.company_id = %(company)s AND ol.employee_id <> ''
               AND ol.employee_id IN (SELECT employee_id FROM expm_lines
-                                     WHERE ev IN ('last4', 'employee') AND employee_id <> '')
+                                     WHERE ev = 'employee' AND employee_id <> '')
               AND t.kind = %(redeem)s
               AND t.created_at >= %(since)s AND t.created_at < %(until)s
             """,
             **window,
         )
         self._sql("CREATE UNIQUE INDEX expm_spend_id ON expm_spend (tx_id)")
-        # ... of the cards named by serial (given to no one, or to someone else) ...
+        # ... of the cards above (named by serial, or by the last 4 among the employee's) ...
         self._sql(
             f"""
             INSERT INTO expm_spend (tx_id, card_id, day, ref, serial, last4, employee_id, net,
