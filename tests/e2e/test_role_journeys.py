@@ -114,6 +114,9 @@ MENU = {
     "expense_reports": "expenses.read",
     "expense_periods": "expenses.read",
     "expense_mapping": "expenses.read",
+    "company_documents": "company.documents",
+    "webhooks": "webhooks.manage",
+    "sso": "sso.manage",
 }
 
 

@@ -34,6 +34,7 @@ ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
 # data below; Django's boolean icons (alt="True"), which no catalogue reaches.
 ALLOWED_WORDS = {
     *("API", "CSV", "XLSX", "PDF", "SHA", "TOTP", "URL", "UUID", "IP", "ID", "JSON", "HTTP"),
+    *("HTTPS",),
     *("OTP", "GET", "POST", "Excel", "GBK", "UTF", "Asia", "Shanghai", "UTC", "User", "Agent"),
     *("Accept", "Unix", "Gift", "card", "ops", "issuer", "example", "com", "Mozilla", "login"),
     *("True", "False", "None"),

@@ -325,7 +325,10 @@ def _write_matched(
     from expenses.services.matching import report_match_new_lines
 
     started = ExpenseReport.objects.filter(pk=report.pk, status__in=_WAITING).update(
-        status=ReportStatus.MATCHING, rows_done=0, rows_total=scan.line_count
+        status=ReportStatus.MATCHING,
+        rows_done=0,
+        rows_total=scan.line_count,
+        checked_at=timezone.now(),  # the check is over: the matching starts
     )
     if not started:
         return ExpenseReport.objects.get(pk=report.pk)
@@ -338,8 +341,7 @@ def _write_matched(
         locked.error_count = 0
         locked.failure = ""
         locked.rows_total = scan.line_count
-        locked.checked_at = timezone.now()
-        locked.save(update_fields=["result", "error_count", "failure", "rows_total", "checked_at"])
+        locked.save(update_fields=["result", "error_count", "failure", "rows_total"])
         return periods
 
     try:
