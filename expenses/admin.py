@@ -23,6 +23,7 @@ from expenses.models import (
     PeriodReport,
     ReconciliationPeriod,
 )
+from expenses.services.intake.base import LINE_FIELDS
 from expenses.views.periods import report_file_response
 
 
@@ -99,20 +100,7 @@ class ExpenseLineAdmin(ReadOnlyAdmin):
         "report",
         "period",
         "row_number",
-        "report_number",
-        "line_number",
-        "employee_id",
-        "employee_name",
-        "expense_date",
-        "amount",
-        "merchant_name",
-        "merchant_reference",
-        "card_serial",
-        "card_last4",
-        "cost_center",
-        "category",
-        "fapiao_number",
-        "description",
+        *LINE_FIELDS,
         "state",
         "evidence",
         "card",

@@ -14,6 +14,7 @@ from cards.services.uploads.messages import upload_errors, upload_messages
 from expenses.intake_selectors import state_counts
 from expenses.models import Evidence, ExpenseLine, ExpenseReport, LineState, ReportStatus
 from expenses.services.intake import EXPENSE_COLUMNS, expense_report_progress
+from expenses.services.intake.base import LINE_FIELDS
 from portal.api.schema import text_enum
 
 
@@ -236,20 +237,7 @@ class ExpenseLineSerializer(serializers.ModelSerializer[ExpenseLine]):
             "id",
             "row",
             "period",
-            "report_number",
-            "line_number",
-            "employee_id",
-            "employee_name",
-            "expense_date",
-            "amount",
-            "merchant_name",
-            "merchant_reference",
-            "card_serial",
-            "card_last4",
-            "cost_center",
-            "category",
-            "fapiao_number",
-            "description",
+            *LINE_FIELDS,
             "state",
             "evidence",
             "card_serial_matched",
