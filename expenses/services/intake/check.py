@@ -231,14 +231,13 @@ class _Scan:
 
 # --- The lines, kept in a file between the check and the write -----------------------------------
 
-_LINE_FIELDS = LINE_FIELDS
 _COPY_COLUMNS = (
     "public_id",
     "report_id",
     "company_id",
     "period_id",
     "row_number",
-    *_LINE_FIELDS,
+    *LINE_FIELDS,
     "state",
     "evidence",
     "matched_amount",
@@ -279,7 +278,7 @@ class _LinesFile:
             or record.count("\n") != 1
         ):
             month = line.expense_date.replace(day=1).isoformat()
-            fields = "\t".join(copy_text(getattr(line, name)) for name in _LINE_FIELDS)
+            fields = "\t".join(copy_text(getattr(line, name)) for name in LINE_FIELDS)
             record = f"{row}\t{month}\t{fields}\n"
         self.file.write(record)
 
@@ -410,7 +409,7 @@ def _write(
 
 def _expense_line(values: dict[str, str]) -> ExpenseLine:
     """A line from its COPY text, for ``bulk_create`` on SQLite."""
-    fields: dict[str, Any] = {name: copy_unescape(values[name]) for name in _LINE_FIELDS}
+    fields: dict[str, Any] = {name: copy_unescape(values[name]) for name in LINE_FIELDS}
     fields["expense_date"] = datetime.date.fromisoformat(fields["expense_date"])
     fields["amount"] = Decimal(fields["amount"])
     return ExpenseLine(
