@@ -260,17 +260,17 @@ def _company_lock(company_id: int) -> Iterator[None]:
 
 @contextlib.contextmanager
 def temporary_tables() -> Iterator[None]:
-    _droptemporary_tables()
+    _drop_temporary_tables()
     try:
         yield
     finally:
         # After a failed statement inside the caller's transaction nothing more can run in it:
         # the error in flight is the one to see (the next run drops what is left).
         with contextlib.suppress(DatabaseError):
-            _droptemporary_tables()
+            _drop_temporary_tables()
 
 
-def _droptemporary_tables() -> None:
+def _drop_temporary_tables() -> None:
     with connection.cursor() as cursor:
         for name in TEMP_TABLES:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
