@@ -10,7 +10,12 @@ from django.conf import settings
 from webhooks.services import delivery, notify, purge
 
 
-@shared_task(ignore_result=True)
+@shared_task(
+    ignore_result=True,
+    # The socket timeout bounds each read, not a receiver that trickles bytes: the whole attempt
+    # is cut short well inside its lease (timeout + 60 s), so it never runs beside its retry.
+    time_limit=int(settings.WEBHOOKS_TIMEOUT_SECONDS) + 30,
+)
 def delivery_attempt(delivery_id: int) -> str:
     """One attempt of a delivery if it is due; a retry due soon is queued with its countdown,
     a later one is left to the sweep. (Not acks_late: an attempt cut short is retried by the

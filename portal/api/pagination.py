@@ -187,6 +187,7 @@ class KeysetPagination:
             ], reverse
         except (
             ValueError,
+            ArithmeticError,  # 1e999 for an integer key: OverflowError
             KeyError,
             TypeError,
             UnicodeError,

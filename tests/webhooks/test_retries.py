@@ -17,6 +17,8 @@ from tests.webhooks.conftest import queued_deliveries
 from tests.webhooks.receiver import Receiver
 from webhooks import tasks
 from webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
+from webhooks.services.delivery import LEASE_EXTRA_SECONDS
+from webhooks.services.delivery import attempt_record as delivery_attempt_record
 from webhooks.services.endpoints import endpoint_enable
 from webhooks.services.notify import endpoint_disabled_notify
 
@@ -68,6 +70,43 @@ def test_a_failing_receiver_is_retried_on_the_schedule_then_the_delivery_fails(
     assert attempts[0].response_body.startswith("maintenance until 02:00")
     assert len(attempts[0].response_body) == 1000
     assert len(receiver.received) == 4
+
+
+def test_an_attempt_answered_after_a_later_one_leaves_the_delivery_as_the_later_left_it(
+    company: Company,
+    owner: User,
+    endpoint: tuple[WebhookEndpoint, str],
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tasks.delivery_attempt, "apply_async", lambda **kwargs: None)
+    factories.submitted(company, owner)
+    delivery_id = queued_deliveries()[0]
+    assert tasks.delivery_attempt(delivery_id) == "succeeded"
+
+    # Attempt 1 outlived its lease and answers only now, with a failure.
+    late = delivery_attempt_record(
+        delivery_id=delivery_id,
+        number=1,
+        started_at=timezone.now(),
+        outcome="timeout",
+        latency_ms=None,
+        response_status=None,
+        response_body="",
+        error="timed out",
+    )
+
+    assert late.state == "done"
+    delivery = Delivery.objects.get(pk=delivery_id)
+    assert delivery.status == Delivery.Status.SUCCEEDED
+    assert WebhookEndpoint.objects.get(pk=endpoint[0].pk).consecutive_failures == 0
+    assert DeliveryAttempt.objects.filter(delivery=delivery).count() == 2  # both kept
+
+
+def test_an_attempt_is_cut_short_inside_its_lease(settings: Settings) -> None:
+    lease = settings.WEBHOOKS_TIMEOUT_SECONDS + LEASE_EXTRA_SECONDS
+    assert tasks.delivery_attempt.time_limit is not None
+    assert tasks.delivery_attempt.time_limit < lease
 
 
 def test_an_attempt_that_is_not_due_yet_does_nothing(

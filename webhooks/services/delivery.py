@@ -149,6 +149,10 @@ def attempt_record(
         response_body=response_body[: transport.RESPONSE_KEEP_CHARS],
         error=error,
     )
+    if delivery.status != Delivery.Status.PENDING or number != delivery.attempt_count:
+        # An attempt that outlived its lease, answered after a later one: kept as a record,
+        # but the delivery and the endpoint's health are the later attempt's.
+        return AttemptResult("done")
     now = timezone.now()
     if outcome == Outcome.SUCCEEDED:
         delivery.status = Delivery.Status.SUCCEEDED
