@@ -16,7 +16,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -180,6 +180,10 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
 @require_POST
 def two_factor_disable(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
+    if not otp_verified(request) and auth_services.confirmed_totp_device(user):
+        # Removing the device needs the device's own code, as replacing it does: another
+        # provider's second factor (single sign-on) does not stand in for it.
+        return redirect_to_login(reverse("portal:two_factor_settings"), "portal:two_factor_verify")
     if auth_services.user_needs_two_factor(user):
         messages.error(
             request,

@@ -102,6 +102,16 @@ def sso_config_save(
             ),
             code="sso_required_untested",
         )
+    if (
+        config is not None
+        and not data.client_secret
+        and (config.issuer != data.issuer or config.client_id != data.client_id)
+    ):
+        # The stored secret is the old provider's registration: never sent to another one.
+        raise DomainError(
+            _("Enter the client secret of the new identity provider or client ID."),
+            code="sso_secret_missing",
+        )
     if config is None and not data.client_secret:
         raise DomainError(
             _("Enter the client secret your identity provider gave for this portal."),

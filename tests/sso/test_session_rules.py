@@ -102,6 +102,23 @@ def test_the_providers_second_factor_does_not_replace_the_authenticator(
     assert response["Location"].startswith("/2fa/verify/")
 
 
+def test_the_providers_second_factor_does_not_remove_the_authenticator(
+    client: Client, provider: OidcProvider, acme: Company
+) -> None:
+    set_up_sso(acme, provider, ("acme.test",), mfa_satisfies_2fa=True)
+    user = member(acme, "purchaser", "mei@acme.test")
+    TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    provider.person("mei@acme.test", amr=["mfa"])
+    provider.sign_in_as("mei@acme.test")
+    assert sso_sign_in(client, "mei@acme.test").wsgi_request.path == "/"
+
+    response = client.post("/2fa/disable/")
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"].startswith("/2fa/verify/")
+    assert TOTPDevice.objects.filter(user=user, confirmed=True).count() == 1
+
+
 # --- Sessions go back to the provider ---------------------------------------------------------
 
 

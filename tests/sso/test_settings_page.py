@@ -92,6 +92,19 @@ def test_saving_again_without_a_secret_keeps_it_and_audits_only_what_changed(
     }
 
 
+def test_the_stored_secret_is_never_sent_to_another_provider(
+    owner_client: Client, provider: OidcProvider, other_provider: OidcProvider, acme: Company
+) -> None:
+    owner_client.post("/sso/settings/", form(provider))
+
+    refused = owner_client.post("/sso/settings/", form(other_provider, client_secret=""))
+
+    assert "Enter the client secret of the new identity provider" in refused.content.decode()
+    config = SsoConfig.objects.get(company=acme)
+    assert (config.issuer, config.client_id) == (provider.issuer, provider.client_id)
+    assert client_secret(config) == provider.client_secret
+
+
 def test_requiring_sso_takes_an_owner_who_signed_in_with_it(
     client: Client, provider: OidcProvider, acme: Company
 ) -> None:
